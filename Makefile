@@ -1,0 +1,35 @@
+# Two commands for a fresh clone: `make demo` and `make test`. Both set up .venv first when needed.
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+STAMP := .venv/.installed
+
+.PHONY: setup demo test lint bench reliability browser clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip >/dev/null 2>&1 || true
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[test]"
+	touch $(STAMP)
+
+demo: setup
+	.venv/bin/lrscope demo --out lrscope-demo
+
+test: setup
+	.venv/bin/ruff check src tests bench
+	$(PY) -m pytest
+
+lint: setup
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+
+bench: setup
+	$(PY) bench/run_all.py
+
+reliability: setup
+	LRSCOPE_FULL_RELIABILITY=1 $(PY) -m pytest tests/reliability -m "slow or not slow"
+
+clean:
+	rm -rf .venv lrscope-demo build dist src/*.egg-info
