@@ -31,5 +31,9 @@ bench: setup
 reliability: setup
 	LRSCOPE_FULL_RELIABILITY=1 $(PY) -m pytest tests/reliability -m "slow or not slow"
 
+# Debian's chromium for the report's browser test (tests skip with a message when it is absent).
+browser:
+	command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 clean:
 	rm -rf .venv lrscope-demo build dist src/*.egg-info
