@@ -1,0 +1,205 @@
+"""RunLog: any training log as named float64 columns of one length, an x axis, column roles and reading notes.
+
+Every reader (delimited text, JSON lines, TensorBoard, lrscope run directories) ends in :func:`build_runlog`,
+which
+merges repeated x values, recognises column roles (:mod:`lrscope.logs.roles`) and checks that something
+usable is
+left.  Missing cells are NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+
+ROLES = ("lr", "train_loss", "val_loss", "train_acc", "val_acc", "epoch", "step")
+METRIC_ROLES = ("train_loss", "val_loss", "train_acc", "val_acc")
+
+
+@dataclass
+class RunLog:
+    """A training log, whatever wrote it.
+
+    ``columns``: name -> float64 array (NaN = not logged in that row); ``x_name``: the column used as x axis
+    (``"row"`` when there is none); ``roles``: role -> column name; ``lower_is_better``: metric columns where
+    a
+    smaller value is better (losses, error rates); ``notes``: warnings gathered while reading.
+    """
+
+    columns: dict[str, np.ndarray]
+    x_name: str = "row"
+    roles: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    path: str = ""
+    format: str = ""
+    lower_is_better: dict[str, bool] = field(default_factory=dict)
+    percent: dict[str, bool] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    @property
+    def rows(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    @property
+    def x(self) -> np.ndarray:
+        """The x axis values (row numbers when the log has no x column)."""
+        if self.x_name in self.columns:
+            return self.columns[self.x_name]
+        return np.arange(self.rows, dtype=np.float64)
+
+    def role(self, role: str) -> np.ndarray | None:
+        """The column playing ``role``, or None."""
+        name = self.roles.get(role)
+        return None if name is None else self.columns[name]
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+    def metrics(self) -> list[str]:
+        """Roles of the metric columns present, in a fixed order."""
+        return [r for r in METRIC_ROLES if r in self.roles]
+
+    def without(self, *roles: str) -> RunLog:
+        """A copy with the columns of ``roles`` removed (what-if: 'pretend there is no lr')."""
+        drop = {self.roles[r] for r in roles if r in self.roles}
+        cols = {k: v for k, v in self.columns.items() if k not in drop}
+        kept = {r: c for r, c in self.roles.items() if c not in drop}
+        return RunLog(
+            cols,
+            self.x_name if self.x_name not in drop else "row",
+            kept,
+            list(self.notes),
+            self.path,
+            self.format,
+            dict(self.lower_is_better),
+            dict(self.percent),
+        )
+
+
+def merge_repeated_x(columns: dict[str, np.ndarray], x_name: str, notes: list[str], sparse_ok: bool) -> dict:
+    """Rows that share an x value become one row: for each column, the last finite value in the group.
+
+    This merges PyTorch Lightning's interleaved train/validation rows (complementary cells) and, for a resumed
+    run that logged some epochs twice, keeps the later record.  Groups appear in order of their last
+    occurrence
+    sorted by x when x is monotone after merging.
+    """
+    x = columns[x_name]
+    finite = np.isfinite(x)
+    if not finite.all():
+        columns = {k: v[finite] for k, v in columns.items()}
+        x = columns[x_name]
+    if len(x) < 2:
+        return columns
+    uniq, inverse = np.unique(x, return_inverse=True)
+    if len(uniq) == len(x):
+        if np.all(np.diff(x) > 0):
+            return columns
+        order = np.argsort(x, kind="stable")
+        notes.append(f"rows were not in {x_name} order; sorted them")
+        return {k: v[order] for k, v in columns.items()}
+    merged: dict[str, np.ndarray] = {}
+    n = len(uniq)
+    # index of the last row per group where the column is finite: process rows in order, later overwrite
+    # earlier
+    rows = np.arange(len(x))
+    complementary = False
+    for name, values in columns.items():
+        out = np.full(n, np.nan)
+        ok = np.isfinite(values)
+        # assigning in row order keeps the last finite value of each group
+        out[inverse[ok]] = values[ok]
+        merged[name] = out
+        if name != x_name and ok.sum() < len(values):
+            complementary = True
+    repeated = len(x) - n
+    if complementary and sparse_ok:
+        notes.append(
+            f"merged {len(x)} rows that share {x_name} values into {n} rows (sparse rows such as "
+            f"separate training and validation lines)"
+        )
+    else:
+        notes.append(
+            f"{repeated} rows repeat an earlier {x_name} value (a resumed run?): kept the last of each"
+        )
+    del rows
+    return merged
+
+
+def build_runlog(
+    columns: dict[str, np.ndarray],
+    *,
+    path: str,
+    fmt: str,
+    notes: list[str],
+    lr: str | None = None,
+    loss: str | None = None,
+    x: str | None = None,
+) -> RunLog:
+    """Assign roles, choose the x axis, merge repeated x values, and check that the result is usable."""
+    from .roles import assign_roles, choose_x
+
+    columns = {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}
+    for name in (lr, loss, x):
+        if name is not None and name not in columns:
+            known = ", ".join(repr(c) for c in columns) or "none"
+            raise UserError(f"no column named {name!r} in {path} (columns: {known})")
+    if not columns or max((len(v) for v in columns.values()), default=0) == 0:
+        raise UserError(f"{path}: no data rows (the log is empty or has a header only)")
+    # drop columns that hold no finite number at all (text columns, all-empty columns)
+    usable = {k: v for k, v in columns.items() if np.isfinite(v).any()}
+    dropped = [k for k in columns if k not in usable]
+    if dropped:
+        shown = ", ".join(repr(d) for d in dropped[:6]) + (" ..." if len(dropped) > 6 else "")
+        notes.append(f"ignored {len(dropped)} column(s) with no numeric value: {shown}")
+    for name in (lr, loss):
+        if name is not None and name not in usable:
+            raise UserError(f"column {name!r} in {path} holds no numbers")
+    columns = usable
+    if not columns:
+        raise UserError(f"{path}: no numeric data (every cell is text or empty)")
+    x_name = x or choose_x(columns)
+    if x_name != "row":
+        columns = merge_repeated_x(columns, x_name, notes, sparse_ok=True)
+    # rows where nothing but x is known carry no information
+    others = [v for k, v in columns.items() if k != x_name]
+    if others:
+        keep = np.zeros(len(next(iter(columns.values()))), dtype=bool)
+        for v in others:
+            keep |= np.isfinite(v)
+        if not keep.all():
+            columns = {k: v[keep] for k, v in columns.items()}
+    roles, lower, percent, role_notes = assign_roles(columns, lr=lr, loss=loss, x=x_name)
+    notes.extend(role_notes)
+    if x_name == "row":
+        roles.pop("epoch", None)
+    log = RunLog(columns, x_name, roles, notes, str(path), fmt, lower, percent)
+    if log.rows == 0:
+        raise UserError(f"{path}: no data rows (the log is empty or has a header only)")
+    if not log.metrics():
+        names = ", ".join(repr(c) for c in columns)
+        raise UserError(
+            f"{path}: no loss or accuracy column recognised (columns: {names}); name one with --loss COLUMN"
+        )
+    if x_name == "row":
+        _rows_as_epochs(log)
+    return log
+
+
+def _rows_as_epochs(log: RunLog) -> None:
+    """A log with neither epoch nor step column (bearpaw's log.txt): one row per epoch, numbered from 1."""
+    if log.rows <= 100_000:
+        log.columns["epoch"] = np.arange(1, log.rows + 1, dtype=np.float64)
+        log.x_name = "epoch"
+        log.roles["epoch"] = "epoch"
+        log.notes.append("no epoch or step column: took data row N as epoch N")
+
+
+def path_label(path: str | Path) -> str:
+    return str(path)
