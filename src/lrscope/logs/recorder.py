@@ -5,18 +5,22 @@
 >>> rec.epoch(epoch=1, lr=0.1, train_loss=2.1, val_loss=2.0, val_acc=0.31)
 >>> rec.close()
 
-Each record is one JSON line in ``metrics.jsonl`` with ``"kind": "step"`` or ``"kind": "epoch"``.  Step records are
-buffered and written in blocks (cheap); epoch records flush the buffer and fsync, so an acknowledged epoch survives
-a crash.  Non-finite numbers are stored as null (JSON has no NaN).
+Each record is one JSON line in ``metrics.jsonl`` with ``"kind": "step"`` or ``"kind": "epoch"``.  Step
+records are buffered and written in blocks (cheap); an epoch record flushes the buffer to the operating system
+before ``epoch()`` returns (a killed process loses nothing) and is then fsynced, by default on a background
+thread so the loop does not wait for the disk (``sync="wait"`` fsyncs before returning; ``close()`` always
+waits).  Non-finite numbers are stored as null (JSON has no NaN).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import platform
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,14 @@ def _clean(value: Any) -> Any:
         return str(value)
 
 
+def _dumps(record: dict) -> str:
+    """One JSON line; the fast path takes plain finite numbers, anything else goes through _clean."""
+    try:
+        return json.dumps(record, allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps(_clean(record), allow_nan=False)
+
+
 def versions() -> dict[str, str]:
     """Versions of what produced a run (torch only if it is already imported)."""
     from .. import __version__
@@ -63,11 +75,20 @@ class Recorder:
     """Append step and epoch records to ``run_dir/metrics.jsonl``; write ``config.json``.
 
     ``mode="new"`` refuses a directory that already holds metrics (nothing the user owns is overwritten);
-    ``mode="append"`` continues one (a resumed run).  ``buffer_steps`` step records are buffered before a write.
+    ``mode="append"`` continues one (a resumed run), first cutting off a torn last line so that the next
+    record starts on a line of its own.  ``buffer_steps`` step records are buffered before a write.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, config: dict | None = None, *, mode: str = "new",
-                 buffer_steps: int = 256, enabled: bool = True):
+    def __init__(
+        self,
+        run_dir: str | os.PathLike,
+        config: dict | None = None,
+        *,
+        mode: str = "new",
+        buffer_steps: int = 256,
+        enabled: bool = True,
+        sync: str = "background",
+    ):
         if mode not in ("new", "append"):
             raise UserError(f"Recorder mode must be 'new' or 'append', got {mode!r}")
         self.run_dir = Path(run_dir)
@@ -75,6 +96,10 @@ class Recorder:
         self._buffer: list[str] = []
         self._buffer_steps = max(1, int(buffer_steps))
         self._file = None
+        self._syncer: threading.Thread | None = None
+        if sync not in ("background", "wait"):
+            raise UserError(f"Recorder sync must be 'background' or 'wait', got {sync!r}")
+        self._sync = sync
         if not enabled:
             return
         metrics = self.run_dir / METRICS
@@ -86,7 +111,9 @@ class Recorder:
             raise UserError(f"cannot create run directory {self.run_dir}: {error.strerror}") from None
         if config is not None:
             self.write_config(config)
-        self._file = open(metrics, "ab")
+        if mode == "append":
+            repair_torn_tail(metrics)
+        self._file = open(metrics, "ab")  # noqa: SIM115 - held open across calls, closed by close()
 
     def write_config(self, config: dict) -> None:
         document = dict(config)
@@ -99,19 +126,53 @@ class Recorder:
         if not self.enabled:
             return
         record = {"kind": "step", "step": int(step), "lr": lr, "loss": loss, **extra}
-        self._buffer.append(json.dumps(_clean(record), allow_nan=False))
+        self._buffer.append(_dumps(record))
         if len(self._buffer) >= self._buffer_steps:
             self._write_buffer()
 
-    def epoch(self, *, epoch: int, lr: float, train_loss: float | None = None, val_loss: float | None = None,
-              val_acc: float | None = None, **extra: Any) -> None:
-        """One completed epoch (1-based); flushed and fsynced before this returns."""
+    def epoch(
+        self,
+        *,
+        epoch: int,
+        lr: float,
+        train_loss: float | None = None,
+        val_loss: float | None = None,
+        val_acc: float | None = None,
+        **extra: Any,
+    ) -> None:
+        """One completed epoch (1-based): written to the OS before this returns (a killed process loses
+        nothing), then fsynced (on a background thread unless ``sync="wait"``; the next epoch or ``close``
+        waits for it)."""
         if not self.enabled:
             return
-        record = {"kind": "epoch", "epoch": int(epoch), "lr": lr, "train_loss": train_loss,
-                  "val_loss": val_loss, "val_acc": val_acc, **extra}
-        self._buffer.append(json.dumps(_clean(record), allow_nan=False))
-        self.flush(sync=True)
+        record = {
+            "kind": "epoch",
+            "epoch": int(epoch),
+            "lr": lr,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            **extra,
+        }
+        self._buffer.append(_dumps(record))
+        if self._sync == "wait":
+            self.flush(sync=True)
+        else:
+            self.flush()
+            self._sync_in_background()
+
+    def _sync_in_background(self) -> None:
+        """fsync off the training thread: os.fsync releases the GIL, and takes milliseconds on many disks."""
+        self.wait_synced()
+        fd = self._file.fileno()
+        self._syncer = threading.Thread(target=os.fsync, args=(fd,), name="lrscope-fsync", daemon=True)
+        self._syncer.start()
+
+    def wait_synced(self) -> None:
+        """Block until the last epoch's fsync has finished."""
+        if self._syncer is not None:
+            self._syncer.join()
+            self._syncer = None
 
     def flush(self, sync: bool = False) -> None:
         if self._file is None:
@@ -127,6 +188,7 @@ class Recorder:
             self._buffer.clear()
 
     def close(self) -> None:
+        self.wait_synced()
         if self._file is not None:
             self.flush(sync=True)
             self._file.close()
@@ -139,7 +201,67 @@ class Recorder:
         self.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
+
+
+def repair_torn_tail(path: str | os.PathLike) -> bool:
+    """Cut a last line that has no newline (a write killed half-way) off ``path``; True when one was cut."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    with open(path, "rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return False
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return False
+        # walk back to the previous newline in blocks
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            f.seek(start)
+            block = f.read(end - start)
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                f.truncate(start + cut + 1)
+                break
+            end = start
+        else:
+            f.truncate(0)
+        f.flush()
+        os.fsync(f.fileno())
+    return True
+
+
+def trim_metrics(run_dir: str | os.PathLike, *, epoch: int, step: int) -> None:
+    """Keep only the records of a run up to a checkpoint (epoch records <= ``epoch``, step records <=
+    ``step``).
+
+    A resumed run calls this before appending, so records written after the checkpoint it resumes from (and a
+    torn last line) are dropped and redone, never duplicated.  The file is rewritten atomically.
+    """
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return
+    kept = []
+    with open(path, "rb") as f:
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                break  # torn last line
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            kind = record.get("kind")
+            if kind == "epoch" and (record.get("epoch") or 0) > epoch:
+                continue
+            if kind == "step" and (record.get("step") or 0) > step:
+                continue
+            kept.append(raw)
+    from ..atomic import write_bytes
+
+    write_bytes(path, b"".join(kept))

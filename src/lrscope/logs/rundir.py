@@ -56,7 +56,7 @@ def read_config(run_dir: str | Path) -> dict:
 
 
 def iter_records(path: str | Path):
-    """Yield each complete JSON object of a metrics.jsonl; lines that do not parse (a torn tail) are skipped."""
+    """Yield every JSON object of a metrics.jsonl; lines that do not parse (a torn tail) are skipped."""
     with open(path, "rb") as f:
         for raw in f:
             line = raw.strip()

@@ -1,0 +1,127 @@
+"""``lrscope demo``: the staircase on embedded data, in about a minute on a CPU.
+
+Two runs of the small CNN on scikit-learn's 8x8 digits (5 % of the training labels flipped, random 1-pixel
+shifts), 40 epochs of batch 16 (90 steps an epoch), same budget:
+
+- ``DIR/step``: plain SGD (no momentum), ``multistep(0.5, milestones=[30, 36])``: the rate 0.5, 0.05, 0.005.
+  The loss settles on a noisy plateau at 0.5 and falls as soon as the rate is cut (the noise floor, which
+  scales with the rate, drops by ~90 %).  Plain SGD keeps the noise-floor arithmetic free of the momentum
+  approximation, and gradient noise is recorded every few steps (``noise_every``) for ``lrscope predict``.
+- ``DIR/onecycle``: 1cycle (Smith & Topin) at the same budget, stepped per batch, peak 0.05 with momentum
+  cycled 0.95 -> 0.85 (an effective rate lr / (1 - momentum) of 0.5 at the peak, matching the step run).
+
+Then a short table of the epochs around each decay, and the explanation of the step run.  Running it again
+replaces only a directory that holds its marker file (``.lrscope-demo``); anything else is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+from .errors import UserError
+
+MARKER = ".lrscope-demo"
+EPOCHS = 40
+BATCH = 16
+COMMON = dict(
+    data="digits",
+    model="cnn",
+    epochs=EPOCHS,
+    batch_size=BATCH,
+    label_noise=0.05,
+    augment=True,
+    seed=0,
+    threads=1,
+)
+STEP = dict(schedule="multistep(0.5, milestones=[30, 36])", momentum=0.0, noise_every=4)
+ONECYCLE_PEAK = 0.05
+
+
+def demo_configs(n_train: int) -> dict:
+    """{run name: TrainConfig} of the demo (``n_train`` fixes the 1cycle length in steps)."""
+    from .train.loop import TrainConfig
+
+    total = math.ceil(n_train / BATCH) * EPOCHS
+    return {
+        "step": TrainConfig(**COMMON, **STEP),
+        "onecycle": TrainConfig(
+            **COMMON, schedule=f"onecycle({ONECYCLE_PEAK}, total={total})", momentum=0.9, step_unit="step"
+        ),
+    }
+
+
+def prepare_out(out: Path) -> None:
+    """Create ``out``, or empty it when it is an earlier demo's output; refuse anything else."""
+    if out.exists():
+        if not out.is_dir():
+            raise UserError(f"{out} exists and is not a directory; choose another --out")
+        if any(out.iterdir()):
+            if not (out / MARKER).is_file():
+                raise UserError(
+                    f"{out} exists and is not lrscope demo output (no {MARKER} in it); choose another --out"
+                )
+            for child in out.iterdir():
+                if child.name != MARKER:
+                    shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create {out}: {error.strerror}") from None
+    from .atomic import write_text
+
+    write_text(out / MARKER, "lrscope demo output; `lrscope demo` may replace this directory\n")
+
+
+def decay_table(rows: list[dict], around: int = 3) -> list[dict]:
+    """The epoch records around each decay of the rate (``around`` epochs either side), decays flagged."""
+    decays = [i for i in range(1, len(rows)) if rows[i]["lr"] < rows[i - 1]["lr"] * 0.999]
+    picked: list[dict] = []
+    for k in decays:
+        for i in range(max(0, k - around), min(len(rows), k + around)):
+            if rows[i] not in picked:
+                picked.append(rows[i])
+    return [dict(r, decay=(r is not rows[0] and any(r is rows[k] for k in decays))) for r in picked]
+
+
+def run_demo(out: str | Path = "lrscope-demo") -> dict:
+    """Train both runs into ``out``, print the table and the explanation; returns {name: run dir}."""
+    from .console import note, out_console
+    from .logs.rundir import read_metrics
+    from .train.data import load_data
+    from .train.loop import train
+
+    out = Path(out)
+    prepare_out(out)
+    n_train = load_data("digits", seed=COMMON["seed"]).n_train
+    runs = {}
+    for name, config in demo_configs(n_train).items():
+        note(f"demo: training {name} ({config.schedule}, {config.epochs} epochs)")
+        runs[name] = train(config, out / name)
+
+    console = out_console()
+    rows = sorted(read_metrics(runs["step"], "epoch"), key=lambda r: r["epoch"])
+    console.print("\nstep schedule: the epochs around each decay ('<' marks the first epoch at the new rate)")
+    console.print(f"{'epoch':>6} {'lr':>8} {'train loss':>11} {'val loss':>9} {'val acc':>8}")
+    for r in decay_table(rows):
+        console.print(
+            f"{r['epoch']:>6} {r['lr']:>8.3g} {r['train_loss']:>11.4f} {r['val_loss']:>9.4f} "
+            f"{r['val_acc']:>8.3f} {'<' if r['decay'] else ''}",
+            markup=False,
+        )
+    other = sorted(read_metrics(runs["onecycle"], "epoch"), key=lambda r: r["epoch"])
+    console.print(
+        f"\nfinal epoch: step train loss {rows[-1]['train_loss']:.4f}, val acc {rows[-1]['val_acc']:.3f}; "
+        f"onecycle train loss {other[-1]['train_loss']:.4f}, val acc {other[-1]['val_acc']:.3f}",
+        markup=False,
+    )
+    try:
+        from .analysis.explain import explain_run
+    except ImportError:
+        explain_run = None
+    if explain_run is not None:
+        explanation = explain_run(runs["step"])
+        console.print("\n" + explanation.text(), markup=False)
+    console.print(f"\nruns written to {out}/step and {out}/onecycle", markup=False)
+    return runs

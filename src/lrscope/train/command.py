@@ -1,0 +1,32 @@
+"""``lrscope train``: turn the command line's options into a TrainConfig and train.
+
+Options left out take the defaults of :class:`TrainConfig`; with ``--resume`` they take the values in the
+run's config.json instead, so ``lrscope train --out RUN --resume`` alone continues a run.  A resumed run must
+not change its settings (``--epochs`` may grow).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UserError
+from ..logs.rundir import read_config
+from .loop import TrainConfig, train
+
+REQUIRED = ("data", "model", "schedule", "epochs")
+
+
+def train_command(options: dict, out: str | Path, *, resume: bool = False) -> Path:
+    """``options``: TrainConfig fields the user gave (None = not given)."""
+    given = {k: v for k, v in options.items() if v is not None}
+    stored = read_config(out) if resume and Path(out).is_dir() else {}
+    missing = [k for k in REQUIRED if k not in given and k not in stored]
+    if missing:
+        raise UserError(
+            f"lrscope train needs {', '.join('--' + k for k in missing)}"
+            + (" (or --resume on a run directory that has them)" if not resume else "")
+        )
+    config = TrainConfig.from_dict({**stored, **given})
+    if stored:  # threads was resolved and recorded when the run started; keep it
+        config.threads = int(stored.get("threads", config.threads))
+    return train(config, out, resume=resume)

@@ -1,0 +1,285 @@
+"""Data for the reference runner: a spec string in, tensors out.  Nothing is ever downloaded.
+
+Specs (``load_data(spec)``):
+
+- ``digits``: scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes), as 1x8x8 images.
+- ``synthetic``: Gaussian clusters generated from a fixed seed (``synthetic:n=2000,dim=32,classes=10,sep=2.0``
+  overrides the defaults); inputs are flat vectors.
+- ``npz:PATH``: a NumPy archive with arrays ``x`` and ``y`` (and optionally ``x_val``, ``y_val``).
+- ``folder:PATH``: one sub-folder per class holding PNG/JPEG images (read with Pillow, resized to the first
+  image's size).
+- ``cifar10:PATH``: the python version of CIFAR-10 already on disk (``data_batch_1..5`` and ``test_batch``;
+  PATH may be the ``cifar-10-batches-py`` folder or its parent).  The test batch is the validation set.
+
+Inputs are standardised per channel with the training split's mean and standard deviation.  Label noise flips
+a seeded fraction of the *training* labels to a different class; validation labels stay clean.  Augmentation
+is applied per batch by :func:`augment_batch` with a generator the caller seeds (the loop seeds it from (seed,
+epoch)).
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+
+DATASETS = ("digits", "synthetic", "npz:PATH", "folder:PATH", "cifar10:PATH")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+@dataclass
+class DataBundle:
+    """Train and validation tensors with what a model needs to know about them."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    num_classes: int
+    input_shape: tuple[int, ...]
+    name: str
+    augment: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_train(self) -> int:
+        return int(self.train_y.shape[0])
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.input_shape) == 3
+
+
+def load_data(
+    spec: str, *, seed: int = 0, val_fraction: float = 0.2, label_noise: float = 0.0, augment: bool = False
+) -> DataBundle:
+    """Load the data set named by ``spec`` (see the module docstring), split, standardise, add label noise."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise UserError(f"--data expects one of {', '.join(DATASETS)}; got {spec!r}")
+    if not 0.0 <= float(label_noise) < 1.0:
+        raise UserError(f"label noise must be a fraction in [0, 1); got {label_noise}")
+    if not 0.0 < float(val_fraction) < 1.0:
+        raise UserError(f"validation fraction must be in (0, 1); got {val_fraction}")
+    spec = spec.strip()
+    kind, _, arg = spec.partition(":")
+    kind = kind.lower()
+    if kind == "digits" and not arg:
+        x, y, xv, yv = _digits()
+    elif kind == "synthetic":
+        x, y, xv, yv = _synthetic(arg)
+    elif kind in ("npz", "folder", "cifar10"):
+        if not arg:
+            raise UserError(f"--data {kind}:PATH needs a path after the colon; got {spec!r}")
+        path = Path(arg).expanduser()
+        if not path.exists():
+            raise UserError(f"data path {path} does not exist (from --data {spec})")
+        x, y, xv, yv = {"npz": _npz, "folder": _folder, "cifar10": _cifar10}[kind](path)
+    else:
+        raise UserError(f"unknown data set {spec!r}; expected one of {', '.join(DATASETS)}")
+
+    y = np.asarray(y).astype(np.int64).reshape(-1)
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape[0] != y.shape[0] or x.shape[0] < 2:
+        raise UserError(
+            f"data {spec}: x has {x.shape[0]} rows and y has {y.shape[0]}; need equal counts >= 2"
+        )
+    if y.min() < 0:
+        raise UserError(f"data {spec}: labels must be integers >= 0; found {int(y.min())}")
+    if xv is None:
+        x, y, xv, yv = _split(x, y, val_fraction, seed)
+    else:
+        xv = np.asarray(xv, dtype=np.float32)
+        yv = np.asarray(yv).astype(np.int64).reshape(-1)
+    num_classes = int(max(y.max(), yv.max() if len(yv) else 0)) + 1
+    x, xv = _standardise(x, xv)
+    notes = []
+    if label_noise > 0:
+        y, flipped = _flip_labels(y, num_classes, float(label_noise), seed)
+        notes.append(f"label noise: {flipped} of {len(y)} training labels flipped")
+    return DataBundle(
+        train_x=torch.from_numpy(np.ascontiguousarray(x)),
+        train_y=torch.from_numpy(y),
+        val_x=torch.from_numpy(np.ascontiguousarray(xv)),
+        val_y=torch.from_numpy(yv),
+        num_classes=num_classes,
+        input_shape=tuple(int(d) for d in x.shape[1:]),
+        name=spec,
+        augment=bool(augment),
+        notes=notes,
+    )
+
+
+def augment_batch(
+    x: torch.Tensor, generator: torch.Generator, *, max_shift: int = 1, flip: bool = False
+) -> torch.Tensor:
+    """Cheap image augmentation: a random shift of up to ``max_shift`` pixels (zero padding), optional
+    h-flips.
+
+    Flat (non-image) inputs get small Gaussian jitter instead.  All randomness comes from ``generator``.
+    """
+    if x.dim() != 4:
+        return x + 0.05 * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    n, _, h, w = x.shape
+    p = max_shift
+    padded = torch.nn.functional.pad(x, (p, p, p, p))
+    dy = torch.randint(0, 2 * p + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * p + 1, (n,), generator=generator)
+    rows = dy[:, None] + torch.arange(h)[None, :]  # n x h
+    cols = dx[:, None] + torch.arange(w)[None, :]  # n x w
+    idx_n = torch.arange(n)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[idx_n, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    if flip:
+        mask = torch.rand(n, generator=generator) < 0.5
+        out = torch.where(mask[:, None, None, None], out.flip(-1), out)
+    return out.contiguous()
+
+
+# ---------------------------------------------------------------- sources
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.images.astype(np.float32)[:, None] / 16.0, d.target, None, None
+
+
+def _synthetic(arg: str):
+    """Gaussian clusters: class means on a sphere of radius ``sep``, unit-variance noise (fixed data seed)."""
+    params = {"n": 2000, "dim": 32, "classes": 10, "sep": 2.0}
+    for part in filter(None, (p.strip() for p in arg.split(","))):
+        key, eq, value = part.partition("=")
+        if not eq or key not in params:
+            raise UserError(f"synthetic data takes {', '.join(k + '=' for k in params)}; got {part!r}")
+        try:
+            params[key] = type(params[key])(value)
+        except ValueError:
+            raise UserError(f"synthetic {key} must be a number; got {value!r}") from None
+    n, dim, k = int(params["n"]), int(params["dim"]), int(params["classes"])
+    if n < 4 or dim < 1 or k < 2:
+        raise UserError(
+            f"synthetic data needs n >= 4, dim >= 1, classes >= 2; got n={n}, dim={dim}, classes={k}"
+        )
+    rng = np.random.default_rng(12345)
+    means = rng.standard_normal((k, dim))
+    means *= params["sep"] / np.linalg.norm(means, axis=1, keepdims=True)
+    y = rng.integers(0, k, n)
+    x = means[y] + rng.standard_normal((n, dim))
+    return x.astype(np.float32), y, None, None
+
+
+def _npz(path: Path):
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {name: z[name] for name in z.files}
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read {path} as a NumPy .npz archive ({error})") from None
+    if "x" not in arrays or "y" not in arrays:
+        raise UserError(f"{path} must hold arrays named x and y; it has {', '.join(arrays) or 'none'}")
+    x, xv = _as_images(arrays["x"]), None
+    yv = None
+    if "x_val" in arrays and "y_val" in arrays:
+        xv, yv = _as_images(arrays["x_val"]), arrays["y_val"]
+    return x, arrays["y"], xv, yv
+
+
+def _as_images(x: np.ndarray) -> np.ndarray:
+    """(N,D) stays flat; (N,H,W) -> (N,1,H,W); (N,H,W,C), C in 1/3/4 -> (N,C,H,W); uint8 -> [0,1]."""
+    scale = 255.0 if x.dtype == np.uint8 else 1.0
+    x = x.astype(np.float32) / scale
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):
+        x = x.transpose(0, 3, 1, 2)
+    elif x.ndim not in (2, 4):
+        raise UserError(f"x must have shape (N, D), (N, H, W) or (N, C, H, W); got {x.shape}")
+    return x
+
+
+def _folder(path: Path):
+    from PIL import Image
+
+    if not path.is_dir():
+        raise UserError(f"folder data {path} is not a directory (expected one sub-folder per class)")
+    classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise UserError(f"folder data {path} needs at least two class sub-folders; found {len(classes)}")
+    files = [
+        (f, i)
+        for i, c in enumerate(classes)
+        for f in sorted((path / c).iterdir())
+        if f.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not files:
+        raise UserError(f"no PNG or JPEG images under {path}/<class>/")
+    images, labels, size, mode = [], [], None, None
+    for f, label in files:
+        try:
+            with Image.open(f) as im:
+                if size is None:
+                    size, mode = im.size, ("L" if im.mode in ("L", "1", "I;16") else "RGB")
+                arr = np.asarray(im.convert(mode).resize(size), dtype=np.float32) / 255.0
+        except OSError as error:
+            raise UserError(f"cannot read image {f} ({error})") from None
+        images.append(arr if arr.ndim == 3 else arr[:, :, None])
+        labels.append(label)
+    return np.stack(images).transpose(0, 3, 1, 2), np.array(labels), None, None
+
+
+def _cifar10(path: Path):
+    if (path / "cifar-10-batches-py").is_dir():
+        path = path / "cifar-10-batches-py"
+    names = [f"data_batch_{i}" for i in range(1, 6)]
+    missing = [n for n in [*names, "test_batch"] if not (path / n).is_file()]
+    if missing:
+        raise UserError(f"{path} is not the CIFAR-10 python folder: missing {', '.join(missing)}")
+
+    def batch(name):
+        try:
+            with open(path / name, "rb") as f:
+                d = pickle.load(f, encoding="bytes")
+            return d[b"data"].reshape(-1, 3, 32, 32), np.array(d[b"labels"])
+        except (OSError, KeyError, pickle.UnpicklingError, ValueError) as error:
+            raise UserError(f"cannot read CIFAR-10 batch {path / name} ({error})") from None
+
+    parts = [batch(n) for n in names]
+    xv, yv = batch("test_batch")
+    x = np.concatenate([p[0] for p in parts]).astype(np.float32) / 255.0
+    y = np.concatenate([p[1] for p in parts])
+    return x, y, xv.astype(np.float32) / 255.0, yv
+
+
+# ---------------------------------------------------------------- preparation
+
+
+def _split(x, y, val_fraction, seed):
+    rng = np.random.default_rng([int(seed), 1])
+    order = rng.permutation(len(y))
+    n_val = min(max(1, int(round(val_fraction * len(y)))), len(y) - 1)
+    val, train = order[:n_val], np.sort(order[n_val:])
+    return x[train], y[train], x[np.sort(val)], y[np.sort(val)]
+
+
+def _standardise(x, xv):
+    """Per channel (images) or per feature (vectors), with the training split's statistics."""
+    axes = (0, 2, 3) if x.ndim == 4 else (0,)
+    mean = x.mean(axis=axes, keepdims=True)
+    std = x.std(axis=axes, keepdims=True)
+    std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+    return ((x - mean) / std).astype(np.float32), ((xv - mean) / std).astype(np.float32)
+
+
+def _flip_labels(y, num_classes, fraction, seed):
+    """Replace a seeded ``fraction`` of labels by a uniformly drawn *different* class."""
+    rng = np.random.default_rng([int(seed), 2])
+    y = y.copy()
+    n_flip = int(round(fraction * len(y)))
+    which = rng.choice(len(y), size=n_flip, replace=False)
+    shift = rng.integers(1, num_classes, size=n_flip)
+    y[which] = (y[which] + shift) % num_classes
+    return y, n_flip

@@ -1,0 +1,475 @@
+"""The reference training loop.  It reads top to bottom: configuration, data, model, optimizer, then the loop.
+
+    config = TrainConfig(data="digits", model="cnn", schedule="multistep(0.1, milestones=[6, 9])", epochs=12)
+    train(config, "runs/digits")                # RUN/config.json, RUN/metrics.jsonl, RUN/checkpoints/
+    train(config, "runs/digits", resume=True)   # continues from the last checkpoint, bit for bit
+
+Learning rate.  The schedule is a pure function of t (``lrscope.schedules``), t = completed epochs
+(``step_unit="epoch"``) or completed optimizer steps (``step_unit="step"``); before each step the loop sets
+``param_group["lr"] = lr_scale * s(t)`` (and the momentum, or AdamW's beta1, to ``s.momentum(t)`` for 1cycle).
+No scheduler state exists, so a resumed run gets exactly the rates of an uninterrupted one.
+
+Data order.  :func:`epoch_batches` draws the permutation (and any augmentation) from a generator seeded by
+(seed, epoch) only, so a probe can replay the data stream of any epoch, and a resumed run sees the same
+batches.  A global batch is ``batch_size * world_size`` examples and each rank takes its contiguous slice of
+it, so a distributed run with batch B per rank follows a single-process run with batch B * world_size.
+
+Records.  Every step: ``{"kind": "step", "step", "epoch" (fractional), "lr", "loss", ...}``; every epoch:
+``{"kind": "epoch", "epoch", "step", "lr", "train_loss" (mean over the epoch's examples), "train_acc",
+"val_loss", "val_acc", "epoch_time_s"}``.  Then ``checkpoints/epoch-NNNN.pt`` (``epoch-0000.pt`` holds the
+initial weights).
+
+Hooks.  Any object with optional methods ``on_start(state)``, ``after_step(state)``, ``on_epoch_end(state,
+record)`` (and ``state_dict()``/``load_state_dict(d)`` to be checkpointed).  ``after_step`` runs after
+``optimizer.step()``: the parameters are updated and ``p.grad`` still holds this step's batch gradient.
+Per-step results go into ``state.extra`` (a dict): the loop merges it into this step's record, then clears it.
+Per-epoch results: add keys to ``record`` in ``on_epoch_end``.  ``state.epoch`` and ``state.step`` always
+count *completed* epochs and steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import UserError
+from ..logs.recorder import Recorder, trim_metrics
+from ..logs.rundir import CONFIG, read_config
+from . import checkpoint as ckpt
+from .data import DataBundle, augment_batch, load_data
+from .models import build_model
+
+OPTIMIZERS = ("sgd", "adamw")
+STEP_UNITS = ("epoch", "step")
+CONFIG_SCHEMA = "lrscope.train-config/1"
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; the log and the last good checkpoint are kept."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run (written to config.json; a run is reproduced from it alone)."""
+
+    data: str = "digits"
+    model: str = "cnn"
+    schedule: str = "constant(0.1)"
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr_scale: float = 1.0
+    momentum: float = 0.9  # SGD momentum; AdamW's beta1
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    beta2: float = 0.999  # AdamW only
+    seed: int = 0
+    step_unit: str = "epoch"
+    label_noise: float = 0.0
+    augment: bool = False
+    val_fraction: float = 0.2
+    noise_every: int = 0
+    sharpness_every: int = 0
+    keep: int = 0  # checkpoints kept (0 = all)
+    threads: int = 0  # torch intra-op threads (0 = torch's default, resolved and recorded at start)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Build from a dict (e.g. config.json); keys that are not fields (versions, schema) are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def validate(self) -> None:
+        """Raise UserError naming the first bad field."""
+        checks = [
+            (
+                isinstance(self.epochs, int) and self.epochs >= 1,
+                f"epochs must be an integer >= 1; got {self.epochs}",
+            ),
+            (
+                isinstance(self.batch_size, int) and self.batch_size >= 1,
+                f"batch size must be an integer >= 1; got {self.batch_size}",
+            ),
+            (
+                self.optimizer in OPTIMIZERS,
+                f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}",
+            ),
+            (
+                self.step_unit in STEP_UNITS,
+                f"step unit must be one of {', '.join(STEP_UNITS)}; got {self.step_unit!r}",
+            ),
+            (0.0 <= self.momentum < 1.0, f"momentum must be in [0, 1); got {self.momentum}"),
+            (0.0 <= self.beta2 < 1.0, f"beta2 must be in [0, 1); got {self.beta2}"),
+            (self.weight_decay >= 0.0, f"weight decay must be >= 0; got {self.weight_decay}"),
+            (
+                self.lr_scale > 0.0 and math.isfinite(self.lr_scale),
+                f"lr scale must be > 0; got {self.lr_scale}",
+            ),
+            (
+                not (self.nesterov and (self.optimizer != "sgd" or self.momentum == 0)),
+                "--nesterov needs --optimizer sgd with momentum > 0",
+            ),
+            (
+                self.noise_every >= 0 and self.sharpness_every >= 0 and self.keep >= 0 and self.threads >= 0,
+                "noise_every, sharpness_every, keep and threads must be >= 0",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)
+        parse_schedule_spec(self.schedule)
+
+
+def parse_schedule_spec(spec: str):
+    from ..schedules import parse_schedule
+
+    return parse_schedule(spec)
+
+
+@dataclass
+class TrainState:
+    """What hooks see.  ``epoch`` and ``step`` count completed epochs and steps."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    loss_fn: nn.Module
+    bundle: DataBundle
+    config: TrainConfig
+    schedule: Any
+    recorder: Recorder
+    run_dir: Path
+    epoch: int = 0
+    step: int = 0
+    lr: float = 0.0
+    batch: tuple | None = None
+    loss: float = math.nan
+    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- data order
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 63-bit seed that depends only on (seed, epoch)."""
+    return int(
+        np.random.SeedSequence([int(seed), int(epoch)]).generate_state(2, np.uint64)[0] >> np.uint64(1)
+    )
+
+
+def steps_per_epoch(bundle: DataBundle, batch_size: int, world_size: int = 1) -> int:
+    return math.ceil(bundle.n_train / (batch_size * world_size))
+
+
+def epoch_batches(
+    bundle: DataBundle, batch_size: int, seed: int, epoch: int, *, rank: int = 0, world_size: int = 1
+):
+    """This rank's (x, y) for each global batch of ``epoch`` (0-based); depends only on (seed, epoch)."""
+    generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))
+    order = torch.randperm(bundle.n_train, generator=generator)
+    global_batch = batch_size * world_size
+    for start in range(0, bundle.n_train, global_batch):
+        idx = order[start : start + global_batch]
+        x, y = bundle.train_x[idx], bundle.train_y[idx]
+        if bundle.augment:
+            x = augment_batch(x, generator, flip=bundle.is_image and bundle.input_shape[0] == 3)
+        if world_size > 1:
+            share = math.ceil(len(idx) / world_size)
+            x, y = x[rank * share : (rank + 1) * share], y[rank * share : (rank + 1) * share]
+        yield x, y
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """SGD (momentum, nesterov, weight decay) or AdamW; the rate is set by the loop before every step."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=0.0,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+        )
+    return torch.optim.AdamW(
+        model.parameters(), lr=0.0, betas=(config.momentum, config.beta2), weight_decay=config.weight_decay
+    )
+
+
+def schedule_time(config: TrainConfig, epoch: int, step: int) -> int:
+    """t for the schedule: completed epochs or completed steps."""
+    return epoch if config.step_unit == "epoch" else step
+
+
+def apply_schedule(optimizer, schedule, config: TrainConfig, t: int) -> float:
+    """Set the rate (and 1cycle's momentum) for the next step; return the rate."""
+    lr = float(schedule(t)) * config.lr_scale
+    momentum_fn = getattr(schedule, "momentum", None)
+    momentum = momentum_fn(t) if callable(momentum_fn) else None
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+        if momentum is not None:
+            if "betas" in group:
+                group["betas"] = (float(momentum), group["betas"][1])
+            else:
+                group["momentum"] = float(momentum)
+    return lr
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024
+) -> tuple[float, float]:
+    """(mean loss, accuracy) over (x, y) in eval mode; the model's mode is restored."""
+    was_training = model.training
+    model.eval()
+    total, correct = 0.0, 0
+    for start in range(0, len(y), batch_size):
+        logits = model(x[start : start + batch_size])
+        target = y[start : start + batch_size]
+        total += float(loss_fn(logits, target)) * len(target)
+        correct += int((logits.argmax(1) == target).sum())
+    model.train(was_training)
+    return total / len(y), correct / len(y)
+
+
+def config_hooks(config: TrainConfig) -> list:
+    """The probes a config asks for, constructed lazily (their modules import only when asked for)."""
+    hooks = []
+    if config.noise_every > 0:
+        try:
+            from ..probes.noise import NoiseHook
+        except ImportError as error:
+            raise UserError(
+                f"--noise-every needs lrscope.probes.noise, which is not available ({error})"
+            ) from None
+        hooks.append(NoiseHook(every=config.noise_every))
+    if config.sharpness_every > 0:
+        try:
+            from ..probes.curvature import SharpnessHook
+        except ImportError as error:
+            raise UserError(
+                f"--sharpness-every needs lrscope.probes.curvature.SharpnessHook, which is not "
+                f"available ({error})"
+            ) from None
+        hooks.append(SharpnessHook(every=config.sharpness_every))
+    return hooks
+
+
+def _call(hooks, name: str, *args) -> None:
+    for hook in hooks:
+        method = getattr(hook, name, None)
+        if method is not None:
+            method(*args)
+
+
+def _hook_states(hooks) -> dict:
+    return {
+        f"{i}:{type(h).__name__}": h.state_dict() for i, h in enumerate(hooks) if hasattr(h, "state_dict")
+    }
+
+
+# ---------------------------------------------------------------- the run directory
+
+
+def prepare_run_dir(out: Path, config: TrainConfig, resume: bool) -> dict | None:
+    """Refuse an existing directory unless resuming; when resuming, return the last checkpoint (or None)."""
+    if not resume:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise UserError(f"{out} already exists; use --resume to continue that run, or choose a new --out")
+        return None
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is not a directory")
+    stored = read_config(out) if out.is_dir() else {}
+    if stored:
+        differ = [
+            f"{k} (run: {stored[k]!r}, now: {v!r})"
+            for k, v in config.to_dict().items()
+            if k in stored and k not in ("epochs", "keep", "threads") and stored[k] != v
+        ]
+        if differ:
+            raise UserError(
+                f"cannot resume {out}: the settings differ from its {CONFIG}: {'; '.join(differ)}"
+            )
+    checkpoints = ckpt.list_checkpoints(out)
+    if not checkpoints:
+        return None
+    state = ckpt.load_checkpoint(checkpoints[max(checkpoints)])
+    if state["epoch"] > config.epochs:
+        raise UserError(f"{out} already has {state['epoch']} epochs; --epochs {config.epochs} is fewer")
+    return state
+
+
+# ---------------------------------------------------------------- training
+
+
+def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hooks=()) -> Path:
+    """Train ``config`` into ``out_dir`` (with ``resume``, continue from its last checkpoint); return it."""
+    config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    config.validate()
+    schedule = parse_schedule_spec(config.schedule)
+    out = Path(out_dir)
+    start = prepare_run_dir(out, config, resume)
+    if start is not None:
+        config = dataclasses.replace(config, threads=start["config"].get("threads", config.threads))
+
+    # same threads and deterministic kernels, so the same seed gives the same bits (and a resume matches)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    config = dataclasses.replace(config, threads=torch.get_num_threads())
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+    seed_everything(config.seed)
+    bundle = load_data(
+        config.data,
+        seed=config.seed,
+        val_fraction=config.val_fraction,
+        label_noise=config.label_noise,
+        augment=config.augment,
+    )
+    model = build_model(config.model, bundle.input_shape, bundle.num_classes)
+    optimizer = make_optimizer(config, model)
+    loss_fn = nn.CrossEntropyLoss()
+    hooks = [*hooks, *config_hooks(config)]
+    n_steps = steps_per_epoch(bundle, config.batch_size)
+
+    epoch, step = 0, 0
+    if start is not None:
+        model.load_state_dict(start["model"])
+        optimizer.load_state_dict(start["optimizer"])
+        epoch, step = int(start["epoch"]), int(start["step"])
+        for key, hook_state in start.get("hooks", {}).items():
+            i = int(key.split(":")[0])
+            if i < len(hooks) and hasattr(hooks[i], "load_state_dict"):
+                hooks[i].load_state_dict(hook_state)
+    document = {
+        "schema": CONFIG_SCHEMA,
+        **config.to_dict(),
+        "data_info": {
+            "n_train": bundle.n_train,
+            "n_val": int(bundle.val_y.shape[0]),
+            "input_shape": list(bundle.input_shape),
+            "num_classes": bundle.num_classes,
+            "steps_per_epoch": n_steps,
+            "notes": bundle.notes,
+        },
+    }
+    if resume:
+        out.mkdir(parents=True, exist_ok=True)
+        trim_metrics(out, epoch=epoch, step=step)
+    # sync="wait": the epoch record is on disk before the checkpoint that follows it
+    recorder = Recorder(out, config=document, mode="append" if resume else "new", sync="wait")
+    if start is None:
+        ckpt.save_checkpoint(
+            out,
+            epoch=0,
+            step=0,
+            model=model,
+            optimizer=optimizer,
+            config=document,
+            hooks=_hook_states(hooks),
+            keep=0,
+        )
+    else:
+        ckpt.set_rng_state(start["rng"])
+
+    state = TrainState(
+        model=model,
+        optimizer=optimizer,
+        loss_fn=loss_fn,
+        bundle=bundle,
+        config=config,
+        schedule=schedule,
+        recorder=recorder,
+        run_dir=out,
+        epoch=epoch,
+        step=step,
+    )
+    _call(hooks, "on_start", state)
+
+    from ..console import progress
+
+    with recorder, progress() as bar:
+        task = bar.add_task(
+            f"train {out.name}", total=config.epochs * n_steps, completed=epoch * n_steps, status=""
+        )
+        while epoch < config.epochs:
+            model.train()
+            started = time.perf_counter()
+            loss_sum, correct, seen = 0.0, 0, 0
+            for i, (x, y) in enumerate(epoch_batches(bundle, config.batch_size, config.seed, epoch)):
+                lr = apply_schedule(optimizer, schedule, config, schedule_time(config, epoch, step))
+                logits = model(x)
+                loss = loss_fn(logits, y)
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    recorder.step(step=step + 1, epoch=epoch + (i + 1) / n_steps, lr=lr, loss=loss_value)
+                    recorder.flush(sync=True)
+                    last = max(ckpt.list_checkpoints(out), default=None)
+                    raise TrainingDiverged(
+                        f"training diverged: the loss is {loss_value} at step {step + 1} (epoch {epoch + 1}, "
+                        f"lr {lr:g}); stopped. The log and the last good checkpoint (epoch {last}) "
+                        f"are kept in {out}"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                loss_sum += loss_value * len(y)
+                correct += int((logits.argmax(1) == y).sum())
+                seen += len(y)
+
+                state.step, state.lr, state.batch, state.loss = step, lr, (x, y), loss_value
+                _call(hooks, "after_step", state)
+                recorder.step(
+                    step=step, epoch=epoch + (i + 1) / n_steps, lr=lr, loss=loss_value, **state.extra
+                )
+                state.extra.clear()
+                if step % 8 == 0 or i + 1 == n_steps:
+                    bar.update(task, completed=epoch * n_steps + i + 1, status=f"loss {loss_value:.3f}")
+
+            epoch += 1
+            val_loss, val_acc = evaluate(model, loss_fn, bundle.val_x, bundle.val_y)
+            record = {
+                "epoch": epoch,
+                "step": step,
+                "lr": lr,
+                "train_loss": loss_sum / seen,
+                "train_acc": correct / seen,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "epoch_time_s": time.perf_counter() - started,
+            }
+            state.epoch = epoch
+            _call(hooks, "on_epoch_end", state, record)
+            recorder.epoch(**record)
+            # record first, checkpoint second: a kill in between makes the resume redo this epoch's record
+            ckpt.save_checkpoint(
+                out,
+                epoch=epoch,
+                step=step,
+                model=model,
+                optimizer=optimizer,
+                config=document,
+                hooks=_hook_states(hooks),
+                keep=config.keep,
+            )
+    return out

@@ -1,0 +1,98 @@
+"""Bring a run of the reference runner back to life at any of its checkpoints (for what-if, landscape, ...).
+
+    run = load_run("runs/digits", epoch=6)    # model and optimizer as they were after 6 completed epochs
+    run.model, run.optimizer, run.bundle, run.lr, run.schedule
+
+``lr`` is the rate used in that epoch (the value in its epoch record): ``s(epoch - 1)`` for a per-epoch
+schedule, the rate of the epoch's last step for a per-step one.  Epoch 0 is the initial model (``lr`` is then
+``s(0)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+from ..logs.rundir import require_run_dir
+from . import checkpoint as ckpt
+from .data import DataBundle, load_data
+from .loop import TrainConfig, make_optimizer, parse_schedule_spec
+from .models import build_model
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    config: TrainConfig
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    bundle: DataBundle
+    loss_fn: nn.Module
+    schedule: Any
+    epoch: int
+    step: int
+    lr: float
+    checkpoint: Path
+    rng: dict
+    hooks: dict
+
+    def lr_at(self, t: int) -> float:
+        """The run's rate at schedule time t (completed epochs or steps, by ``config.step_unit``)."""
+        return float(self.schedule(t)) * self.config.lr_scale
+
+
+def load_run(run_dir: str | Path, epoch: int | None = None) -> LoadedRun:
+    """The run at checkpoint ``epoch`` (default: the last), model in train mode, optimizer state loaded."""
+    run_dir = require_run_dir(run_dir)
+    checkpoints = ckpt.list_checkpoints(run_dir)
+    if not checkpoints:
+        raise UserError(f"{run_dir} has no checkpoints (it was not written by `lrscope train`)")
+    if epoch is None:
+        epoch = max(checkpoints)
+    if int(epoch) not in checkpoints:
+        raise UserError(
+            f"{run_dir} has no checkpoint for epoch {epoch}; available: {', '.join(map(str, checkpoints))}"
+        )
+    state = ckpt.load_checkpoint(checkpoints[int(epoch)])
+    config = TrainConfig.from_dict(state["config"])
+    bundle = load_data(
+        config.data,
+        seed=config.seed,
+        val_fraction=config.val_fraction,
+        label_noise=config.label_noise,
+        augment=config.augment,
+    )
+    model = build_model(config.model, bundle.input_shape, bundle.num_classes)
+    model.load_state_dict(state["model"])
+    model.train()
+    optimizer = make_optimizer(config, model)
+    optimizer.load_state_dict(state["optimizer"])
+    schedule = parse_schedule_spec(config.schedule)
+    done_epochs, done_steps = int(state["epoch"]), int(state["step"])
+    if config.step_unit == "epoch":
+        t = max(done_epochs - 1, 0)
+    else:
+        t = max(done_steps - 1, 0)
+    lr = float(schedule(t)) * config.lr_scale
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return LoadedRun(
+        run_dir=Path(run_dir),
+        config=config,
+        model=model,
+        optimizer=optimizer,
+        bundle=bundle,
+        loss_fn=nn.CrossEntropyLoss(),
+        schedule=schedule,
+        epoch=done_epochs,
+        step=done_steps,
+        lr=lr,
+        checkpoint=checkpoints[int(epoch)],
+        rng=state["rng"],
+        hooks=state.get("hooks", {}),
+    )

@@ -1,0 +1,115 @@
+"""Loss and accuracy curves with the learning rate on a log twin axis, its changes marked.  Never trains.
+
+    plot_curves(curves, "run.png")    # curves: a dict of equal-length arrays (a RunLog's columns will do)
+    plot_run("runs/digits", "run.png")
+
+``curves`` keys used: ``epoch`` (x; else ``step``, else the row number), ``lr``, ``train_loss``, ``val_loss``,
+``train_acc``, ``val_acc`` (any may be missing).  Learning-rate changes (a relative change over 1e-9 between
+consecutive points) are drawn as dotted vertical lines, decays in one colour, increases in another.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+
+
+def curves_from_run(run_dir: str | Path) -> dict[str, np.ndarray]:
+    """Epoch records of an lrscope run directory as columns (missing values are NaN)."""
+    from ..logs.rundir import read_metrics, require_run_dir
+
+    rows = read_metrics(require_run_dir(run_dir), "epoch")
+    if not rows:
+        raise UserError(f"{run_dir} has no epoch records in its metrics.jsonl yet")
+    rows.sort(key=lambda r: r.get("epoch", 0))
+    keys = ("epoch", "step", "lr", "train_loss", "val_loss", "train_acc", "val_acc")
+    return {
+        k: np.array([np.nan if r.get(k) is None else float(r[k]) for r in rows])
+        for k in keys
+        if any(r.get(k) is not None for r in rows)
+    }
+
+
+def lr_changes(lr: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """Indices i where lr[i] differs from lr[i-1] by more than ``rtol`` relative."""
+    lr = np.asarray(lr, dtype=float)
+    if lr.size < 2:
+        return np.zeros(0, dtype=int)
+    prev, cur = lr[:-1], lr[1:]
+    changed = np.abs(cur - prev) > rtol * np.maximum(np.abs(prev), 1e-300)
+    return np.nonzero(changed & np.isfinite(prev) & np.isfinite(cur))[0] + 1
+
+
+def plot_curves(curves: dict, out: str | os.PathLike, *, title: str | None = None) -> Path:
+    """Two panels (loss, accuracy) sharing x, the rate on a log twin axis of each; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..atomic import atomic_path
+
+    cols = {k: np.asarray(v, dtype=float) for k, v in curves.items() if v is not None}
+    n = max((len(v) for v in cols.values()), default=0)
+    if n == 0:
+        raise UserError("nothing to plot: no columns")
+    xname = next((k for k in ("epoch", "step") if k in cols), None)
+    x = cols[xname] if xname else np.arange(n, dtype=float)
+    has_acc = any(k in cols for k in ("train_acc", "val_acc"))
+    fig, axes = plt.subplots(
+        2 if has_acc else 1, 1, figsize=(8, 6.5 if has_acc else 4), sharex=True, squeeze=False
+    )
+    panels = [(axes[0][0], "loss", ("train_loss", "val_loss"), True)]
+    if has_acc:
+        panels.append((axes[1][0], "accuracy", ("train_acc", "val_acc"), False))
+    changes = lr_changes(cols["lr"]) if "lr" in cols else np.zeros(0, dtype=int)
+    for ax, label, keys, log in panels:
+        for key, style in zip(keys, ("-", "--"), strict=True):
+            if key in cols and np.isfinite(cols[key]).any():
+                ax.plot(x, cols[key], style, label=key.replace("_", " "))
+        if log and all(np.nanmin(cols[k]) > 0 for k in keys if k in cols and np.isfinite(cols[k]).any()):
+            ax.set_yscale("log")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        for i in changes:
+            decay = cols["lr"][i] < cols["lr"][i - 1]
+            ax.axvline((x[i - 1] + x[i]) / 2, color="tab:red" if decay else "tab:green", ls=":", lw=1)
+        if "lr" in cols and np.isfinite(cols["lr"]).any() and np.nanmin(cols["lr"]) > 0:
+            twin = ax.twinx()
+            twin.step(x, cols["lr"], where="mid", color="0.5", lw=1, label="learning rate")
+            twin.set_yscale("log")
+            twin.set_ylabel("learning rate", color="0.4")
+        ax.legend(loc="upper right" if label == "loss" else "lower right", fontsize=8)
+    axes[-1][0].set_xlabel(xname or "row")
+    if title:
+        axes[0][0].set_title(title)
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return out
+
+
+def plot_run(run: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """``lrscope plot RUN --out FILE.png``: an lrscope run directory, or a log the log reader knows."""
+    run = Path(run)
+    if not run.exists():
+        raise UserError(f"{run} does not exist")
+    if run.is_dir():
+        return plot_curves(curves_from_run(run), out, title=run.name)
+    try:
+        from ..logs.read import read_log
+    except ImportError:
+        raise UserError(
+            f"{run} is a file; plotting a log file needs lrscope.logs.read (not available)"
+        ) from None
+    log = read_log(run)
+    columns = {role: log.columns[name] for role, name in log.roles.items()}
+    if "epoch" not in columns and "step" not in columns:
+        columns["epoch" if log.x_name == "row" else log.x_name] = log.x
+    return plot_curves(columns, out, title=run.name)
