@@ -1,0 +1,80 @@
+"""``lrscope toy``: run the optimizers on a toy surface and write the animation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import UserError
+from .optimizers import OPTIMIZERS, run_rates
+from .surfaces import get_surface
+
+
+def parse_rates(text: str | Sequence[float] | None) -> list[float]:
+    """'0.001,0.01,0.05' -> [0.001, 0.01, 0.05]."""
+    if text is None:
+        return []
+    if not isinstance(text, str):
+        return [float(v) for v in text]
+    rates = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            rates.append(float(part))
+        except ValueError:
+            raise UserError(
+                f"--lrs expects numbers separated by commas, like 0.001,0.01; got {text!r}"
+            ) from None
+    return rates
+
+
+def make_toy(
+    surface: str,
+    out: str | Path,
+    *,
+    lrs: str | Sequence[float] | None = None,
+    optimizer: str = "sgd",
+    noise: float = 0.0,
+    schedule: str | None = None,
+    steps: int | None = None,
+    frames: int = 60,
+    seed: int = 0,
+    three_d: bool = False,
+) -> dict:
+    """Run every rate (and the schedule) on ``surface`` and write ``out`` (.gif, .mp4 or .png).
+
+    Returns a summary: the file, and per run its final loss and the step it diverged at (or None).
+    """
+    from ..viz.toy import output_format, save_animation
+
+    surf = get_surface(surface)
+    output_format(out)  # refuse a format we cannot write before computing anything
+    if optimizer not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer {optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}")
+    rates = parse_rates(lrs)
+    if not rates and schedule is None:
+        rates = list(surf.default_lrs)
+    steps = surf.default_steps if steps is None else int(steps)
+    if steps < 1 or steps > 1_000_000:
+        raise UserError(f"--steps must be between 1 and 1000000; got {steps}")
+    if frames < 2 or frames > 2000:
+        raise UserError(f"--frames must be between 2 and 2000; got {frames}")
+    traj = run_rates(surf, rates, steps=steps, optimizer=optimizer, noise=noise, seed=seed, schedule=schedule)
+    path = save_animation(traj, out, frames=frames, three_d=three_d)
+    return {
+        "schema": "lrscope.toy/1",
+        "out": str(path),
+        "surface": surf.name,
+        "optimizer": optimizer,
+        "steps": steps,
+        "runs": [
+            {"label": label, "final_loss": _finite(traj.losses[r, -1]), "diverged_at": traj.diverged_at[r]}
+            for r, label in enumerate(traj.labels)
+        ],
+    }
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if value == value and abs(value) != float("inf") else None
