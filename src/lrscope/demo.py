@@ -116,12 +116,11 @@ def run_demo(out: str | Path = "lrscope-demo") -> dict:
         f"onecycle train loss {other[-1]['train_loss']:.4f}, val acc {other[-1]['val_acc']:.3f}",
         markup=False,
     )
-    try:
-        from .analysis.explain import explain_run
-    except ImportError:
-        explain_run = None
-    if explain_run is not None:
-        explanation = explain_run(runs["step"])
-        console.print("\n" + explanation.text(), markup=False)
+    from .analysis.explain import explain_run
+    from .report.html import write_demo_report
+
+    explanation = explain_run(runs["step"])
+    console.print("\n" + explanation.text(), markup=False)
     console.print(f"\nruns written to {out}/step and {out}/onecycle", markup=False)
+    console.print(f"report: {write_demo_report(out)}", markup=False)
     return runs
