@@ -1,0 +1,236 @@
+"""What-if: what would the loss have done if the rate had been cut at the end of epoch E?
+
+From checkpoint epoch-E two copies of the run continue for K steps on the batches the run would have seen next
+(``epoch_batches(bundle, B, seed, epoch=E)``, then E+1, ...): one at the new rate, one at the old rate.  Same
+start, same batches, same optimizer state (momentum buffers included): the only difference is the rate.  So
+
+    observed_drop = mean(old-rate losses) - mean(new-rate losses),   over the last ``window`` of the K steps
+
+where the losses are the minibatch losses taken before each step, like the runner's ``train_loss``; the same
+batches on both sides, so batch-to-batch variation largely cancels.  Whatever the old-rate copy still gains in
+those steps (the bias term's ongoing fall) cancels too: what is left is the effect of the rate alone, the
+quantity the noise-floor model predicts.  The window (default: the last half of the K steps) skips the first
+steps, in which the sharp directions relax.
+
+``subset_drop`` gives the same difference measured on a fixed subset of the training data (up to 2048
+examples, augmented once when the run augments) at 5 points of the window.  It is *not* the headline figure:
+most of the subset was trained on a few steps earlier, and at a high rate recently seen examples (above all
+those with noisy labels) sit well below their usual loss, so the old-rate side reads low and the difference
+comes out 2-5 times smaller than the drop of the training loss (bench/RESULTS.md).  A minibatch loss, taken
+before the step on examples not yet seen this epoch, has no such recency bias.
+
+Nothing in the run directory changes except a result file under RUN/probes/.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import write_json
+from ..errors import UserError
+from ..logs.rundir import PROBES, read_config, read_metrics
+
+WHATIF_SCHEMA = "lrscope.whatif/1"
+
+
+@dataclass
+class WhatIf:
+    """JSON: lrscope.whatif/1."""
+
+    epoch: int
+    lr_from: float
+    lr_to: float
+    steps: int
+    window: int
+    loss_before: float
+    loss_after: float
+    observed_drop: float
+    predicted_drop: float | None
+    ratio: float | None
+    run_train_loss: float
+    subset_drop: float
+    eval_examples: int
+    eval_steps: list[int]
+    old_rate_losses: list[float]
+    new_rate_losses: list[float]
+    method: str = (
+        "observed_drop = mean minibatch loss (before each step) over the last `window` of `steps` steps "
+        "continued at lr_from, minus the same at lr_to, from the same checkpoint on the same batches; "
+        "subset_drop: the same on a fixed training subset at eval_steps (biased low: see the docs)"
+    )
+    notes: list[str] = field(default_factory=list)
+    result_file: str = ""
+
+    def to_json(self) -> dict:
+        doc = {"schema": WHATIF_SCHEMA, **asdict(self)}
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in doc.items()}
+
+
+def _batches(bundle, batch_size: int, seed: int, first_epoch: int, steps: int) -> list:
+    from ..train.loop import epoch_batches
+
+    out, epoch = [], first_epoch
+    while len(out) < steps:
+        for xy in epoch_batches(bundle, batch_size, seed, epoch):
+            out.append(xy)
+            if len(out) == steps:
+                break
+        epoch += 1
+    return out
+
+
+EVAL_EXAMPLES = 2048  # size of the fixed evaluation subset of the training data
+EVAL_POINTS = 5  # evaluations of that subset inside the window
+
+
+@torch.no_grad()
+def subset_loss(model, loss_fn, x, y, batch_size: int) -> float:
+    """Mean loss over (x, y) in training mode, in chunks of the training batch size (batch norm normalises as
+    in training); batch-norm buffers are restored afterwards, so the branch's trajectory is not touched.
+    """
+    buffers = {k: b.clone() for k, b in model.named_buffers()}
+    total = 0.0
+    for start in range(0, len(y), batch_size):
+        total += float(loss_fn(model(x[start : start + batch_size]), y[start : start + batch_size])) * len(
+            y[start : start + batch_size]
+        )
+    for k, b in model.named_buffers():
+        b.copy_(buffers[k])
+    return total / len(y)
+
+
+def continue_at(model, optimizer, loss_fn, lr: float, batches, probe=None, probe_at=()) -> tuple:
+    """Train ``model`` (in place) one step per batch at constant ``lr``.  Returns (the minibatch losses before
+    each step, ``probe(model)`` after each step index in ``probe_at``).
+    """
+    for group in optimizer.param_groups:
+        group["lr"] = float(lr)
+    model.train()
+    losses, probed = [], []
+    for i, (x, y) in enumerate(batches):
+        loss = loss_fn(model(x), y)
+        losses.append(loss.item())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if probe is not None and i + 1 in probe_at:
+            probed.append(probe(model))
+    return np.asarray(losses), np.asarray(probed)
+
+
+def _copy(run):
+    from ..train.loop import make_optimizer
+
+    model = copy.deepcopy(run.model)
+    optimizer = make_optimizer(run.config, model)
+    optimizer.load_state_dict(copy.deepcopy(run.optimizer.state_dict()))
+    return model, optimizer
+
+
+def whatif(
+    run_dir: str | Path,
+    to_lr: float,
+    at_epoch: int | None = None,
+    steps: int = 50,
+    window: int | None = None,
+    write: bool = True,
+) -> WhatIf:
+    """Cut the rate to ``to_lr`` after ``at_epoch`` completed epochs (default: the last checkpoint) and
+    measure.
+    """
+    from ..train.restore import load_run
+
+    if not (isinstance(steps, int) and steps >= 2):
+        raise UserError(f"--steps must be an integer >= 2; got {steps!r}")
+    window = max(1, steps // 2) if window is None else int(window)
+    if not 1 <= window <= steps:
+        raise UserError(f"the window must be between 1 and --steps ({steps}); got {window}")
+    from ..analysis.floor import checkpoint_epochs
+    from ..logs.rundir import require_run_dir
+
+    require_run_dir(run_dir)
+    if not checkpoint_epochs(run_dir):
+        raise UserError(
+            f"{run_dir} has no checkpoints (RUN/checkpoints/epoch-NNNN.pt); whatif restarts the run from "
+            "one: `lrscope train` writes one every epoch (keep them all with --keep 0)"
+        )
+    run = load_run(run_dir, epoch=at_epoch)
+    epoch_rows = {int(r["epoch"]): r for r in read_metrics(run_dir, "epoch") if "epoch" in r}
+    lr_from = float(epoch_rows[run.epoch]["lr"]) if run.epoch in epoch_rows else float(run.lr)
+    if not (isinstance(to_lr, (int, float)) and math.isfinite(to_lr) and to_lr >= 0):
+        raise UserError(f"--to expects a learning rate >= 0; got {to_lr}")
+    if to_lr >= lr_from:
+        raise UserError(
+            f"--to {to_lr:g} is not below the rate of epoch {run.epoch} ({lr_from:g}); the noise-floor "
+            "model predicts the effect of decays, not of increases"
+        )
+    batches = _batches(run.bundle, run.config.batch_size, run.config.seed, run.epoch, steps)
+    n_eval = min(run.bundle.n_train, EVAL_EXAMPLES)
+    pick = torch.randperm(run.bundle.n_train, generator=torch.Generator().manual_seed(0))[:n_eval]
+    eval_x, eval_y = run.bundle.train_x[pick], run.bundle.train_y[pick]
+    if run.bundle.augment:  # the run optimises the augmented loss: measure that one (one fixed draw)
+        from ..train.data import augment_batch
+
+        flip = run.bundle.is_image and run.bundle.input_shape[0] == 3
+        eval_x = augment_batch(eval_x, torch.Generator().manual_seed(1), flip=flip)
+
+    def probe(model):
+        return subset_loss(model, run.loss_fn, eval_x, eval_y, run.config.batch_size)
+
+    probe_at = sorted(
+        {int(v) for v in np.linspace(steps - window + 1, steps, min(EVAL_POINTS, window)).round()}
+    )
+    with torch.random.fork_rng(devices=[]):
+        model, optimizer = _copy(run)
+        old, old_eval = continue_at(model, optimizer, run.loss_fn, lr_from, batches, probe, probe_at)
+        model, optimizer = _copy(run)
+        new, new_eval = continue_at(model, optimizer, run.loss_fn, float(to_lr), batches, probe, probe_at)
+    before, after = float(old[-window:].mean()), float(new[-window:].mean())
+    observed = before - after
+    subset_drop = float(old_eval.mean() - new_eval.mean())
+
+    notes, predicted = [], None
+    try:
+        from ..analysis.floor import predict_decay
+
+        prediction = predict_decay(
+            list(epoch_rows.values()),
+            read_metrics(run_dir, "step"),
+            read_config(run_dir),
+            float(to_lr),
+            run.epoch,
+        )
+        predicted = prediction.predicted_drop
+    except UserError as error:
+        notes.append(f"no prediction: {error}")
+    result = WhatIf(
+        epoch=run.epoch,
+        lr_from=lr_from,
+        lr_to=float(to_lr),
+        steps=steps,
+        window=window,
+        loss_before=before,
+        loss_after=after,
+        observed_drop=observed,
+        predicted_drop=predicted,
+        ratio=(predicted / observed if predicted is not None and observed > 0 else None),
+        subset_drop=subset_drop,
+        eval_examples=n_eval,
+        eval_steps=probe_at,
+        run_train_loss=float(epoch_rows.get(run.epoch, {}).get("train_loss", math.nan)),
+        old_rate_losses=old.tolist(),
+        new_rate_losses=new.tolist(),
+        notes=notes,
+    )
+    if write:
+        path = Path(run_dir) / PROBES / f"whatif-e{run.epoch:04d}-to{float(to_lr):g}-k{steps}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        result.result_file = str(path)
+        write_json(path, result.to_json())
+    return result
