@@ -29,4 +29,17 @@ def train_command(options: dict, out: str | Path, *, resume: bool = False) -> Pa
     config = TrainConfig.from_dict({**stored, **given})
     if stored:  # threads was resolved and recorded when the run started; keep it
         config.threads = int(stored.get("threads", config.threads))
+    config.schedule = _resolve_auto(config, stored)
     return train(config, out, resume=resume)
+
+
+def _resolve_auto(config: TrainConfig, stored: dict) -> str:
+    """``auto`` in a schedule spec: run the LR range test first and put its range in (once: a resumed run keeps
+    the rates its first start resolved, recorded in config.json)."""
+    from .compare import has_auto, resolve_auto
+
+    if not has_auto(config.schedule):
+        return config.schedule
+    if stored.get("schedule") and not has_auto(stored["schedule"]):
+        return stored["schedule"]
+    return resolve_auto(config.schedule, config)
