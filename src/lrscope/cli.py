@@ -49,17 +49,406 @@ def fail(message: str) -> None:
 
 # ---------------------------------------------------------------- schedule (issue 2)
 
+
+@app.command("schedule")
+def schedule_command(
+    spec: Annotated[str, typer.Argument(help="Schedule spec, e.g. 'onecycle(0.4, total=1000)'.")],
+    steps: Annotated[int, typer.Option("--steps", help="Number of values: t = 0 .. N-1.")],
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the curve to this PNG/SVG/PDF.")] = None,
+    log_y: Annotated[bool, typer.Option("--log-y", help="Logarithmic rate axis in the plot.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of the N rates only.")] = False,
+) -> None:
+    """Evaluate a schedule: a compact table (or the N rates as JSON) and optionally a plot (no torch)."""
+    from .schedules import parse_schedule
+    from .schedules.table import rows, values
+
+    schedule = parse_schedule(spec)
+    lrs = values(schedule, steps)
+    if plot is not None:
+        from .console import note
+        from .viz.schedule import plot_schedule
+
+        note(f"wrote {plot_schedule(schedule, steps, plot, log_y=log_y)}")
+    if as_json:
+        print_json(lrs)
+        return
+    from rich.table import Table
+
+    from .console import out_console
+
+    out_console().print(schedule.spec, markup=False, highlight=False)
+    table = Table(box=None, pad_edge=False)
+    table.add_column("t", justify="right")
+    table.add_column("lr", justify="right")
+    sampled = rows(schedule, steps)
+    has_momentum = sampled[0]["momentum"] is not None
+    if has_momentum:
+        table.add_column("momentum", justify="right")
+    table.add_column("jump")
+    for row in sampled:
+        cells = [str(row["t"]), f"{row['lr']:.6g}"]
+        if has_momentum:
+            cells.append(f"{row['momentum']:.4g}")
+        cells.append(row["event"] or "")
+        table.add_row(*cells)
+    out_console().print(table)
+    out_console().print(f"{steps} steps, lr from {min(lrs):.6g} to {max(lrs):.6g}, "
+                        f"{len(schedule.events(0, steps))} jump(s)", markup=False)
+
+
 # ---------------------------------------------------------------- train, demo, plot (issue 2)
+
+
+@app.command("train")
+def train_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Run directory to create (or continue with --resume).")],
+    data: Annotated[str | None, typer.Option(
+        "--data", help="digits, synthetic, npz:PATH, folder:PATH or cifar10:PATH.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="cnn, mlp, resnet20, resnet32 or resnet56.")] = None,
+    schedule: Annotated[str | None, typer.Option(
+        "--schedule", help='Learning-rate schedule spec, e.g. "multistep(0.1, milestones=[6, 9])".')] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Number of epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size (default 64).")] = None,
+    optimizer: Annotated[str | None, typer.Option("--optimizer", help="sgd (default) or adamw.")] = None,
+    lr_scale: Annotated[float | None, typer.Option(
+        "--lr-scale", help="Multiply every rate of the schedule by this.")] = None,
+    momentum: Annotated[float | None, typer.Option(
+        "--momentum", help="SGD momentum, AdamW beta1 (default 0.9).")] = None,
+    nesterov: Annotated[bool | None, typer.Option("--nesterov/--no-nesterov", help="Nesterov momentum.")] = (
+        None),
+    weight_decay: Annotated[float | None, typer.Option("--weight-decay", help="Weight decay.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for everything (default 0).")] = None,
+    step_unit: Annotated[str | None, typer.Option(
+        "--step-unit", help="Schedule time t counts epochs (default) or steps.")] = None,
+    label_noise: Annotated[float | None, typer.Option(
+        "--label-noise", help="Fraction of training labels flipped.")] = None,
+    augment: Annotated[bool | None, typer.Option(
+        "--augment/--no-augment", help="Random shifts/flips.")] = None,
+    val_fraction: Annotated[float | None, typer.Option(
+        "--val-fraction", help="Validation share when the data has no split (default 0.2).")] = None,
+    noise_every: Annotated[int | None, typer.Option(
+        "--noise-every", help="Measure gradient noise every K steps (0 = off).")] = None,
+    sharpness_every: Annotated[int | None, typer.Option(
+        "--sharpness-every", help="Measure sharpness every K steps (0 = off).")] = None,
+    keep: Annotated[int | None, typer.Option("--keep", help="Checkpoints to keep (0 = all).")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="Torch threads (0 = default).")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue the run in --out from its last checkpoint.")] = False,
+) -> None:
+    """Train a model with the reference runner into a run directory."""
+    from .train.command import train_command
+
+    options = dict(data=data, model=model, schedule=schedule, epochs=epochs, batch_size=batch_size,
+                   optimizer=optimizer, lr_scale=lr_scale, momentum=momentum, nesterov=nesterov,
+                   weight_decay=weight_decay, seed=seed, step_unit=step_unit, label_noise=label_noise,
+                   augment=augment, val_fraction=val_fraction, noise_every=noise_every,
+                   sharpness_every=sharpness_every, keep=keep, threads=threads)
+    run = train_command(options, out, resume=resume)
+    print(f"run written to {run}")
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Output directory (default ./lrscope-demo).")] = Path(
+        "lrscope-demo"),
+) -> None:
+    """Reproduce the staircase on embedded data: a step schedule vs 1cycle, explained."""
+    from .demo import run_demo
+
+    run_demo(out)
+
+
+@app.command("plot")
+def plot_cmd(
+    run: Annotated[Path, typer.Argument(help="Run directory (or a log file).")],
+    out: Annotated[Path, typer.Option("--out", help="PNG file to write.")],
+) -> None:
+    """Loss and accuracy curves with the learning rate on a log twin axis."""
+    from .viz.curves import plot_run
+
+    print(f"plot written to {plot_run(run, out)}")
+
 
 # ---------------------------------------------------------------- explain (issue 3)
 
+
+@app.command("explain")
+def explain_cmd(
+    log: Annotated[Path, typer.Argument(help="A training log (CSV, TSV, JSON lines, TensorBoard) or a run.")],
+    schedule: Annotated[str | None, typer.Option("--schedule", help="Schedule spec.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write an annotated plot (PNG).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="delimited|jsonlines|tensorboard|run")] = None,
+    lr: Annotated[str | None, typer.Option("--lr", help="Column holding the learning rate.")] = None,
+    loss: Annotated[str | None, typer.Option("--loss", help="Column holding the loss.")] = None,
+    x: Annotated[str | None, typer.Option("--x", help="Column to use as x axis (epoch or step).")] = None,
+) -> None:
+    """Explain a run: LR changes, the drops after them, whether each stage was long enough."""
+    from .analysis.explain import explain_path
+
+    result = explain_path(log, schedule=schedule, format=fmt, lr=lr, loss=loss, x=x)
+    if plot is not None:
+        from .viz.explain import plot_explanation
+
+        plot_explanation(result, plot)
+    if as_json:
+        print_json(result.to_json())
+        return
+    from .console import out_console
+
+    con = out_console()
+    src = result.source
+    con.print(f"[bold]{src['path']}[/bold]: {src['rows']} rows ({src['format']}, x = {src['x_name']})")
+    for n in result.notes:
+        con.print(f"[yellow]note:[/yellow] {n}", highlight=False, markup=True)
+    styles = {"drop": "green", "overfitting": "red", "no_decay": "yellow", "unexplained_drop": "magenta"}
+    for f in result.findings:
+        style = styles.get(f.kind, "default")
+        con.print(f"[{style}]-[/{style}] {f.text}", markup=True, highlight=False)
+    if plot is not None:
+        con.print(f"plot written to {plot}")
+
+
 # ---------------------------------------------------------------- find, compare (issue 4)
+
+
+@app.command("find")
+def find_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Directory for finder.json and finder.png.")],
+    data: Annotated[str | None, typer.Option("--data", help="digits, synthetic, npz:PATH, ...")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="cnn, mlp, resnet20, ...")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size (default 64).")] = None,
+    optimizer: Annotated[str | None, typer.Option("--optimizer", help="sgd (default) or adamw.")] = None,
+    momentum: Annotated[float | None, typer.Option("--momentum", help="SGD momentum / AdamW beta1.")] = None,
+    weight_decay: Annotated[float | None, typer.Option("--weight-decay", help="Weight decay.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed (default 0).")] = None,
+    start_lr: Annotated[float, typer.Option("--start-lr", help="First rate of the sweep.")] = 1e-7,
+    end_lr: Annotated[float, typer.Option("--end-lr", help="Last rate of the sweep.")] = 10.0,
+    num_iter: Annotated[int, typer.Option("--num-iter", help="Optimizer steps in one sweep.")] = 100,
+    repeats: Annotated[int, typer.Option("--repeats", help="Sweeps with further data; median + spread.")] = 1,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the finder.json document.")] = False,
+) -> None:
+    """LR range test: sweep the rate up, suggest a rate and a range for cyclical/1cycle schedules."""
+    from .train.compare import find_command
+
+    options = dict(data=data, model=model, batch_size=batch_size, optimizer=optimizer, momentum=momentum,
+                   weight_decay=weight_decay, seed=seed)
+    result = find_command(options, out, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, repeats=repeats)
+    if json_out:
+        print_json(result.to_json())
+        return
+    print(result.summary())
+    for line in result.notes:
+        print(f"note: {line}")
+    print(f"written: {out / 'finder.json'}, {out / 'finder.png'}")
+
+
+@app.command("compare")
+def compare_cmd(
+    specs: Annotated[list[str], typer.Argument(help='Schedule specs, e.g. "onecycle(0.4, total=60)".')],
+    out: Annotated[Path, typer.Option("--out", help="Directory: one run each, compare.json/.md/.png.")],
+    data: Annotated[str, typer.Option("--data", help="digits, synthetic, npz:PATH, ...")],
+    model: Annotated[str, typer.Option("--model", help="cnn, mlp, resnet20, ...")],
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs for every run.")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed shared by every run.")] = 0,
+    target_acc: Annotated[float | None, typer.Option(
+        "--target-acc", help="Report epochs to reach this validation accuracy (a fraction).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size (default 64).")] = None,
+    optimizer: Annotated[str | None, typer.Option("--optimizer", help="sgd (default) or adamw.")] = None,
+    momentum: Annotated[float | None, typer.Option("--momentum", help="SGD momentum / AdamW beta1.")] = None,
+    weight_decay: Annotated[float | None, typer.Option("--weight-decay", help="Weight decay.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print compare.json's document.")] = False,
+) -> None:
+    """Train each schedule at the same budget and seed, then tabulate and overlay them."""
+    from .train.compare import COMPARE_SCHEMA, compare, comparison_table
+
+    rows = compare(specs, data=data, model=model, epochs=epochs, out=out, seed=seed, target_acc=target_acc,
+                   batch_size=batch_size, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
+    if json_out:
+        print_json({"schema": COMPARE_SCHEMA, "target_acc": target_acc, "runs": rows})
+        return
+    print(comparison_table(rows, target_acc), end="")
+    print(f"written: {out / 'compare.json'}, {out / 'compare.md'}, {out / 'compare.png'}")
 
 # ---------------------------------------------------------------- noise: predict, whatif, nqm (issue 5)
 
+@app.command("predict")
+def predict_cmd(
+    run: Annotated[Path, typer.Argument(help="Run directory with noise measurements (--noise-every).")],
+    to: Annotated[float, typer.Option("--to", help="The new, lower learning rate.")],
+    at: Annotated[
+        int | None, typer.Option("--at", help="Decay after this many epochs (default: last checkpoint).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output (lrscope.predict/1).")] = False,
+) -> None:
+    """Predict the immediate drop of the training loss at a decay, from the SGD noise floor."""
+    from .analysis.floor import predict_run
+
+    p = predict_run(run, to, at)
+    if as_json:
+        print_json(p.to_json())
+        return
+    print(f"epoch {p.epoch}: lr {p.lr_from:g} -> {p.lr_to:g}, train loss {p.loss_now:.4g}")
+    print(f"predicted drop {p.predicted_drop:.4g} (band {p.band[0]:.4g}..{p.band[1]:.4g}), "
+          f"loss after ~{p.predicted_loss_after:.4g}")
+    print(f"tr(Sigma) {p.noise_trace:.4g} from {p.noise_measurements} measurements, B {p.batch_size}, "
+          f"momentum {p.momentum:g}: {p.formula}")
+    for note in p.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
+@app.command("whatif")
+def whatif_cmd(
+    run: Annotated[Path, typer.Argument(help="Run directory with checkpoints (lrscope train).")],
+    to: Annotated[float, typer.Option("--to", help="The new, lower learning rate.")],
+    at: Annotated[
+        int | None, typer.Option("--at", help="Start after this many epochs (default: last checkpoint).")
+    ] = None,
+    steps: Annotated[int, typer.Option("--steps", help="Steps at the new (and the old) rate.")] = 50,
+    window: Annotated[
+        int | None, typer.Option("--window", help="Average the last W steps (default: --steps / 2).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output (lrscope.whatif/1).")] = False,
+) -> None:
+    """Cut the rate at a checkpoint, run K steps, compare the fall with the noise-floor prediction."""
+    from .probes.whatif import whatif
+
+    r = whatif(run, to, at, steps, window)
+    if as_json:
+        print_json(r.to_json())
+        return
+    print(f"epoch {r.epoch}: {r.steps} steps at lr {r.lr_to:g} vs {r.lr_from:g} (same batches), "
+          f"last {r.window} steps")
+    print(f"loss at the old rate {r.loss_before:.4g}, at the new rate {r.loss_after:.4g}: "
+          f"observed drop {r.observed_drop:.4g}")
+    if r.predicted_drop is not None:
+        ratio = f" (ratio predicted/observed {r.ratio:.2f})" if r.ratio is not None else ""
+        print(f"predicted drop {r.predicted_drop:.4g}{ratio}")
+    for note in r.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(r.result_file)
+
+
+@app.command("nqm")
+def nqm_cmd(
+    out: Annotated[Path, typer.Option("--out", help="PNG (or PDF/SVG) file to write.")],
+    schedule: Annotated[
+        list[str] | None,
+        typer.Option("--schedule", help="Schedule spec (repeatable; default: step, 1cycle, constant)."),
+    ] = None,
+    steps: Annotated[int, typer.Option("--steps", help="Steps of the schedules (t counts steps).")] = 3000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary (lrscope.nqm/1).")] = False,
+) -> None:
+    """The noisy quadratic model under each schedule, with each rate's floor: the staircase, analytically."""
+    from .viz.nqm import plot_nqm
+
+    summary = plot_nqm(out, schedule or None, steps=steps)
+    if as_json:
+        print_json(summary)
+        return
+    for curve in summary["curves"]:
+        print(f"{curve['spec']}: final expected loss {curve['final_loss']:.4g}")
+    print(summary["out"])
+
+
 # ---------------------------------------------------------------- landscape, sharpness (issue 6)
 
+
+@app.command("landscape")
+def landscape_cmd(
+    run: Annotated[Path, typer.Argument(help="Run directory written by `lrscope train`.")],
+    out: Annotated[Path, typer.Option("--out", help="PNG file to write (npz + json go to RUN/probes/).")],
+    kind: Annotated[str, typer.Option("--kind", help="plane, line, interp or trajectory.")] = "plane",
+    steps: Annotated[int, typer.Option("--steps", help="Grid points per axis (>= 2).")] = 21,
+    span: Annotated[float, typer.Option("--span", help="Half-width of the grid in direction units.")] = 1.0,
+    epoch: Annotated[int | None, typer.Option("--epoch", help="Checkpoint (interp: the start).")] = None,
+    epoch_b: Annotated[int | None, typer.Option("--epoch-b", help="interp: the end.")] = None,
+    samples: Annotated[int, typer.Option("--samples", help="Training examples to evaluate on.")] = 512,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for directions and the data subset.")] = 0,
+    bn: Annotated[str, typer.Option("--bn", help="eval (running stats) or recompute (per point).")] = "eval",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Loss-landscape slice of a run: random plane or line, interpolation, or the trajectory's PCA plane."""
+    from .probes.landscape import run_landscape
+
+    doc = run_landscape(run, kind, out, steps=steps, span=span, epoch=epoch, epoch_b=epoch_b, samples=samples,
+                        seed=seed, bn=bn)
+    if as_json:
+        print_json(doc)
+        return
+    low = doc.get("min", {})
+    print(f"{kind}: loss {low.get('loss', float('nan')):.4g} at its lowest; plot written to "
+          f"{doc['files']['plot']}, data to {doc['files']['npz']}")
+
+
+@app.command("sharpness")
+def sharpness_cmd(
+    run: Annotated[Path, typer.Argument(help="Run directory written by `lrscope train`.")],
+    out: Annotated[Path, typer.Option("--out", help="PNG file to write (npz + json go to RUN/probes/).")],
+    epoch: Annotated[int | None, typer.Option("--epoch", help="Checkpoint (default the last).")] = None,
+    all_epochs: Annotated[bool, typer.Option("--all", help="Every checkpoint.")] = False,
+    k: Annotated[int, typer.Option("--k", help="How many top eigenvalues.")] = 1,
+    samples: Annotated[int, typer.Option("--samples", help="Training examples to evaluate on.")] = 512,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the data subset and start vector.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Top Hessian eigenvalue of a run's checkpoints against 2/LR and (2 + 2 beta)/LR."""
+    from .probes.curvature import run_sharpness
+
+    if all_epochs and epoch is not None:
+        fail("give --epoch E or --all, not both")
+    doc = run_sharpness(run, out, epoch=epoch, all_epochs=all_epochs, k=k, samples=samples, seed=seed)
+    if as_json:
+        print_json(doc)
+        return
+    for row in doc["checkpoints"]:
+        print(f"epoch {row['epoch']}: sharpness {row['sharpness']:.4g}, 2/lr {row['eos_2_over_lr']:.4g}, "
+              f"(2+2beta)/lr {row['eos_momentum']:.4g} ({row['hvp_count']} HVPs)")
+    print(f"plot written to {doc['files']['plot']}")
+
 # ---------------------------------------------------------------- report, toy (issue 7)
+
+
+@app.command("toy")
+def toy_cmd(
+    surface: Annotated[str, typer.Argument(help="quadratic, rosenbrock, beale or rugged.")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.gif, FILE.mp4 (needs ffmpeg) or FILE.png (last frame).")],
+    lrs: Annotated[Optional[str], typer.Option("--lrs", help="Constant rates, comma-separated: 0.001,0.01.")] = None,
+    optimizer: Annotated[str, typer.Option("--optimizer", help="sgd, momentum or adam.")] = "sgd",
+    noise: Annotated[float, typer.Option("--noise", help="Gradient noise: std of a Gaussian added per step.")] = 0.0,
+    schedule: Annotated[Optional[str], typer.Option("--schedule", help="Also run this schedule, e.g. "
+                                                    "'piecewise([0.06, 0.006], [100])'.")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Optimizer steps (default: per surface).")] = None,
+    frames: Annotated[int, typer.Option("--frames", help="Animation frames.")] = 60,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the gradient noise.")] = 0,
+    three_d: Annotated[bool, typer.Option("--3d", help="Draw each run on a 3-D view of the surface.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Optimizers on a toy 2-D surface at several learning rates, animated (GIF/MP4) or as a picture (PNG)."""
+    from .toy.make import make_toy
+
+    summary = make_toy(surface, out, lrs=lrs, optimizer=optimizer, noise=noise, schedule=schedule, steps=steps,
+                       frames=frames, seed=seed, three_d=three_d)
+    if as_json:
+        print_json(summary)
+        return
+    for run in summary["runs"]:
+        end = f"diverged at step {run['diverged_at']}" if run["diverged_at"] else f"final loss {run['final_loss']:.4g}"
+        print(f"{run['label']}: {end}")
+    print(summary["out"])
+
+
+@app.command("report")
+def report_cmd(
+    run: Annotated[Path, typer.Argument(help="A run directory (or a demo directory holding step/ and onecycle/).")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file (default RUN/report.html).")] = None,
+) -> None:
+    """One self-contained HTML page with everything lrscope knows about a run."""
+    from .report.html import build_report
+
+    print(build_report(run, out))
+
 
 # ---------------------------------------------------------------- sweep (issue 9)
 
@@ -79,18 +468,25 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except BaseException as error:  # noqa: BLE001 - the last line of defence against tracebacks
-        import click
-
-        if isinstance(error, click.exceptions.Exit):
+        if isinstance(error, typer.Exit):
             sys.exit(error.exit_code)
-        if isinstance(error, click.exceptions.Abort):
+        if isinstance(error, typer.Abort):
             print("lrscope: aborted", file=sys.stderr)
             sys.exit(130)
-        if isinstance(error, click.ClickException):
-            error.show()
+        if _is_usage_error(error):
+            if getattr(error, "message", "").startswith("Missing command") or "NoArgsIsHelp" in type(error).__name__:
+                error.show()  # Typer's help for a bare `lrscope`
+            else:
+                print(f"lrscope: error: {error.format_message()}", file=sys.stderr)
             sys.exit(2)
         if _DEBUG["on"]:
             raise
         print(f"lrscope: internal error: {type(error).__name__}: {error} (run with --debug for the traceback)",
               file=sys.stderr)
         sys.exit(1)
+
+
+def _is_usage_error(error: BaseException) -> bool:
+    """Click's usage errors (Typer vendors click as ``typer._click`` in recent releases)."""
+    return any(cls.__name__ in ("ClickException", "UsageError") for cls in type(error).__mro__) and hasattr(
+        error, "format_message")
