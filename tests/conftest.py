@@ -1,4 +1,4 @@
-"""Shared test fixtures: the real logs beside the project, and running the command line in-process or as a user would."""
+"""Shared test fixtures: the real logs beside the project, and running the command line as a user would."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -414,12 +414,12 @@ def sharpness_cmd(
 def toy_cmd(
     surface: Annotated[str, typer.Argument(help="quadratic, rosenbrock, beale or rugged.")],
     out: Annotated[Path, typer.Option("--out", help="FILE.gif, FILE.mp4 (needs ffmpeg) or FILE.png (last frame).")],
-    lrs: Annotated[Optional[str], typer.Option("--lrs", help="Constant rates, comma-separated: 0.001,0.01.")] = None,
+    lrs: Annotated[str | None, typer.Option("--lrs", help="Constant rates, comma-separated: 0.001,0.01.")] = None,
     optimizer: Annotated[str, typer.Option("--optimizer", help="sgd, momentum or adam.")] = "sgd",
     noise: Annotated[float, typer.Option("--noise", help="Gradient noise: std of a Gaussian added per step.")] = 0.0,
-    schedule: Annotated[Optional[str], typer.Option("--schedule", help="Also run this schedule, e.g. "
+    schedule: Annotated[str | None, typer.Option("--schedule", help="Also run this schedule, e.g. "
                                                     "'piecewise([0.06, 0.006], [100])'.")] = None,
-    steps: Annotated[Optional[int], typer.Option("--steps", help="Optimizer steps (default: per surface).")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Optimizer steps (default: per surface).")] = None,
     frames: Annotated[int, typer.Option("--frames", help="Animation frames.")] = 60,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the gradient noise.")] = 0,
     three_d: Annotated[bool, typer.Option("--3d", help="Draw each run on a 3-D view of the surface.")] = False,
@@ -442,7 +442,7 @@ def toy_cmd(
 @app.command("report")
 def report_cmd(
     run: Annotated[Path, typer.Argument(help="A run directory (or a demo directory holding step/ and onecycle/).")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file (default RUN/report.html).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file (default RUN/report.html).")] = None,
 ) -> None:
     """One self-contained HTML page with everything lrscope knows about a run."""
     from .report.html import build_report
