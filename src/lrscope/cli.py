@@ -453,6 +453,47 @@ def report_cmd(
 # ---------------------------------------------------------------- sweep (issue 9)
 
 
+@app.command("sweep")
+def sweep_cmd(
+    schedule: Annotated[list[str], typer.Option("--schedule", help="Schedule spec (repeatable: one axis).")],
+    data: Annotated[str, typer.Option("--data", help="digits, synthetic, npz:PATH, ...")],
+    model: Annotated[str, typer.Option("--model", help="cnn, mlp, resnet20, ...")],
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs for every trial.")],
+    out: Annotated[Path, typer.Option("--out", help="New directory: runs/, sweep.json, compare.*.")],
+    seed: Annotated[list[int] | None, typer.Option("--seed", help="Seed (repeatable; default 0).")] = None,
+    lr_scale: Annotated[list[float] | None, typer.Option(
+        "--lr-scale", help="Multiply the schedule's rates by this (repeatable: one more axis).")] = None,
+    batch_size: Annotated[list[int] | None, typer.Option(
+        "--batch-size", help="Batch size (repeatable: one more axis; default 64).")] = None,
+    optimizer: Annotated[str | None, typer.Option("--optimizer", help="sgd (default) or adamw.")] = None,
+    momentum: Annotated[float | None, typer.Option("--momentum", help="SGD momentum / AdamW beta1.")] = None,
+    weight_decay: Annotated[float | None, typer.Option("--weight-decay", help="Weight decay.")] = None,
+    step_unit: Annotated[str | None, typer.Option("--step-unit", help="Schedule t counts epochs or steps.")] = None,
+    address: Annotated[str | None, typer.Option(
+        "--address", help="An existing Ray cluster (host:port, ray://host:port or auto); default: a local "
+                          "Ray instance.")] = None,
+    num_cpus: Annotated[int | None, typer.Option(
+        "--num-cpus", help="CPUs of the local Ray instance (default: this machine's, at most one per trial).")
+    ] = None,
+    cpus_per_trial: Annotated[float, typer.Option("--cpus-per-trial", help="CPUs each trial takes.")] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print sweep.json's document.")] = False,
+) -> None:
+    """Train one run per combination of schedules and seeds (and rate scales, batch sizes) as Ray Tune trials."""
+    from .train.sweep import run_sweep, sweep_table
+
+    path = run_sweep(schedule, seed or [0], data=data, model=model, epochs=epochs, out_dir=out, address=address,
+                     lr_scales=lr_scale or (), batch_sizes=batch_size or (), cpus_per_trial=cpus_per_trial,
+                     num_cpus=num_cpus, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
+                     step_unit=step_unit)
+    document = json.loads(path.read_text())
+    if as_json:
+        print_json(document)
+        return
+    print(sweep_table(document), end="")
+    print(f"written: {path}" + (f", {path.parent / 'compare.md'}, {path.parent / 'compare.png'}"
+                                if (path.parent / "compare.md").exists() else ""))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the Typer app, turning user errors into one line and exit code 2."""
     try:
@@ -460,13 +501,21 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as error:
         if _DEBUG["on"]:
             raise
-        print(f"lrscope: error: {error}", file=sys.stderr)
+        print(f"lrscope: error: {_one_line(error)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("lrscope: interrupted", file=sys.stderr)
         sys.exit(130)
     except SystemExit:
         raise
+    except BrokenPipeError:  # `lrscope ... | head`: the reader left; say nothing more
+        _silence_stdout()
+        sys.exit(1)
+    except OSError as error:  # disk full, read-only, permission denied: the user's environment, not a bug
+        if _DEBUG["on"]:
+            raise
+        print(f"lrscope: error: {_os_error_text(error)}", file=sys.stderr)
+        sys.exit(2)
     except BaseException as error:  # noqa: BLE001 - the last line of defence against tracebacks
         if isinstance(error, typer.Exit):
             sys.exit(error.exit_code)
@@ -484,6 +533,29 @@ def main(argv: list[str] | None = None) -> None:
         print(f"lrscope: internal error: {type(error).__name__}: {error} (run with --debug for the traceback)",
               file=sys.stderr)
         sys.exit(1)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush cannot raise again."""
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _os_error_text(error: OSError) -> str:
+    """``cannot write F: No space left on device`` (or ``F: Permission denied``) for an OSError."""
+    import errno
+
+    reason = error.strerror or _one_line(error) or type(error).__name__
+    where = error.filename
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
+        return f"cannot write {where}: {reason}" if where else f"cannot write: {reason}"
+    return f"{where}: {reason}" if where else reason
 
 
 def _is_usage_error(error: BaseException) -> bool:

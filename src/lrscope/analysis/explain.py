@@ -14,6 +14,7 @@ theirs with :func:`register_producer`.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -218,6 +219,14 @@ def pair_words(s: Series, a: float, b: float) -> str:
 
 def explain(runlog: RunLog, schedule: str | None = None) -> Explanation:
     """Explain a run (see module docstring)."""
+    # hostile logs (1e308, inf, columns with one finite value) make NumPy warn about overflow or empty slices;
+    # the results are checked for finiteness where they are used, so the user sees findings, not NumPy noise
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _explain(runlog, schedule)
+
+
+def _explain(runlog: RunLog, schedule: str | None) -> Explanation:
     log = runlog
     x = log.x
     all_series = {r: s for r in log.metrics() if (s := series(log, r)) is not None}

@@ -47,10 +47,19 @@ def badness(values: np.ndarray, lower_is_better: bool, percent: bool) -> np.ndar
         g = np.log(np.maximum(base, floor))
     if len(fin) and (fin <= 0).mean() > 0.2:
         # a metric that goes negative (ELBO-like): use the raw scale, normalised
-        scale = np.nanstd(v) or 1.0
+        scale = _spread(v)
         g = (v if lower_is_better else -v) / scale
     g[~np.isfinite(v)] = np.nan
     return g
+
+
+def _spread(v: np.ndarray) -> float:
+    """Standard deviation of the finite values, computed on a rescaled copy so that 1e308 cannot overflow."""
+    fin = v[np.isfinite(v)]
+    top = float(np.max(np.abs(fin))) if len(fin) else 0.0
+    if top == 0.0:
+        return 1.0
+    return float(np.std(fin / top)) * top or 1.0
 
 
 def series(log, role: str) -> Series | None:

@@ -16,7 +16,6 @@ cells
 from __future__ import annotations
 
 import csv
-import io
 import re
 import warnings
 
@@ -26,6 +25,7 @@ from ..errors import UserError
 
 _DELIMS = ("\t", ",", ";", "|")
 _EMPTY_CELL = re.compile(r"(?:^|(?<=,))(?=,|$)", re.MULTILINE)
+_NOT_SPACE = re.compile(r"\S")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity)", re.IGNORECASE)
 
 
@@ -68,7 +68,10 @@ def split_header(header: str, delim: str | None) -> list[str]:
     if delim is None:
         names = header.split()
     elif delim == "," and '"' in header:
-        names = next(csv.reader([header]))
+        try:
+            names = next(csv.reader([header]))
+        except (csv.Error, StopIteration):  # a NUL or a stray line break in a damaged header
+            names = header.split(delim)
     else:
         names = header.split(delim)
     names = [n.strip().strip('"').strip() for n in names]
@@ -113,20 +116,21 @@ def read_delimited(text: str, path: str, notes: list[str]) -> dict[str, np.ndarr
         notes.append(
             "the first line holds numbers, not names: no header, columns named column1, column2, ..."
         )
-        body = text[start:]
+        body_start = start
     else:
         names = split_header(head_lines[0], delim)
         end = text.find("\n", start)
-        body = "" if end < 0 else text[end + 1 :]
+        body_start = len(text) if end < 0 else end + 1
     if len(names) < 1:
         raise UserError(f"{path}: could not find column names in the first line")
-    if not body.strip():
+    if _NOT_SPACE.search(text, body_start) is None:
         raise UserError(f"{path}: no data rows (header only: {', '.join(names[:8])})")
     trailing = delim is not None and _ends_with_delim(head_lines[0], delim)
-    table = _fast(body, delim, len(names), trailing)
+    table = _fast(text, body_start, delim, len(names), trailing)
     if table is None:
-        table = _careful(body, delim, names, path, notes)
-    return {name: table[:, i].copy() for i, name in enumerate(names)}
+        table = _careful(text[body_start:], delim, names, path, notes)
+    # columns are views of the one table: a 10-million-row log is not copied again
+    return {name: table[:, i] for i, name in enumerate(names)}
 
 
 def _ends_with_delim(line: str, delim: str) -> bool:
@@ -134,24 +138,47 @@ def _ends_with_delim(line: str, delim: str) -> bool:
     return (line if delim == "\t" else line.rstrip(" ")).endswith(delim)
 
 
-def _fast(body: str, delim: str | None, ncols: int, trailing: bool = False) -> np.ndarray | None:
-    """NumPy's C reader on a clean numeric body, or None when the body needs the careful path."""
-    if '"' in body or "[" in body or "%" in body or "(" in body:
-        return None
-    if "\r" in body:
-        body = body.replace("\r\n", "\n").replace("\r", "\n")
+_CHUNK = 1 << 24  # characters handed to NumPy's reader at a time (line-aligned)
+
+
+def _fast(text: str, body_start: int, delim: str | None, ncols: int, trailing: bool = False) -> np.ndarray | None:
+    """NumPy's C reader on a clean numeric body (``text[body_start:]``), or None when it needs the careful path.
+
+    The body is fed to ``np.loadtxt`` line by line from 16 M-character chunks, so memory stays at the decoded
+    text plus the float64 table (a ``StringIO`` of the body would hold 4 bytes a character).
+    """
+    for mark in ('"', "[", "%", "("):
+        if text.find(mark, body_start) >= 0:
+            return None
+    fixes = []
+    if text.find("\r", body_start) >= 0:
+        fixes.append(lambda c: c.replace("\r\n", "\n").replace("\r", "\n"))
     if delim is not None and delim != " ":
         if trailing:  # every line ends with the delimiter (bearpaw's log.txt): drop the empty last field
-            body = body.replace(delim + "\n", "\n")
-            if body.endswith(delim):
-                body = body[:-1]
-        body = body.rstrip("\n")
-        if delim == "," and (",," in body or ",\n" in body or "\n," in body or body.startswith(",")):
-            body = _EMPTY_CELL.sub("nan", body)
+            fixes.append(lambda c: c.replace(delim + "\n", "\n").removesuffix(delim))
+        if delim == "," and (
+            text.find(",,", body_start) >= 0
+            or text.find(",\n", body_start) >= 0
+            or text.find("\n,", body_start) >= 0
+            or text.startswith(",", body_start)
+        ):
+            fixes.append(lambda c: _EMPTY_CELL.sub("nan", c.rstrip("\n")))
+
+    def lines():
+        pos, n = body_start, len(text)
+        while pos < n:
+            end = text.find("\n", min(pos + _CHUNK, n))
+            end = n if end < 0 else end + 1
+            chunk = text[pos:end]
+            pos = end
+            for fix in fixes:
+                chunk = fix(chunk)
+            yield from chunk.split("\n")
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            table = np.loadtxt(io.StringIO(body), delimiter=delim, dtype=np.float64, ndmin=2, comments=None)
+            table = np.loadtxt(lines(), delimiter=delim, dtype=np.float64, ndmin=2, comments=None)
     except (ValueError, IndexError, TypeError):
         return None
     if table.ndim != 2 or table.shape[1] != ncols:

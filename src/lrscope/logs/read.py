@@ -57,6 +57,9 @@ def read_log(
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror or error}") from None
     text = decode(data, str(path), notes)
+    del data
+    if "\r" in text:  # Windows (\r\n) and old Mac (\r) line endings: one kind of line break from here on
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if fmt is None:
         fmt = sniff_text(text)
     if fmt == "jsonlines":
@@ -103,7 +106,7 @@ def _looks_like_tfrecord(head: bytes) -> bool:
 
 def decode(data: bytes, path: str, notes: list[str]) -> str:
     """Bytes to text: a BOM decides UTF-8/16/32; else UTF-8 (bad bytes replaced); binary is refused."""
-    if not data.strip():
+    if not data or data.isspace():  # (not data.strip(): that would copy a 300 MB log)
         raise UserError(f"{path}: no data (the file is empty)")
     for bom, enc in (
         (codecs.BOM_UTF32_LE, "utf-32"),

@@ -97,6 +97,8 @@ def merge_repeated_x(columns: dict[str, np.ndarray], x_name: str, notes: list[st
         x = columns[x_name]
     if len(x) < 2:
         return columns
+    if np.all(x[1:] > x[:-1]):  # the usual case, without np.unique's sort of a long log
+        return columns
     uniq, inverse = np.unique(x, return_inverse=True)
     if len(uniq) == len(x):
         if np.all(np.diff(x) > 0):

@@ -41,9 +41,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..atomic import remove_stale_temporaries
 from ..errors import UserError
 from ..logs.recorder import Recorder, trim_metrics
-from ..logs.rundir import CONFIG, read_config
+from ..logs.rundir import CHECKPOINTS, CONFIG, read_config
 from . import checkpoint as ckpt
 from .data import DataBundle, augment_batch, load_data
 from .models import build_model
@@ -309,6 +310,8 @@ def prepare_run_dir(out: Path, config: TrainConfig, resume: bool) -> dict | None
             raise UserError(
                 f"cannot resume {out}: the settings differ from its {CONFIG}: {'; '.join(differ)}"
             )
+    for folder in (out, out / CHECKPOINTS):  # a write killed half-way left its temporary file
+        remove_stale_temporaries(folder)
     checkpoints = ckpt.list_checkpoints(out)
     if not checkpoints:
         return None
