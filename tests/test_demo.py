@@ -1,4 +1,5 @@
-"""The demo (run once for the module): the staircase criteria of issue 2, its files, its directory rules."""
+"""The demo (run once for the module): the staircase criteria of issue 2 (check A3), the noise-floor
+prediction of its first decay (check E1), its files, its directory rules."""
 
 from __future__ import annotations
 
@@ -36,6 +37,29 @@ def test_step_run_shows_the_staircase_with_margin(demo_dir):
     assert k >= 5
     assert variation < 0.15 * 0.8, f"not flat enough before the first decay: {variation:.0%}"
     assert drop >= 0.25 * 1.2, f"the first decay's fall is too small: {drop:.0%}"
+
+
+def test_noise_floor_predicts_the_first_decay(demo_dir):
+    """E1's criterion: the prediction is within a factor 1.5 of the what-if drop and of the run's own drop."""
+    from lrscope.analysis.floor import predict_run
+    from lrscope.probes.whatif import whatif
+
+    rows = sorted(read_metrics(demo_dir / "step", "epoch"), key=lambda r: r["epoch"])
+    k, _, _ = staircase(rows)
+    at, lr_to = rows[k - 1]["epoch"], rows[k]["lr"]
+    predicted = predict_run(demo_dir / "step", lr_to, at).predicted_drop
+    observed = whatif(demo_dir / "step", lr_to, at, steps=50, write=False).observed_drop
+    own = rows[k - 1]["train_loss"] - rows[k]["train_loss"]
+    assert observed > 0 and own > 0
+    for name, value in (("what-if", observed), ("run's own", own)):
+        assert 1 / 1.5 <= predicted / value <= 1.5, f"predicted {predicted:.4f}, {name} {value:.4f}"
+
+
+def test_explanation_states_the_noise_floor_at_the_decay(demo_dir):
+    doc = json.loads((demo_dir / "step" / "explain.json").read_text())
+    decays = [f for f in doc["findings"] if f["kind"] == "noise_floor_decay"]
+    assert decays and "noise floor shrinking" in decays[0]["text"]
+    assert any(f["kind"] == "noise_floor_gain" for f in doc["findings"])
 
 
 def test_both_runs_have_config_metrics_and_the_same_budget(demo_dir):

@@ -176,3 +176,35 @@ def test_hook_does_not_change_the_trajectory(tmp_path):
         for r in epochs_on
     )
     assert not any("noise_trace" in r for r in steps_off)
+
+
+def test_hook_measures_on_the_batch_the_next_step_takes(tmp_path):
+    """Not the batch just stepped on (its loss was just lowered: tr(Sigma) would read low), but the next one,
+    augmentation included, across the epoch boundary too."""
+    from lrscope.train.loop import TrainConfig, train
+
+    seen, measured = [], []
+
+    class Batches:
+        def after_step(self, state):
+            seen.append(state.batch[0].clone())
+
+    hook = NoiseHook(every=5)
+    measure = hook.meter.measure
+
+    def spy(model, loss_fn, x, y):
+        measured.append((len(seen), x.clone()))
+        return measure(model, loss_fn, x, y)
+
+    hook.meter.measure = spy
+    config = TrainConfig(
+        data="synthetic:n=200,dim=8,classes=3", model="mlp", epochs=2, batch_size=16, augment=True,
+        schedule="constant(0.1)", seed=3, threads=1,
+    )
+    train(config, tmp_path / "r", hooks=[Batches(), hook])
+    assert len(measured) == len(seen) // 5
+    for step, x in measured:  # `step` steps done; the next one is seen[step]
+        if step < len(seen):
+            assert torch.equal(x, seen[step])
+    per_epoch = len(seen) // config.epochs
+    assert any(step == per_epoch for step, _ in measured)  # one measurement crossed the epoch boundary

@@ -298,7 +298,7 @@ def noise_findings(
             else "less than predicted: part of the floor relaxes slowly (flat directions)"
         )
         text = (
-            f"At epoch {x[k - 1]:g} the rate fell from {lr[k - 1]:g} to {lr[k]:g}. The noise-floor model "
+            f"After epoch {x[k - 1]:g} the rate fell from {lr[k - 1]:g} to {lr[k]:g}. The noise-floor model "
             f"predicts an immediate drop of {pred:.3g} in the training loss "
             f"(lr x tr(Sigma) / (4B(1-momentum)), "
             f"tr(Sigma) = {t:.3g}); the run fell {obs:.3g} ({verdict}). "
@@ -327,7 +327,7 @@ def noise_findings(
             f"In the stage still running (rate {lr[last]:g}, epoch {x[last]:g}) the noise floor holds the "
             f"training loss about {gain / 0.9:.3g} above the valley floor; "
             f"a tenfold decay now would gain about "
-            f"{gain:.3g}" + (f" ({share:.0%} of the current loss)." if np.isfinite(share) else ".")
+            f"{gain:.3g}" + (f" ({share * 100:.2g}% of the current loss)." if np.isfinite(share) else ".")
         )
         findings.append(
             {

@@ -222,7 +222,8 @@ class NoiseMeter:
 
 class NoiseHook:
     """A hook for the reference runner (``lrscope train --noise-every K``): every K steps measure the gradient
-    noise on the step's batch (at the parameters just after the step) and put ``grad_sq``, ``noise_trace``,
+    noise where the next step starts: at the parameters just after the step, on the batch the next step
+    will take (see :meth:`_next_batch`), and put ``grad_sq``, ``noise_trace``,
     ``b_simple``, ``noise_batch`` and ``noise_groups`` into that step's record; at each epoch's end add to the
     epoch record ``noise_trace`` (mean of the epoch's measurements), ``noise_trace_q25``/``noise_trace_q75``,
     ``noise_n``, ``grad_sq`` (mean) and ``b_simple`` (ratio of the means, the smoothed estimate of McCandlish
@@ -238,14 +239,40 @@ class NoiseHook:
         self.every = every
         self.meter = NoiseMeter(groups=groups)
         self._epoch: list[NoiseEstimate] = []
+        self._stream: list | None = None  # [epoch, batches drawn, iterator] replaying the loop's data order
 
     def after_step(self, state) -> None:
         if state.step % self.every:
             return
-        x, y = state.batch
+        x, y = self._next_batch(state)
         estimate = self.meter.measure(state.model, state.loss_fn, x, y)
         self._epoch.append(estimate)
         state.extra.update(estimate.to_record())
+
+    def _next_batch(self, state) -> tuple:
+        """The batch the next step will train on (replayed with ``epoch_batches``), or the step's own batch
+        when the state does not say where the data comes from (a loop other than the reference runner).
+
+        Not the batch just stepped on: the step has just lowered the loss of its own examples, and at a high
+        rate their gradients then read far smaller than those of the examples the next step brings (tr(Sigma)
+        4-7x low at rate 0.5, batch 16 on digits: docs/noise-floor.md).  The next batch's examples were last
+        seen about an epoch ago, like every batch the loop trains on.
+        """
+        config, bundle = getattr(state, "config", None), getattr(state, "bundle", None)
+        if config is None or bundle is None or not hasattr(config, "batch_size"):
+            return state.batch
+        from ..train.loop import epoch_batches, steps_per_epoch
+
+        n_steps = steps_per_epoch(bundle, config.batch_size)
+        done = state.step - state.epoch * n_steps  # steps completed in the current epoch
+        epoch, index = (state.epoch, done) if done < n_steps else (state.epoch + 1, 0)
+        if self._stream is None or self._stream[0] != epoch or self._stream[1] > index:
+            self._stream = [epoch, 0, epoch_batches(bundle, config.batch_size, config.seed, epoch)]
+        while True:
+            batch = next(self._stream[2])
+            self._stream[1] += 1
+            if self._stream[1] > index:
+                return batch
 
     def on_epoch_end(self, state, record: dict) -> None:
         if not self._epoch:
