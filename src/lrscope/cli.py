@@ -135,8 +135,18 @@ def train_cmd(
     threads: Annotated[int | None, typer.Option("--threads", help="Torch threads (0 = default).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the run in --out from its last checkpoint.")] = False,
+    nproc: Annotated[int | None, typer.Option(
+        "--nproc", help="Data-parallel processes on this machine, launched with torchrun (--batch-size is per "
+                        "process).")] = None,
 ) -> None:
-    """Train a model with the reference runner into a run directory."""
+    """Train a model with the reference runner into a run directory (data-parallel under torchrun)."""
+    from .train import distributed
+
+    if nproc is not None and nproc != 1:
+        code = distributed.launch(nproc)
+        if code:
+            raise typer.Exit(code)
+        return
     from .train.command import train_command
 
     options = dict(data=data, model=model, schedule=schedule, epochs=epochs, batch_size=batch_size,
@@ -145,7 +155,8 @@ def train_cmd(
                    augment=augment, val_fraction=val_fraction, noise_every=noise_every,
                    sharpness_every=sharpness_every, keep=keep, threads=threads)
     run = train_command(options, out, resume=resume)
-    print(f"run written to {run}")
+    if distributed.is_main():
+        print(f"run written to {run}")
 
 
 @app.command("demo")
@@ -497,7 +508,7 @@ def sweep_cmd(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the Typer app, turning user errors into one line and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # without standalone mode, typer.Exit(n) comes back as n
     except UserError as error:
         if _DEBUG["on"]:
             raise
@@ -533,6 +544,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"lrscope: internal error: {type(error).__name__}: {error} (run with --debug for the traceback)",
               file=sys.stderr)
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 def _silence_stdout() -> None:

@@ -244,12 +244,34 @@ class NoiseHook:
     def after_step(self, state) -> None:
         if state.step % self.every:
             return
-        x, y = self._next_batch(state)
-        estimate = self.meter.measure(state.model, state.loss_fn, x, y)
+        from ..train.distributed import current, measure_across_ranks
+
+        dist = current()
+        x, y = self._next_batch(state, dist.rank, dist.world_size)
+        if dist.active:
+            # per-rank batch and global batch are the estimator's two sizes; every rank takes part.  The
+            # estimator needs equal shares: skip the (smaller) last batch of an epoch, on every rank alike
+            if not self._next_is_full(state, dist.world_size):
+                return
+            estimate = self.meter.update(measure_across_ranks(state.model, state.loss_fn, x.to(dist.device),
+                                                              y.to(dist.device), dist))
+        else:
+            estimate = self.meter.measure(state.model, state.loss_fn, x, y)
         self._epoch.append(estimate)
         state.extra.update(estimate.to_record())
 
-    def _next_batch(self, state) -> tuple:
+    def _next_is_full(self, state, world_size: int) -> bool:
+        """Whether the next global batch holds ``batch_size * world_size`` examples (only the last of an
+        epoch can hold fewer)."""
+        config, bundle = state.config, state.bundle
+        from ..train.loop import steps_per_epoch
+
+        n_steps = steps_per_epoch(bundle, config.batch_size, world_size)
+        done = state.step - state.epoch * n_steps
+        index = done if done < n_steps else 0
+        return (index + 1) * config.batch_size * world_size <= bundle.n_train
+
+    def _next_batch(self, state, rank: int = 0, world_size: int = 1) -> tuple:
         """The batch the next step will train on (replayed with ``epoch_batches``), or the step's own batch
         when the state does not say where the data comes from (a loop other than the reference runner).
 
@@ -263,11 +285,12 @@ class NoiseHook:
             return state.batch
         from ..train.loop import epoch_batches, steps_per_epoch
 
-        n_steps = steps_per_epoch(bundle, config.batch_size)
+        n_steps = steps_per_epoch(bundle, config.batch_size, world_size)
         done = state.step - state.epoch * n_steps  # steps completed in the current epoch
         epoch, index = (state.epoch, done) if done < n_steps else (state.epoch + 1, 0)
         if self._stream is None or self._stream[0] != epoch or self._stream[1] > index:
-            self._stream = [epoch, 0, epoch_batches(bundle, config.batch_size, config.seed, epoch)]
+            self._stream = [epoch, 0, epoch_batches(bundle, config.batch_size, config.seed, epoch, rank=rank,
+                                                    world_size=world_size)]
         while True:
             batch = next(self._stream[2])
             self._stream[1] += 1

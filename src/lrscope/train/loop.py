@@ -47,6 +47,7 @@ from ..logs.recorder import Recorder, trim_metrics
 from ..logs.rundir import CHECKPOINTS, CONFIG, read_config
 from . import checkpoint as ckpt
 from .data import DataBundle, augment_batch, load_data
+from .distributed import init_distributed
 from .models import build_model
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -291,8 +292,14 @@ def _hook_states(hooks) -> dict:
 # ---------------------------------------------------------------- the run directory
 
 
-def prepare_run_dir(out: Path, config: TrainConfig, resume: bool) -> dict | None:
-    """Refuse an existing directory unless resuming; when resuming, return the last checkpoint (or None)."""
+def prepare_run_dir(out: Path, config: TrainConfig, resume: bool, *, world_size: int = 1,
+                    writer: bool = True) -> dict | None:
+    """Refuse an existing directory unless resuming; when resuming, return the last checkpoint (or None).
+
+    Every rank of a distributed run calls this before anything is written; only the ``writer`` (rank 0)
+    tidies the directory.  A resumed run must keep its global batch (``batch_size * world_size``): 2 ranks
+    of 32 may continue 1 process of 64, not 2 ranks of 64.
+    """
     if not resume:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise UserError(f"{out} already exists; use --resume to continue that run, or choose a new --out")
@@ -310,7 +317,13 @@ def prepare_run_dir(out: Path, config: TrainConfig, resume: bool) -> dict | None
             raise UserError(
                 f"cannot resume {out}: the settings differ from its {CONFIG}: {'; '.join(differ)}"
             )
-    for folder in (out, out / CHECKPOINTS):  # a write killed half-way left its temporary file
+        stored_global = (stored.get("distributed") or {}).get("global_batch", stored.get("batch_size"))
+        if stored_global is not None and stored_global != config.batch_size * world_size:
+            raise UserError(
+                f"cannot resume {out}: its global batch was {stored_global}, now it would be "
+                f"{config.batch_size} x {world_size} processes = {config.batch_size * world_size}"
+            )
+    for folder in (out, out / CHECKPOINTS) if writer else ():  # a write killed half-way left its temporary
         remove_stale_temporaries(folder)
     checkpoints = ckpt.list_checkpoints(out)
     if not checkpoints:
@@ -330,7 +343,9 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hoo
     config.validate()
     schedule = parse_schedule_spec(config.schedule)
     out = Path(out_dir)
-    start = prepare_run_dir(out, config, resume)
+    dist = init_distributed()  # one process: a context whose every method is a no-op
+    start = prepare_run_dir(out, config, resume, world_size=dist.world_size, writer=dist.is_main)
+    dist.barrier()  # no rank looks at the directory after rank 0 has started writing to it
     if start is not None:
         config = dataclasses.replace(config, threads=start["config"].get("threads", config.threads))
 
@@ -352,7 +367,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hoo
     optimizer = make_optimizer(config, model)
     loss_fn = nn.CrossEntropyLoss()
     hooks = [*hooks, *config_hooks(config)]
-    n_steps = steps_per_epoch(bundle, config.batch_size)
+    n_steps = steps_per_epoch(bundle, config.batch_size, dist.world_size)
 
     epoch, step = 0, 0
     if start is not None:
@@ -375,12 +390,17 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hoo
             "notes": bundle.notes,
         },
     }
-    if resume:
+    if dist.active:
+        document["distributed"] = {"world_size": dist.world_size, "backend": dist.backend,
+                                   "global_batch": config.batch_size * dist.world_size}
+    if resume and dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
         trim_metrics(out, epoch=epoch, step=step)
-    # sync="wait": the epoch record is on disk before the checkpoint that follows it
-    recorder = Recorder(out, config=document, mode="append" if resume else "new", sync="wait")
-    if start is None:
+    # sync="wait": the epoch record is on disk before the checkpoint that follows it; rank 0 alone writes
+    recorder = Recorder(out, config=document, mode="append" if resume else "new", sync="wait",
+                        enabled=dist.is_main)
+    net = dist.wrap(model)  # DDP under torchrun (gradients averaged over ranks), else the model itself
+    if start is None and dist.is_main:
         ckpt.save_checkpoint(
             out,
             epoch=0,
@@ -391,7 +411,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hoo
             hooks=_hook_states(hooks),
             keep=0,
         )
-    else:
+    elif start is not None:
         ckpt.set_rng_state(start["rng"])
 
     state = TrainState(
@@ -412,17 +432,25 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hoo
 
     with recorder, progress() as bar:
         task = bar.add_task(
-            f"train {out.name}", total=config.epochs * n_steps, completed=epoch * n_steps, status=""
+            f"train {out.name}", total=config.epochs * n_steps, completed=epoch * n_steps, status="",
+            visible=dist.is_main,
         )
         while epoch < config.epochs:
             model.train()
             started = time.perf_counter()
             loss_sum, correct, seen = 0.0, 0, 0
-            for i, (x, y) in enumerate(epoch_batches(bundle, config.batch_size, config.seed, epoch)):
+            batches = epoch_batches(bundle, config.batch_size, config.seed, epoch, rank=dist.rank,
+                                    world_size=dist.world_size)
+            for i, (x, y) in enumerate(batches):
                 lr = apply_schedule(optimizer, schedule, config, schedule_time(config, epoch, step))
-                logits = model(x)
-                loss = loss_fn(logits, y)
-                loss_value = loss.item()
+                x, y = x.to(dist.device), y.to(dist.device)
+                n_global = dist.global_batch_size(bundle.n_train, config.batch_size, i)
+                logits = net(x)
+                loss = dist.batch_loss(loss_fn, logits, y, n_global)
+                hits = int((logits.argmax(1) == y).sum())
+                # the mean loss over the global batch (each rank's batch_loss is scaled to average to it)
+                loss_value, hits = dist.sum(loss.item() / dist.world_size, hits) if dist.active else (
+                    loss.item(), hits)
                 if not math.isfinite(loss_value):
                     recorder.step(step=step + 1, epoch=epoch + (i + 1) / n_steps, lr=lr, loss=loss_value)
                     recorder.flush(sync=True)
@@ -436,9 +464,9 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hoo
                 loss.backward()
                 optimizer.step()
                 step += 1
-                loss_sum += loss_value * len(y)
-                correct += int((logits.argmax(1) == y).sum())
-                seen += len(y)
+                loss_sum += loss_value * n_global
+                correct += int(hits)
+                seen += n_global
 
                 state.step, state.lr, state.batch, state.loss = step, lr, (x, y), loss_value
                 _call(hooks, "after_step", state)
@@ -450,7 +478,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hoo
                     bar.update(task, completed=epoch * n_steps + i + 1, status=f"loss {loss_value:.3f}")
 
             epoch += 1
-            val_loss, val_acc = evaluate(model, loss_fn, bundle.val_x, bundle.val_y)
+            # every rank holds the same weights after the step, so each evaluates the whole validation set
+            val_loss, val_acc = evaluate(model, loss_fn, bundle.val_x.to(dist.device), bundle.val_y.to(dist.device))
             record = {
                 "epoch": epoch,
                 "step": step,
@@ -464,6 +493,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hoo
             state.epoch = epoch
             _call(hooks, "on_epoch_end", state, record)
             recorder.epoch(**record)
+            if not dist.is_main:
+                continue
             # record first, checkpoint second: a kill in between makes the resume redo this epoch's record
             ckpt.save_checkpoint(
                 out,
