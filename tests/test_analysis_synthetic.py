@@ -130,3 +130,14 @@ def test_overfitting_after_decay_names_best_epoch():
     r = explain(make({"epoch": t + 1, "lr": lr, "loss": train, "val_loss": val}))
     f = [f for f in r.findings if f.kind == "overfitting"]
     assert f and 50 <= f[0].row <= 57
+
+
+def test_a_metric_that_did_not_move_at_a_decay_is_said_to_hold():
+    """Not 'the validation accuracy fell 96.936% -> 96.936%' (seen on a real run): it held."""
+    ep, lr, loss, acc = staircase()
+    acc = acc.copy()
+    acc[55:] = 96.9361
+    r = explain(make({"epoch": ep, "lr": lr, "loss": loss, "val_loss": loss * 1.1, "val_acc": acc}))
+    texts = [f.text for f in r.findings if f.kind == "drop"]
+    assert len(texts) == 2 and all("the validation accuracy held at 96.9%" in t for t in texts), texts
+    assert not any("96.936% -> 96.936%" in t for t in texts)

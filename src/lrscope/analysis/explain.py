@@ -447,13 +447,17 @@ def drop_findings(ctx: Context) -> list[Finding]:
             if d is main:
                 continue
             so = ctx.series[role]
+            pair = pair_words(so, d.before, d.after)
+            if len(set(pair.split(" -> "))) == 1:  # unchanged at the digits shown: "held at", not "fell"
+                others.append(f"the {metric_word(ctx, role)} held at {value_word(so, d.after)}")
+                continue
             better = d.relative > 0
             word = (
                 ("fell" if so.lower_is_better else "rose")
                 if better
                 else ("rose" if so.lower_is_better else "fell")
             )
-            others.append(f"the {metric_word(ctx, role)} {word} {pair_words(so, d.before, d.after)}")
+            others.append(f"the {metric_word(ctx, role)} {word} {pair}")
         text = head + ("; " + ", ".join(others) if others else "") + "."
         if main.relative > 0.1:
             text += (
