@@ -20,13 +20,17 @@ import time
 from pathlib import Path
 
 from lrscope.analysis.floor import predict_run
+from lrscope.demo import COMMON as DEMO_COMMON
+from lrscope.demo import STEP as DEMO_STEP
 from lrscope.logs.rundir import read_metrics
 from lrscope.probes.noise import DEFAULT_EVERY, NoiseHook
 from lrscope.probes.whatif import whatif
 from lrscope.train.loop import TrainConfig, train
 
 SETUPS = {
-    "digits cnn, 20 % label noise, B 32 (demo-like)": dict(
+    # the demo's step run (lrscope demo): decay x0.25 at epoch 50, 107 steps per epoch
+    "the demo's step run (digits cnn, augmented, B 16)": {**DEMO_COMMON, **DEMO_STEP},
+    "digits cnn, 20 % label noise, B 32": dict(
         data="digits",
         model="cnn",
         label_noise=0.2,
@@ -110,7 +114,7 @@ def drops(root: Path, every: int) -> None:
     print("|---|---|---|---|---|---|---|")
     for i, (label, setup) in enumerate(SETUPS.items()):
         run = root / f"setup-{i}-{every}"
-        train(TrainConfig(**setup, noise_every=every, seed=0), run)
+        train(TrainConfig(**{"seed": 0, **setup, "noise_every": every}), run)
         rows = sorted(read_metrics(run, "epoch"), key=lambda r: r["epoch"])
         k = next(j for j in range(1, len(rows)) if rows[j]["lr"] < rows[j - 1]["lr"] * 0.999)
         at, lr_to = rows[k - 1]["epoch"], rows[k]["lr"]
