@@ -97,7 +97,7 @@ def part1():
 
 
 def part2():
-    print("2) loop vs vmap, 21x21 = 441 points, 512 samples (points/s)")
+    print(f"2) loop vs threads vs vmap, 21x21 = 441 points, 512 samples (points/s; {torch.get_num_threads()} threads)")
     crit = nn.CrossEntropyLoss()
     x, y = torch.randn(512, 1, 8, 8), torch.randint(0, 10, (512,))
     g = np.linspace(-1, 1, 21)
@@ -110,13 +110,14 @@ def part2():
             mode: (
                 lambda mode=mode, m=m, b=base, d=d: evaluate_points(m, crit, (x, y), b, d, coords, mode=mode)
             )
-            for mode in ("loop", "vmap", "auto")
+            for mode in ("loop", "threads", "vmap", "auto")
         }
         t = best_of(fns, 2)
         chosen = evaluate_points(m, crit, (x, y), base, d, coords, mode="auto").mode
         print(
-            f"   {name:14s} loop {441 / t['loop'][0]:8.0f}/s   vmap {441 / t['vmap'][0]:8.0f}/s   "
-            f"(vmap/loop speed {t['loop'][0] / t['vmap'][0]:.2f}x; auto chose {chosen}, "
+            f"   {name:14s} loop {441 / t['loop'][0]:8.0f}/s   threads {441 / t['threads'][0]:8.0f}/s   "
+            f"vmap {441 / t['vmap'][0]:8.0f}/s   (threads/loop {t['loop'][0] / t['threads'][0]:.2f}x, "
+            f"vmap/loop {t['loop'][0] / t['vmap'][0]:.2f}x; auto chose {chosen}, "
             f"{441 / t['auto'][0]:.0f}/s)"
         )
 

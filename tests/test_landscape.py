@@ -107,7 +107,7 @@ def test_seeds_reproducible_and_global_rng_untouched():
 
 
 @pytest.mark.parametrize("make", [small_cnn, mlp])
-@pytest.mark.parametrize("mode", ["loop", "vmap", "auto"])
+@pytest.mark.parametrize("mode", ["loop", "threads", "vmap", "auto"])
 def test_plane_matches_plain_loop(make, mode):
     model = make().eval()
     x, y = batch()
@@ -117,6 +117,39 @@ def test_plane_matches_plain_loop(make, mode):
         ref = plain_loss(model, r.directions, (r.x[j], r.y[i]), x, y)
         assert r.loss[i, j] == pytest.approx(ref, rel=1e-5)
     assert r.loss[2, 2] == pytest.approx(CE(model(x), y).item(), rel=1e-6)  # the centre is theta0
+
+
+def test_threads_on_a_cpu_match_the_loop_over_a_loader_and_restore_torch_threads():
+    """auto takes worker threads for a conv model on a CPU with 2+ threads: same values as the plain loop
+    (channels-last copies, batch-norm running statistics in eval mode), every batch, torch's setting kept."""
+    model = small_cnn(bn=True)
+    x, y = batch(48)
+    with torch.no_grad():
+        model(x)  # non-trivial running stats
+    model.eval()
+    before = copy.deepcopy(model.state_dict())
+    loader = [(x[:16], y[:16]), (x[16:40], y[16:40]), (x[40:], y[40:])]
+    d = random_directions(model, 2, seed=3)
+    coords = np.stack(np.meshgrid(np.linspace(-1, 1, 5), np.linspace(-1, 1, 4)), -1).reshape(-1, 2)
+    base = [p.detach() for p in model.parameters()]
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        threaded = evaluate_points(model, CE, loader, base, d, coords)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)
+    plain = evaluate_points(model, CE, loader, base, d, coords, mode="loop")
+    assert threaded.mode == "threads" and threaded.chunk == 2 and plain.mode == "loop" and threaded.batches == 3
+    np.testing.assert_allclose(threaded.loss, plain.loss, rtol=1e-5)
+    np.testing.assert_allclose(threaded.acc, plain.acc, rtol=0, atol=1e-12)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_threads_mode_refuses_what_it_cannot_do():
+    model = small_cnn(bn=True).eval()
+    with pytest.raises(UserError, match="mode='threads' runs on a CPU"):
+        L.plane(model, CE, batch(), steps=3, seed=0, bn="recompute", mode="threads")
 
 
 def test_rectangular_indexing_is_y_then_x():

@@ -1,36 +1,36 @@
 """Evaluate a model's loss (and accuracy) at many points theta0 + sum_d c[k, d] * direction_d, without
-copying it.
+touching the user's model.
 
-Each point's parameters are built as ``theta0 + c1*d1 + c2*d2`` (two ``torch._foreach_add`` calls over the
-per-tensor lists) and run through ``torch.func.functional_call``: the user's module is never written to, and
-no
-per-point model copy exists.  Two ways to run the points:
+Each point's parameters are ``theta0 + c1*d1 + c2*d2`` (fused ``torch._foreach`` list ops).  Three ways to run
+the points:
 
-* **loop**: one forward per point.  On a CPU this is the right choice for convolutional models: ``vmap`` over
-  convolution weights becomes a grouped convolution, which ran several times slower than the plain loop in our
-  trials (bench/bench_landscape.py).
+* **loop**: one forward per point, written in place into one private copy of the model.
+* **threads** (CPU): the same loop split over W worker threads (W = ``torch.get_num_threads()``), each with its
+  own private copy and one intra-op thread; convolutional copies and the batch go to ``channels_last``.  On small
+  convolutional models torch's intra-op threading scales poorly (2 threads did 1.3x the work of one in our
+  trials), while independent points scale almost perfectly, and oneDNN's channels-last kernels ran the 3x3
+  convolutions of the landscape benchmark 2-3x faster single-threaded.  Together: 2.5x the plain loop on 2
+  cores (bench/RESULTS.md).
 * **vmap**: K points at once, ``vmap(functional_call)`` over parameters stacked along a new leading dim, K
-chosen
-  so that K * (3 * parameter bytes + activation bytes of one forward) fits ``memory_budget``.  Wins for small
-  MLPs
-  (where the per-point Python overhead dominates), and on GPUs.
+  chosen so that K * (3 * parameter bytes + activation bytes of one forward) fits ``memory_budget``.  Wins
+  for small MLPs (where the per-point Python overhead dominates), and on GPUs.  On a CPU, ``vmap`` over
+  convolution weights becomes a grouped convolution, which ran several times slower than the plain loop.
 
-``mode="auto"`` takes the loop for convolutional models on a CPU (and whenever BatchNorm statistics are
-recomputed or buffers move with the point); otherwise it times the first chunk both ways and keeps the faster.
-Point 0 is always evaluated first by the loop, so a batch that does not fit the model is reported as a
-:class:`UserError` before any batching.
+``mode="auto"``: for convolutional models on a CPU (and whenever BatchNorm statistics are recomputed or
+buffers move with the point) the loop, as threads when several CPU threads are available and W copies fit
+``memory_budget``; otherwise it times the first chunk with vmap and with the loop and keeps the faster.
+Point 0 is always evaluated first by the plain loop, so a batch that does not fit the model is reported as
+a :class:`UserError` before any batching.
 
-Data: an ``(inputs, targets)`` pair, or an iterable of such pairs (a DataLoader).  Batches are the outer loop
-and
-points the inner one, so each batch is read once for all points (twice with ``bn="recompute"``); the loss is
-averaged over batches weighted by batch size (exact for a mean-reduced loss).
+Data: an ``(inputs, targets)`` pair, or an iterable of such pairs (a DataLoader).  Batches are the outer
+loop and points the inner one, so each batch is read once for all points (twice with ``bn="recompute"``);
+the loss is averaged over batches weighted by batch size (exact for a mean-reduced loss).
 
 BatchNorm: ``bn="eval"`` (default) evaluates with the model's running statistics; ``bn="recompute"`` first
-re-estimates them at every point (a forward pass over all the data with the BatchNorm layers in training mode
-and
-a cumulative average, like ``torch.optim.swa_utils.update_bn``) into private buffers, then evaluates in eval
-mode.
-The user's module leaves exactly as it came: parameters, buffers and every submodule's train/eval flag.
+re-estimates them at every point (a forward pass over all the data with the BatchNorm layers in training
+mode and a cumulative average, like ``torch.optim.swa_utils.update_bn``) into private buffers, then
+evaluates in eval mode.  The user's module leaves exactly as it came: parameters, buffers and every
+submodule's train/eval flag.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import contextlib
 import copy
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,7 @@ from torch.func import functional_call, vmap
 from ..errors import UserError
 from .directions import named_params
 
-MODES = ("auto", "loop", "vmap")
+MODES = ("auto", "loop", "threads", "vmap")
 BN_MODES = ("eval", "recompute")
 DEFAULT_BUDGET = 512 * 2**20
 MAX_CHUNK = 256
@@ -255,14 +256,16 @@ class PointEvaluator:
         acc = (correct / samples).numpy() if self.accuracy else None
         return Evaluation(loss=loss, acc=acc, mode=mode, chunk=chunk, samples=samples, batches=n_batches)
 
+    def _write_point(self, k: int, params: list[torch.Tensor]) -> None:
+        """Point k into a private copy's parameters in place: fused list ops, no allocation."""
+        c = self.coord_list[k]
+        torch._foreach_copy_(params, self.base)
+        for d, direction in enumerate(self.directions):
+            torch._foreach_add_(params, direction, alpha=c[d])
+
     def _forward(self, k: int, x, stats) -> torch.Tensor:
         if self.copy is not None and stats is None:
-            # write the point into the private copy in place: 3 fused list ops, no allocation, no
-            # reparametrisation
-            c = self.coord_list[k]
-            torch._foreach_copy_(self.copy_params, self.base)
-            for d, direction in enumerate(self.directions):
-                torch._foreach_add_(self.copy_params, direction, alpha=c[d])
+            self._write_point(k, self.copy_params)
             return self.copy(x)
         buffers = self.point_buffers(k) if stats is None else {**self.buffers, **stats[k]}
         return functional_call(self.model, (self.params(k), buffers), (x,))
@@ -299,6 +302,57 @@ class PointEvaluator:
             corrects.append(c)
         return losses, corrects
 
+    # -- threads: the loop over points split across CPU worker threads
+
+    def _thread_workers(self, x) -> int:
+        """How many worker threads pay here (1: use the plain loop)."""
+        if self.device.type != "cpu" or self.copy is None or self.bn == "recompute" or self.moving_buffers:
+            return 1
+        workers = torch.get_num_threads()
+        if workers < 2:
+            return 1
+        param_bytes = sum(t.numel() * t.element_size() for t in self.base)
+        per_worker = param_bytes + _activation_bytes(self.model, self.buffers, self.params(0), x)
+        return int(max(1, min(workers, self.memory_budget // max(per_worker, 1))))
+
+    def _channels_last(self, x) -> bool:
+        return x.dim() == 4 and any(isinstance(m, nn.Conv2d) for m in self.model.modules())
+
+    def _threads(self, x, y, points, workers: int):
+        points = list(points)
+        workers = max(1, min(workers, len(points)))
+        if not points:
+            return [], []
+        channels_last = self._channels_last(x)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        copies = getattr(self, "_copies", [])
+        while len(copies) < workers:
+            clone, params = _working_copy(self.model)
+            if channels_last:
+                clone.to(memory_format=torch.channels_last)  # parameters keep their identity
+            copies.append((clone, params))
+        self._copies = copies
+        losses: list = [None] * len(points)
+        corrects: list = [None] * len(points)
+
+        def work(w: int) -> None:
+            torch.set_num_threads(1)  # this thread's own intra-op setting: the points are the parallelism
+            clone, params = copies[w]
+            with torch.inference_mode():
+                for i in range(w, len(points), workers):
+                    self._write_point(points[i], params)
+                    losses[i], corrects[i] = self._score(clone(x), y)
+
+        threads = torch.get_num_threads()
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lrscope-points") as pool:
+                for future in [pool.submit(work, w) for w in range(workers)]:
+                    future.result()
+        finally:
+            torch.set_num_threads(threads)  # MKL's setting is process-wide: put it back
+        return losses, corrects
+
     def _vmap_chunk(self, x, y, points: list[int]):
         c = torch.tensor([self.coord_list[k] for k in points], dtype=self.base[0].dtype, device=self.device)
         stacked = {}
@@ -329,6 +383,8 @@ class PointEvaluator:
     def _run_points(self, mode, chunk, x, y, stats, points):
         if mode == "vmap":
             return self._vmap(x, y, points, chunk)
+        if mode == "threads":
+            return self._threads(x, y, points, chunk)
         return self._loop(x, y, stats, points)
 
     def _chunk_size(self, x) -> int:
@@ -352,7 +408,16 @@ class PointEvaluator:
             raise UserError(
                 "mode='vmap' cannot recompute BatchNorm statistics or move buffers; use mode='loop'"
             )
+        if requested == "threads":
+            if self.device.type != "cpu" or self.copy is None:
+                raise UserError("mode='threads' runs on a CPU, without recomputed BatchNorm statistics or moving "
+                                "buffers; use mode='loop'")
+            workers = max(2, self._thread_workers(x))
+            return "threads", workers, *self._threads(x, y, points, workers)
         if requested == "loop" or (requested == "auto" and self._auto_prefers_loop()) or not points:
+            workers = self._thread_workers(x) if requested == "auto" and len(points) >= 8 else 1
+            if workers > 1:
+                return "threads", workers, *self._threads(x, y, points, workers)
             return "loop", 1, *self._loop(x, y, stats, points)
         chunk = self._chunk_size(x)
         if requested == "vmap":
