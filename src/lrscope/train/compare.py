@@ -69,17 +69,13 @@ def find_for_config(config, *, start_lr: float = 1e-7, end_lr: float = 10.0, num
 
     from ..probes.finder import find_lr
     from ..probes.state import rng_state, set_rng_state
-    from .data import load_data
-    from .loop import make_optimizer, seed_everything
-    from .models import build_model
+    from .loop import data_and_model, make_optimizer, seed_everything
 
     config = _config(config)
     saved = rng_state()
     try:
         seed_everything(config.seed)
-        bundle = load_data(config.data, seed=config.seed, val_fraction=config.val_fraction,
-                           label_noise=config.label_noise, augment=config.augment)
-        model = build_model(config.model, bundle.input_shape, bundle.num_classes)
+        bundle, model = data_and_model(config)
         optimizer = make_optimizer(config, model)
     finally:
         set_rng_state(saved)

@@ -195,6 +195,19 @@ def epoch_batches(
 # ---------------------------------------------------------------- pieces
 
 
+def data_and_model(config: TrainConfig) -> tuple[DataBundle, nn.Module]:
+    """The data a config names (its split, label noise, augmentation) and a freshly initialised model for it
+    (drawn from torch's global RNG: seed first)."""
+    bundle = load_data(
+        config.data,
+        seed=config.seed,
+        val_fraction=config.val_fraction,
+        label_noise=config.label_noise,
+        augment=config.augment,
+    )
+    return bundle, build_model(config.model, bundle.input_shape, bundle.num_classes)
+
+
 def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     """SGD (momentum, nesterov, weight decay) or AdamW; the rate is set by the loop before every step."""
     if config.optimizer == "sgd":
@@ -356,14 +369,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hoo
     torch.use_deterministic_algorithms(True, warn_only=True)
 
     seed_everything(config.seed)
-    bundle = load_data(
-        config.data,
-        seed=config.seed,
-        val_fraction=config.val_fraction,
-        label_noise=config.label_noise,
-        augment=config.augment,
-    )
-    model = build_model(config.model, bundle.input_shape, bundle.num_classes)
+    bundle, model = data_and_model(config)
     optimizer = make_optimizer(config, model)
     loss_fn = nn.CrossEntropyLoss()
     hooks = [*hooks, *config_hooks(config)]

@@ -20,9 +20,8 @@ from torch import nn
 from ..errors import UserError
 from ..logs.rundir import require_run_dir
 from . import checkpoint as ckpt
-from .data import DataBundle, load_data
-from .loop import TrainConfig, make_optimizer, parse_schedule_spec
-from .models import build_model
+from .data import DataBundle
+from .loop import TrainConfig, data_and_model, make_optimizer, parse_schedule_spec
 
 
 @dataclass
@@ -60,14 +59,7 @@ def load_run(run_dir: str | Path, epoch: int | None = None) -> LoadedRun:
         )
     state = ckpt.load_checkpoint(checkpoints[int(epoch)])
     config = TrainConfig.from_dict(state["config"])
-    bundle = load_data(
-        config.data,
-        seed=config.seed,
-        val_fraction=config.val_fraction,
-        label_noise=config.label_noise,
-        augment=config.augment,
-    )
-    model = build_model(config.model, bundle.input_shape, bundle.num_classes)
+    bundle, model = data_and_model(config)
     model.load_state_dict(state["model"])
     model.train()
     optimizer = make_optimizer(config, model)
