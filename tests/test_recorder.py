@@ -51,6 +51,24 @@ def test_numpy_and_torch_scalars_are_written_as_numbers(tmp_path):
     assert record["lr"] == 0.5 and record["train_loss"] == 1.25 and record["extra"] == [0, 1]
 
 
+def test_buffered_steps_keep_the_values_of_the_call(tmp_path):
+    """Steps are serialised at the next write; a tensor changed in place after the call, a NaN loss and the
+    order of step and epoch records still come out as they were when recorded."""
+    import torch
+
+    run = tmp_path / "run"
+    loss = torch.tensor(1.5)
+    with Recorder(run) as rec:
+        rec.step(step=1, lr=0.1, loss=loss, grad=torch.tensor([2.0]))
+        loss.mul_(10)
+        rec.step(step=2, lr=0.1, loss=float("nan"))
+        rec.epoch(epoch=1, lr=0.1, train_loss=1.0)
+        rec.step(step=3, lr=0.01, loss=0.5)
+    records = [json.loads(line) for line in lines(run)]
+    assert [(r["kind"], r.get("step")) for r in records] == [("step", 1), ("step", 2), ("epoch", None), ("step", 3)]
+    assert records[0]["loss"] == 1.5 and records[0]["grad"] == 2.0 and records[1]["loss"] is None
+
+
 def test_epoch_records_are_fsynced_and_steps_buffered(tmp_path, monkeypatch):
     synced = []
     real_fsync = recorder_module.os.fsync
