@@ -113,3 +113,20 @@ def test_noise_findings_from_columns(runs):
     assert noise_findings({"lr": cols["lr"], "train_loss": cols["train_loss"]}) == []
     with pytest.raises(UserError):
         predict_run(quiet, 0.01)
+
+
+def test_measurements_pool_over_the_plateau_and_stop_where_it_ends():
+    """Back over epochs at the same rate: the first 3 epochs until 8 measurements, then only while the training
+    loss stays within 10 % of this epoch's (up to 32); never across a rate change."""
+    from lrscope.analysis.floor import noise_measurements
+
+    losses = {1: 2.0, 2: 1.2, 3: 1.04, 4: 1.03, 5: 1.02, 6: 1.01, 7: 1.0, 8: 1.0}
+    epochs = [{"epoch": e, "lr": 0.1, "train_loss": v} for e, v in losses.items()]
+    steps = [{"epoch": e - 0.5 + k / 10, "noise_trace": float(e)} for e in losses for k in range(3)]
+    values, used = noise_measurements(steps, epochs, 8, lr=0.1)
+    assert used == [3, 4, 5, 6, 7, 8] and len(values) == 18  # epoch 2 (loss 1.2) is off the plateau
+    epochs[4]["lr"] = 0.5  # epoch 5 ran at another rate
+    values, used = noise_measurements(steps, epochs, 8, lr=0.1)
+    assert used == [6, 7, 8] and len(values) == 9
+    few = [{"epoch": e, "lr": 0.1, "train_loss": 3.0 - e / 4} for e in range(1, 9)]  # still falling
+    assert noise_measurements(steps, few, 8, lr=0.1)[1] == [6, 7, 8]

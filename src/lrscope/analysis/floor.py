@@ -38,6 +38,11 @@ from ..errors import UserError
 PREDICT_SCHEMA = "lrscope.predict/1"
 MIN_MEASUREMENTS = 8  # look back further than the last epoch (at the same rate) until this many are found
 LOOKBACK_EPOCHS = 3
+# then, on a plateau (training loss within PLATEAU_TOL of this epoch's), pool up to PLATEAU_MEASUREMENTS: near a
+# fit tr(Sigma) is heavy-tailed, and the mean of a few measurements reads low (bench/RESULTS.md)
+PLATEAU_TOL = 0.10
+PLATEAU_MEASUREMENTS = 32
+PLATEAU_EPOCHS = 50
 FORMULA = "delta_L = (lr_from - lr_to) * tr(Sigma) / (4 * B * (1 - momentum))"
 
 
@@ -107,8 +112,9 @@ def noise_measurements(
     step_records: list[dict], epoch_records: list[dict], epoch: int, lr: float | None = None
 ) -> tuple[np.ndarray, list[int]]:
     """tr(Sigma) measurements recorded during ``epoch`` (1-based), extended back over earlier epochs at the
-    same rate until MIN_MEASUREMENTS are found (at most LOOKBACK_EPOCHS in all).  Returns (values, epochs
-    used).
+    same rate until MIN_MEASUREMENTS are found (at most LOOKBACK_EPOCHS in all), then further back while the
+    run sat on a plateau (each earlier epoch's training loss within PLATEAU_TOL of this epoch's) until
+    PLATEAU_MEASUREMENTS are found (at most PLATEAU_EPOCHS).  Returns (values, epochs used).
 
     Step records count (their fractional ``epoch`` lies in (E - 1, E]); without step measurements the epoch
     records' ``noise_trace`` means are used.
@@ -127,16 +133,23 @@ def noise_measurements(
         for r in epoch_records
         if _is_number(r.get("epoch")) and _is_number(r.get("lr"))
     }
+    loss_of = {
+        int(r["epoch"]): float(r["train_loss"])
+        for r in epoch_records
+        if _is_number(r.get("epoch")) and _is_number(r.get("train_loss"))
+    }
     values: list[float] = []
     used: list[int] = []
-    for e in range(epoch, max(epoch - LOOKBACK_EPOCHS, 0), -1):
+    for e in range(epoch, max(epoch - PLATEAU_EPOCHS, 0), -1):
         if e != epoch and lr is not None and e in lr_of and not math.isclose(lr_of[e], lr, rel_tol=1e-6):
             break
+        if len(values) >= MIN_MEASUREMENTS or epoch - e >= LOOKBACK_EPOCHS:  # past the first stretch
+            on_plateau = e in loss_of and epoch in loss_of and loss_of[e] <= loss_of[epoch] * (1 + PLATEAU_TOL)
+            if len(values) >= PLATEAU_MEASUREMENTS or not on_plateau:
+                break
         if e in by_epoch:
             values.extend(by_epoch[e])
             used.append(e)
-        if len(values) >= MIN_MEASUREMENTS:
-            break
     return np.asarray(values, dtype=np.float64), sorted(used)
 
 
