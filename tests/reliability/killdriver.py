@@ -75,7 +75,7 @@ def install(fault: str, n: int, fraction: float, ack_file: str) -> None:
 
         def write_buffer(self):
             if self._buffer and self._file is not None:
-                data = ("\n".join(self._buffer) + "\n").encode("utf-8")
+                data = self._encoded_buffer()
                 if hit():
                     self._file.write(cut(data, fraction))
                     self._file.flush()

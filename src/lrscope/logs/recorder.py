@@ -197,9 +197,13 @@ class Recorder:
 
     def _write_buffer(self) -> None:
         if self._buffer and self._file is not None:
-            lines = [entry if isinstance(entry, str) else _step_line(entry) for entry in self._buffer]
-            self._file.write(("\n".join(lines) + "\n").encode("utf-8"))
+            self._file.write(self._encoded_buffer())
             self._buffer.clear()
+
+    def _encoded_buffer(self) -> bytes:
+        """The buffered records as the bytes of their JSON lines."""
+        lines = [entry if isinstance(entry, str) else _step_line(entry) for entry in self._buffer]
+        return ("\n".join(lines) + "\n").encode("utf-8")
 
     def close(self) -> None:
         self.wait_synced()
