@@ -200,6 +200,7 @@ class PointEvaluator:
         self.copy, self.copy_params = (
             _working_copy(model) if not (self.bn == "recompute" or self.moving_buffers) else (None, None)
         )
+        self._worker_copies: list[tuple[nn.Module, list[torch.Tensor]]] = []  # threads mode: one per worker
 
     # -- one point's parameters and buffers
 
@@ -326,13 +327,12 @@ class PointEvaluator:
         channels_last = self._channels_last(x)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        copies = getattr(self, "_copies", [])
+        copies = self._worker_copies
         while len(copies) < workers:
             clone, params = _working_copy(self.model)
             if channels_last:
                 clone.to(memory_format=torch.channels_last)  # parameters keep their identity
             copies.append((clone, params))
-        self._copies = copies
         losses: list = [None] * len(points)
         corrects: list = [None] * len(points)
 
