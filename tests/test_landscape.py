@@ -146,6 +146,24 @@ def test_threads_on_a_cpu_match_the_loop_over_a_loader_and_restore_torch_threads
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+def test_threads_mode_in_cache_sized_pieces_equals_the_whole_batch(monkeypatch):
+    from lrscope.probes import evaluate as E
+
+    model = small_cnn().eval()
+    x, y = batch(40)
+    d = random_directions(model, 2, seed=1)
+    base = [p.detach() for p in model.parameters()]
+    coords = np.array([[0.0, 0.0], [0.5, -0.3], [-1.0, 1.0]])
+    whole = evaluate_points(model, CE, (x, y), base, d, coords, mode="threads")
+    monkeypatch.setattr(E, "CACHE_BYTES", 1)  # as many pieces as MIN_CHUNK_SAMPLES allows
+    monkeypatch.setattr(E, "MIN_CHUNK_SAMPLES", 8)
+    evaluator = E.PointEvaluator(model, CE, base, d, coords, mode="threads")
+    pieced = evaluator.run((x, y))
+    assert len(evaluator._cache_chunks(x, y)) == 5
+    np.testing.assert_allclose(pieced.loss, whole.loss, rtol=1e-6)
+    np.testing.assert_array_equal(pieced.acc, whole.acc)
+
+
 def test_threads_mode_refuses_what_it_cannot_do():
     model = small_cnn(bn=True).eval()
     with pytest.raises(UserError, match="mode='threads' runs on a CPU"):
