@@ -3,7 +3,6 @@ against one process with the doubled batch, resume under DDP, and the rank-gradi
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import subprocess
@@ -19,7 +18,6 @@ from torch import nn
 from lrscope.errors import UserError
 from lrscope.probes.noise import estimate_from_slices
 from lrscope.train import distributed as D
-from lrscope.train import loop
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 LRSCOPE = Path(sys.executable).with_name("lrscope")
@@ -27,11 +25,6 @@ LRSCOPE = Path(sys.executable).with_name("lrscope")
 # the second rank's share of the last batch is empty
 UNEVEN = ["--data", "synthetic:n=249,dim=8,classes=3", "--model", "mlp", "--epochs", "3", "--seed", "0",
           "--schedule", "multistep(0.2, milestones=[2])", "--threads", "1"]
-LOOP_IS_DISTRIBUTED = "init_distributed" in inspect.getsource(loop.train)
-needs_ddp_loop = pytest.mark.skipif(
-    not LOOP_IS_DISTRIBUTED,
-    reason="lrscope.train.loop.train does not call lrscope.train.distributed yet (see docs/scale-out.md)",
-)
 
 
 def epoch_records(run: Path) -> list[dict]:
@@ -195,7 +188,6 @@ def ddp_and_single(tmp_path_factory):
     return base, ddp
 
 
-@needs_ddp_loop
 def test_two_processes_follow_one_process_with_the_doubled_batch(ddp_and_single):
     base, ddp = ddp_and_single
     a, b = epoch_records(base / "ddp"), epoch_records(base / "one")
@@ -211,7 +203,6 @@ def test_two_processes_follow_one_process_with_the_doubled_batch(ddp_and_single)
     assert config["distributed"] == {"world_size": 2, "backend": "gloo", "global_batch": 32}
 
 
-@needs_ddp_loop
 def test_resume_under_ddp_with_the_nproc_shortcut_continues_exactly(ddp_and_single, tmp_path):
     base, _ = ddp_and_single
     first = [*UNEVEN[:4], "--epochs", "2", *UNEVEN[6:]]

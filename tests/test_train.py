@@ -420,3 +420,19 @@ def test_python_dash_m_lrscope_train_works(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert len(read_metrics(tmp_path / "run", "epoch")) == 1
+
+
+def test_train_gives_back_the_callers_torch_settings(tmp_path):
+    """A run sets its own thread count and deterministic algorithms; a notebook that trains keeps its own."""
+    import torch
+
+    from lrscope.train.loop import TrainConfig, train
+
+    before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
+    torch.set_num_threads(2)
+    try:
+        train(TrainConfig(data="synthetic:n=120,dim=4,classes=2", model="mlp", schedule="constant(0.1)", epochs=1,
+                          threads=1), tmp_path / "run")
+        assert torch.get_num_threads() == 2 and torch.are_deterministic_algorithms_enabled() == before[1]
+    finally:
+        torch.set_num_threads(before[0])

@@ -315,14 +315,11 @@ class PointEvaluator:
         """How many worker threads pay here (1: use the plain loop)."""
         if self.device.type != "cpu" or self.copy is None or self.bn == "recompute" or self.moving_buffers:
             return 1
-        workers = torch.get_num_threads()
-        if workers < 2:
-            return 1
         param_bytes = sum(t.numel() * t.element_size() for t in self.base)
         activations = _activation_bytes(self.model, self.buffers, self.params(0), x)
         self._sample_bytes = activations / max(1, len(x))
         per_worker = param_bytes + activations
-        return int(max(1, min(workers, self.memory_budget // max(per_worker, 1))))
+        return int(max(1, min(torch.get_num_threads(), self.memory_budget // max(per_worker, 1))))
 
     def _cache_chunks(self, x, y) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(x, y) cut into near-equal pieces whose activations fit about CACHE_BYTES (one piece when it all

@@ -351,7 +351,22 @@ def prepare_run_dir(out: Path, config: TrainConfig, resume: bool, *, world_size:
 
 
 def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hooks=()) -> Path:
-    """Train ``config`` into ``out_dir`` (with ``resume``, continue from its last checkpoint); return it."""
+    """Train ``config`` into ``out_dir`` (with ``resume``, continue from its last checkpoint); return it.
+
+    The run sets torch's thread count and deterministic algorithms for itself; the caller's settings come back
+    afterwards (a notebook that trains keeps its own).
+    """
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        return _train(config, out_dir, resume=resume, hooks=hooks)
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+
+
+def _train(config: TrainConfig, out_dir: str | Path, *, resume: bool, hooks) -> Path:
     config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     config.validate()
     schedule = parse_schedule_spec(config.schedule)
