@@ -118,6 +118,8 @@ def test_the_launcher_command_drops_nproc_and_refuses_nesting(monkeypatch):
 def test_the_launcher_keeps_one_line_per_error_and_drops_torchrun_noise():
     errors = D._LauncherErrors()
     lines = ["W1128 17:06:59.442000 5452 torch/distributed/run.py:874] Setting OMP_NUM_THREADS\n",
+             "[W1129 02:24:27.123456 811 torch/csrc/distributed/c10d/socket.cpp:462] [c10d] client socket retry\n",
+             "[rank1]:[W1129 02:24:27.5 812 torch/csrc/distributed/c10d/ProcessGroupGloo.cpp:71] peer closed\n",
              "lrscope: error: R already exists\n", "lrscope: internal error: RuntimeError: closed by peer\n",
              "lrscope: error: R already existslrscope: error: R already exists\n", "a rank's own message\n",
              "Traceback (most recent call last):\n", "  File torchrun\n", "ChildFailedError:\n"]
@@ -214,7 +216,7 @@ def test_resume_under_ddp_with_the_nproc_shortcut_continues_exactly(ddp_and_sing
     resumed, straight = epoch_records(tmp_path / "r"), epoch_records(base / "ddp")
     assert [r["epoch"] for r in resumed] == [1, 2, 3]
     for x, y in zip(resumed, straight, strict=True):
-        assert (x["train_loss"], x["val_loss"]) == (y["train_loss"], y["val_loss"])
+        assert (x["train_loss"], x["val_loss"]) == (y["train_loss"], y["val_loss"]), (x, y, r2.stderr[-2000:])
     again = run([LRSCOPE, "train", "--nproc", "2", *UNEVEN, "--batch-size", "16", "--out", tmp_path / "r"])
     assert again.returncode == 2
     assert again.stderr.strip().splitlines() == [

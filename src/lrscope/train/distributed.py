@@ -334,7 +334,10 @@ class _LauncherErrors:
     (ChildFailedError) are dropped; each rank's one-line ``lrscope: error`` is kept once, for the end (user
     errors first: the other ranks' "connection closed" follow from them)."""
 
-    _AGENT = re.compile(r"^[IWE]\d{4} [\d:.]+ \d+ \S*torch/distributed/")
+    # torchrun's Python log lines ("W1128 17:06:59.44 5452 torch/distributed/run.py:874] ...") and torch's C++
+    # ones, also from a rank ("[rank0]:[W1128 ... torch/csrc/distributed/c10d/socket.cpp:...] ..."): the
+    # latter appear only under load (connection retries, a peer gone) and say nothing the summary does not
+    _AGENT = re.compile(r"^(?:\[rank\d+\]:)?\[?[IWE]\d{4} [\d:.]+ \d+ \S*torch/(?:csrc/)?distributed/")
     _ERROR_START = re.compile(r"(?=lrscope: (?:internal )?error:)")
 
     def __init__(self):
