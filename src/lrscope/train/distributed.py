@@ -330,14 +330,15 @@ def launch(nproc: int, argv: list[str] | None = None) -> int:
 
 
 class _LauncherErrors:
-    """Sort torchrun's stderr: the ranks' own lines pass through; torchrun's log lines and its traceback
-    (ChildFailedError) are dropped; each rank's one-line ``lrscope: error`` is kept once, for the end (user
-    errors first: the other ranks' "connection closed" follow from them)."""
+    """Sort torchrun's stderr: the ranks' own lines pass through; torch's log lines (torchrun's and the C++
+    c10d layer's) and torchrun's traceback (ChildFailedError) are dropped; each rank's one-line
+    ``lrscope: error`` is kept once, for the end (user errors first: the other ranks' "connection closed"
+    follow from them)."""
 
     # torchrun's Python log lines ("W1128 17:06:59.44 5452 torch/distributed/run.py:874] ...") and torch's C++
     # ones, also from a rank ("[rank0]:[W1128 ... torch/csrc/distributed/c10d/socket.cpp:...] ..."): the
-    # latter appear only under load (connection retries, a peer gone) and say nothing the summary does not
-    _AGENT = re.compile(r"^(?:\[rank\d+\]:)?\[?[IWE]\d{4} [\d:.]+ \d+ \S*torch/(?:csrc/)?distributed/")
+    # latter come with load (connection retries, a peer gone) and say nothing the summary does not
+    _TORCH_LOG = re.compile(r"^(?:\[rank\d+\]:)?\[?[IWE]\d{4} [\d:.]+ \d+ \S*torch/(?:csrc/)?distributed/")
     _ERROR_START = re.compile(r"(?=lrscope: (?:internal )?error:)")
 
     def __init__(self):
@@ -349,7 +350,7 @@ class _LauncherErrors:
         if self._in_traceback or line.startswith("Traceback (most recent call last):"):
             self._in_traceback = True  # torchrun's own: the ranks print no tracebacks (without --debug)
             return None
-        if self._AGENT.match(line):
+        if self._TORCH_LOG.match(line):
             return None
         # two ranks writing at once can run their lines together: "lrscope: error: A...lrscope: error: A"
         pieces = [p for p in self._ERROR_START.split(line) if p]
