@@ -128,6 +128,38 @@ def test_the_launcher_keeps_one_line_per_error_and_drops_torchrun_noise():
     assert errors.summary() == ["lrscope: error: R already exists\n"]
 
 
+# A rank that joined a group leaves without interpreter finalization (torch's gloo workers may still drop a
+# finished all-reduce then, and taking the GIL during finalization aborts the process): the command's output
+# arrives and its exit code holds, while an atexit handler (run by finalization) never runs.
+RANK_EXIT = """
+import atexit, sys
+from lrscope import cli
+from lrscope.train import distributed as D
+atexit.register(lambda: print("finalized", flush=True))
+D._CONTEXT["ctx"] = D.DistContext(rank=0, world_size=2)
+print("before", end="")
+cli.main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize(("argv", "code", "out", "err"), [
+    (["schedule", "constant(0.5)", "--steps", "2", "--json"], 0, "before[0.5, 0.5]", ""),
+    (["schedule", "nonsense(", "--steps", "2"], 2, "before", "lrscope: error:"),
+])
+def test_a_rank_leaves_without_finalization_after_flushing(argv, code, out, err):
+    result = run([sys.executable, "-c", RANK_EXIT, *argv])
+    assert result.returncode == code, result.stderr
+    assert result.stdout.replace("\n", "").replace(" ", "") == out.replace(" ", "")
+    assert result.stderr.startswith(err) and "finalized" not in result.stdout
+
+
+def test_exit_process_reads_the_code_as_system_exit_does():
+    for code, status, err in ((None, 0, ""), (3, 3, ""), ("bye", 1, "bye\n")):
+        result = run([sys.executable, "-c", f"from lrscope.train.distributed import exit_process; "
+                                           f"exit_process({code!r})"])
+        assert (result.returncode, result.stderr) == (status, err)
+
+
 # ---------------------------------------------------------------- the noise estimate from rank gradients
 
 

@@ -506,7 +506,23 @@ def sweep_cmd(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the Typer app, turning user errors into one line and exit code 2."""
+    """Entry point: run the Typer app, turning user errors into one line and exit code 2.
+
+    A process that joined a torch.distributed group (a rank under torchrun) leaves through
+    :func:`lrscope.train.distributed.exit_process` instead of a normal interpreter exit."""
+    from .train.distributed import exit_process, joined_group
+
+    try:
+        _run_app(argv)
+    except SystemExit as done:
+        if joined_group():
+            exit_process(done.code)
+        raise
+    if joined_group():
+        exit_process(0)
+
+
+def _run_app(argv: list[str] | None) -> None:
     try:
         code = app(args=argv, standalone_mode=False)  # without standalone mode, typer.Exit(n) comes back as n
     except UserError as error:

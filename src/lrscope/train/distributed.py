@@ -29,13 +29,17 @@ CPU the batch statistics of batch norm (each rank normalises over its own share:
 from __future__ import annotations
 
 import atexit
+import contextlib
+import logging
 import math
 import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 from ..errors import UserError
 
@@ -144,6 +148,7 @@ def has_batchnorm(model) -> bool:
 # ---------------------------------------------------------------- joining the process group
 
 _CONTEXT: dict[str, DistContext] = {}
+_GRACE_S = 0.05  # seconds shutdown() leaves gloo's workers to finish, for processes that exit normally
 
 
 def launched_by_torchrun() -> bool:
@@ -272,6 +277,41 @@ def shutdown() -> None:
 
     if dist.is_initialized():
         dist.destroy_process_group()
+    # gloo's destroy does not stop its worker threads; give them a moment with the GIL free to drop the
+    # collectives they finished before the interpreter finalizes (see exit_process for why that matters)
+    time.sleep(_GRACE_S)
+
+
+def joined_group() -> bool:
+    """Whether :func:`init_distributed` joined a process group in this process."""
+    ctx = _CONTEXT.get("ctx")
+    return ctx is not None and ctx.active
+
+
+def exit_process(code: int | str | None) -> NoReturn:
+    """End this rank's process now with ``code`` (as :class:`SystemExit` reads it), skipping interpreter
+    finalization; what the process printed is flushed first.
+
+    Why: gloo's worker threads can hold the last reference to an all-reduce they finished, and DDP launches
+    its all-reduces from inside backward, where autograd has stashed a Python object (a contextvars copy) in
+    the thread-local state each work captures.  Dropping that object takes the GIL; if the interpreter is
+    finalizing by then, the worker thread exits inside a C++ destructor and std::terminate aborts the process
+    (SIGABRT) although the run had finished (pytorch/pytorch#190489, torch 2.13).  Without finalization there
+    is no such moment.  Nothing is lost: every file lrscope writes is closed, and fsynced where it matters,
+    before the command returns.
+    """
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message"): Python prints the message and exits 1
+        print(code, file=sys.stderr)
+        status = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe: no reader is left
+            stream.flush()
+    os._exit(status)
 
 
 # ---------------------------------------------------------------- `lrscope train --nproc N`

@@ -527,4 +527,5 @@ def _train(config: TrainConfig, out_dir: str | Path, *, resume: bool, hooks) -> 
                 hooks=_hook_states(hooks),
                 keep=config.keep,
             )
+    dist.barrier()  # every rank returns once rank 0's last checkpoint is on disk
     return out
