@@ -31,10 +31,16 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EAC
                  errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR}
 
 
+# a full disk, a full quota, or a file-size limit (RLIMIT_FSIZE): the write ran out of room
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
 class OutputError(OSError, UserError):
     """An output file could not be written (disk full, read-only, no permission); the old file is intact."""
 
     def __str__(self) -> str:
+        if self.errno in _NO_SPACE:
+            return f"no space left while writing {self.filename} ({self.strerror})"
         return f"cannot write {self.filename}: {self.strerror}"
 
 

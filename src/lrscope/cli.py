@@ -6,6 +6,7 @@ importing torch.  A :class:`lrscope.errors.UserError` becomes one line on stderr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from typing import Annotated
 import typer
 
 from .errors import UserError
+from .outputs import FIGURE
 
 app = typer.Typer(
     name="lrscope",
@@ -47,6 +49,72 @@ def fail(message: str) -> None:
     raise UserError(message)
 
 
+def _check_output(path: Path, suffixes, option: str, inputs=()) -> Path:
+    """Refuse, before any work, an output that would replace an input or a run's record (lrscope.outputs)."""
+    from .outputs import check_output
+
+    checked = check_output(path, suffixes=suffixes, option=option, inputs=inputs)
+    _watch_outputs(checked)
+    return checked
+
+
+def _train_interrupt_line(out: Path) -> str:
+    from .logs.rundir import CHECKPOINTS
+
+    if (out / CHECKPOINTS).is_dir() and any((out / CHECKPOINTS).glob("epoch-*.pt")):
+        return f"interrupted; the run in {out} is consistent: continue it with lrscope train --resume --out {out}"
+    return _interrupt_line_for_files()
+
+
+# What a Ctrl-C leaves behind, said in one line: each command names the files it may write (or gives its own
+# words), and the line lists those that were written before the interrupt (each written whole, atomically).
+_INTERRUPT: dict = {"seen": False, "watched": {}, "words": None}
+
+
+def _watch_outputs(*paths) -> None:
+    """Remember how ``paths`` (files, or folders whose files count) look now, to tell later what changed."""
+    for path in paths:
+        if path is not None:
+            _INTERRUPT["watched"][Path(path)] = _look(Path(path))
+
+
+def _on_interrupt(words) -> None:
+    """``words()`` gives the line to print after an interrupt (for commands whose state is not a file list)."""
+    _INTERRUPT["words"] = words
+
+
+def _look(path: Path) -> dict:
+    try:
+        if path.is_dir():
+            return {p.name: p.stat().st_mtime_ns for p in path.iterdir() if p.is_file()}
+        return {path.name: path.stat().st_mtime_ns} if path.is_file() else {}
+    except OSError:
+        return {}
+
+
+def _interrupt_line() -> str:
+    if _INTERRUPT["words"] is not None:
+        return _INTERRUPT["words"]()
+    return _interrupt_line_for_files()
+
+
+def _interrupt_line_for_files() -> str:
+    written = []
+    for path, before in _INTERRUPT["watched"].items():
+        now = _look(path)
+        changed = sorted(name for name, stamp in now.items() if before.get(name) != stamp)
+        base = path if path.is_dir() else path.parent
+        written += [str(base / name) for name in changed]
+    if not written:
+        return "interrupted; nothing was written"
+    return f"interrupted; written before it (each file whole): {', '.join(written)}; nothing else was written"
+
+
+def _sigint(signum, frame) -> None:
+    _INTERRUPT["seen"] = True
+    raise KeyboardInterrupt
+
+
 # ---------------------------------------------------------------- schedule (issue 2)
 
 
@@ -63,6 +131,8 @@ def schedule_command(
     from .schedules.table import rows, values
 
     schedule = parse_schedule(spec)
+    if plot is not None:
+        _check_output(plot, FIGURE, "--plot")
     lrs = values(schedule, steps)
     if plot is not None:
         from .console import note
@@ -149,6 +219,7 @@ def train_cmd(
         return
     from .train.command import train_command
 
+    _on_interrupt(lambda: _train_interrupt_line(out))
     options = dict(data=data, model=model, schedule=schedule, epochs=epochs, batch_size=batch_size,
                    optimizer=optimizer, lr_scale=lr_scale, momentum=momentum, nesterov=nesterov,
                    weight_decay=weight_decay, seed=seed, step_unit=step_unit, label_noise=label_noise,
@@ -178,6 +249,7 @@ def plot_cmd(
     """Loss and accuracy curves with the learning rate on a log twin axis."""
     from .viz.curves import plot_run
 
+    _check_output(out, FIGURE, "--out", inputs=[run])
     print(f"plot written to {plot_run(run, out)}")
 
 
@@ -198,6 +270,8 @@ def explain_cmd(
     """Explain a run: LR changes, the drops after them, whether each stage was long enough."""
     from .analysis.explain import explain_path
 
+    if plot is not None:
+        _check_output(plot, FIGURE, "--plot", inputs=[log])
     result = explain_path(log, schedule=schedule, format=fmt, lr=lr, loss=loss, x=x)
     if plot is not None:
         from .viz.explain import plot_explanation
@@ -241,8 +315,10 @@ def find_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print the finder.json document.")] = False,
 ) -> None:
     """LR range test: sweep the rate up, suggest a rate and a range for cyclical/1cycle schedules."""
+    from .outputs import check_output_dir
     from .train.compare import find_command
 
+    _watch_outputs(check_output_dir(out))
     options = dict(data=data, model=model, batch_size=batch_size, optimizer=optimizer, momentum=momentum,
                    weight_decay=weight_decay, seed=seed)
     result = find_command(options, out, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, repeats=repeats)
@@ -272,8 +348,10 @@ def compare_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print compare.json's document.")] = False,
 ) -> None:
     """Train each schedule at the same budget and seed, then tabulate and overlay them."""
+    from .outputs import check_output_dir
     from .train.compare import COMPARE_SCHEMA, compare, comparison_table
 
+    _watch_outputs(check_output_dir(out))
     rows = compare(specs, data=data, model=model, epochs=epochs, out=out, seed=seed, target_acc=target_acc,
                    batch_size=batch_size, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
     if json_out:
@@ -323,8 +401,10 @@ def whatif_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (lrscope.whatif/1).")] = False,
 ) -> None:
     """Cut the rate at a checkpoint, run K steps, compare the fall with the noise-floor prediction."""
+    from .logs.rundir import PROBES
     from .probes.whatif import whatif
 
+    _watch_outputs(run / PROBES)
     r = whatif(run, to, at, steps, window)
     if as_json:
         print_json(r.to_json())
@@ -354,6 +434,7 @@ def nqm_cmd(
     """The noisy quadratic model under each schedule, with each rate's floor: the staircase, analytically."""
     from .viz.nqm import plot_nqm
 
+    _check_output(out, FIGURE, "--out")
     summary = plot_nqm(out, schedule or None, steps=steps)
     if as_json:
         print_json(summary)
@@ -381,8 +462,11 @@ def landscape_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Loss-landscape slice of a run: random plane or line, interpolation, or the trajectory's PCA plane."""
+    from .logs.rundir import PROBES
     from .probes.landscape import run_landscape
 
+    _check_output(out, FIGURE, "--out", inputs=[run])
+    _watch_outputs(run / PROBES)
     doc = run_landscape(run, kind, out, steps=steps, span=span, epoch=epoch, epoch_b=epoch_b, samples=samples,
                         seed=seed, bn=bn)
     if as_json:
@@ -409,6 +493,10 @@ def sharpness_cmd(
 
     if all_epochs and epoch is not None:
         fail("give --epoch E or --all, not both")
+    from .logs.rundir import PROBES
+
+    _check_output(out, FIGURE, "--out", inputs=[run])
+    _watch_outputs(run / PROBES)
     doc = run_sharpness(run, out, epoch=epoch, all_epochs=all_epochs, k=k, samples=samples, seed=seed)
     if as_json:
         print_json(doc)
@@ -437,8 +525,10 @@ def toy_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Optimizers on a toy 2-D surface at several learning rates, animated (GIF/MP4) or as a picture (PNG)."""
+    from .outputs import ANIMATION
     from .toy.make import make_toy
 
+    _check_output(out, ANIMATION, "--out")
     summary = make_toy(surface, out, lrs=lrs, optimizer=optimizer, noise=noise, schedule=schedule, steps=steps,
                        frames=frames, seed=seed, three_d=three_d)
     if as_json:
@@ -456,8 +546,11 @@ def report_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="HTML file (default RUN/report.html).")] = None,
 ) -> None:
     """One self-contained HTML page with everything lrscope knows about a run."""
+    from .outputs import REPORT
     from .report.html import build_report
 
+    if out is not None:
+        _check_output(out, REPORT, "--out", inputs=[run])
     print(build_report(run, out))
 
 
@@ -490,8 +583,10 @@ def sweep_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print sweep.json's document.")] = False,
 ) -> None:
     """Train one run per combination of schedules and seeds (and rate scales, batch sizes) as Ray Tune trials."""
+    from .outputs import check_output_dir
     from .train.sweep import run_sweep, sweep_table
 
+    _watch_outputs(check_output_dir(out))
     path = run_sweep(schedule, seed or [0], data=data, model=model, epochs=epochs, out_dir=out, address=address,
                      lr_scales=lr_scale or (), batch_sizes=batch_size or (), cpus_per_trial=cpus_per_trial,
                      num_cpus=num_cpus, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
@@ -523,6 +618,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run_app(argv: list[str] | None) -> None:
+    import signal
+
+    with contextlib.suppress(ValueError):  # not the main thread (an embedding program): keep its handler
+        signal.signal(signal.SIGINT, _sigint)
     try:
         code = app(args=argv, standalone_mode=False)  # without standalone mode, typer.Exit(n) comes back as n
     except UserError as error:
@@ -531,8 +630,8 @@ def _run_app(argv: list[str] | None) -> None:
         print(f"lrscope: error: {_one_line(error)}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("lrscope: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _INTERRUPT["seen"] = True
+        code = 130
     except SystemExit:
         raise
     except BrokenPipeError:  # `lrscope ... | head`: the reader left; say nothing more
@@ -560,6 +659,8 @@ def _run_app(argv: list[str] | None) -> None:
         print(f"lrscope: internal error: {type(error).__name__}: {error} (run with --debug for the traceback)",
               file=sys.stderr)
         sys.exit(1)
+    if code == 130 and _INTERRUPT["seen"]:  # Typer turns KeyboardInterrupt into exit code 130, silently
+        print(f"lrscope: {_interrupt_line()}", file=sys.stderr)
     if isinstance(code, int) and code:
         sys.exit(code)
 
@@ -582,7 +683,9 @@ def _os_error_text(error: OSError) -> str:
 
     reason = error.strerror or _one_line(error) or type(error).__name__
     where = error.filename
-    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS):
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"no space left while writing {where} ({reason})" if where else f"no space left ({reason})"
+    if error.errno == errno.EROFS:
         return f"cannot write {where}: {reason}" if where else f"cannot write: {reason}"
     return f"{where}: {reason}" if where else reason
 

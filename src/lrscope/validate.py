@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 from .errors import UserError
 
@@ -64,6 +65,42 @@ def check_float(
 def check_seed(name: str, value) -> int:
     """A seed torch.manual_seed accepts: an integer from -2**63 to 2**64 - 1."""
     return check_int(name, value, low=SEED_RANGE[0], high=SEED_RANGE[1])
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (MemAvailable), or None where that cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_memory(what: str, nbytes: float) -> None:
+    """Refuse, before allocating, work whose arrays alone would need more memory than the machine has free."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise UserError(f"{what} needs about {_bytes_text(nbytes)} of memory; this machine has "
+                        f"{_bytes_text(free)} free")
+
+
+def _bytes_text(n: float) -> str:
+    for unit, size in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def unsigned_seed(seed: int) -> int:
+    """A seed as the unsigned 64-bit number torch makes of it (-1 -> 2**64 - 1), for NumPy's generators,
+    which take no negative seeds; seeds 0 .. 2**64 - 1 are unchanged."""
+    return int(seed) % 2**64
 
 
 def check_choice(name: str, value, choices) -> str:

@@ -290,7 +290,7 @@ def test_output_error_is_an_oserror_and_a_user_error(tmp_path):
     error = caught.value
     assert isinstance(error, OSError) and isinstance(error, UserError)
     assert error.errno == errno.ENOSPC and error.filename == str(target)
-    assert str(error) == f"cannot write {target}: No space left on device"
+    assert str(error) == f"no space left while writing {target} (No space left on device)"
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 

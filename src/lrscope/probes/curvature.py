@@ -49,10 +49,12 @@ from torch.func import functional_call, grad, jvp, vmap
 import torch._dynamo  # noqa: E402,F401  isort: skip
 
 from ..errors import UserError
+from ..validate import check_float, check_int
 from .directions import named_params, unflatten
 from .evaluate import _split, as_batches, preserved_modes
 
 METHODS = ("lanczos", "power")
+MAX_K = 100  # top eigenvalues: Lanczos keeps a basis of a few times k parameter-sized vectors
 # Lanczos also asks the Ritz pair's residual ||H y - theta y|| = |beta_j s_j| to be below this many tol
 # (relative):
 # a Ritz value can stall near a lower eigenvalue while the top direction is still faint in the Krylov space,
@@ -296,10 +298,8 @@ def top_eigenvalues(
     """
     if method not in METHODS:
         raise UserError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise UserError(f"k must be a positive integer; got {k!r}")
-    if not (isinstance(tol, (int, float)) and tol > 0):
-        raise UserError(f"tol must be a positive number; got {tol!r}")
+    k = check_int("k", k, low=1, high=MAX_K)
+    tol = check_float("tol", tol, low=0.0, low_open=True, high=1.0)
     op = HessianOperator(model, loss_fn, data, train_mode=train_mode)
     if k > op.size:
         raise UserError(f"k={k} is more than the number of parameters ({op.size})")
@@ -364,8 +364,7 @@ def hutchinson_trace(
     by
     less than ``tol`` relative after ``min_samples`` samples, or after ``max_samples``.
     """
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise UserError(f"batch must be a positive integer; got {batch!r}")
+    batch = check_int("batch", batch, low=1, high=1024)
     op = HessianOperator(model, loss_fn, data, train_mode=train_mode)
     generator = torch.Generator().manual_seed(int(seed))
     samples: list[float] = []
@@ -422,8 +421,7 @@ class SharpnessHook:
         seed: int = 0,
         unit: str = "step",
     ):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise UserError(f"every must be a positive integer; got {every!r}")
+        every = check_int("every", every, low=1)
         if unit not in ("step", "epoch"):
             raise UserError(f"unit must be 'step' or 'epoch'; got {unit!r}")
         self.every, self.k, self.samples, self.tol, self.max_iter = every, k, samples, tol, max_iter
@@ -493,17 +491,19 @@ def run_sharpness(
 
     from ..atomic import atomic_path, write_json
     from ..logs.rundir import PROBES, read_metrics, require_run_dir
+    from ..outputs import FIGURE, check_output, run_subdir
     from ..train.checkpoint import list_checkpoints, load_checkpoint
     from ..train.restore import load_run
     from ..viz.sharpness import plot_sharpness
     from .landscape import subset
 
     run_dir = require_run_dir(run_dir)
-    out = Path(out)
+    out = check_output(out, suffixes=FIGURE, inputs=[run_dir])
     if not out.parent.exists():
         raise UserError(f"output directory {out.parent} does not exist")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise UserError(f"--k must be a positive integer; got {k!r}")
+    k = check_int("--k", k, low=1, high=MAX_K)
+    epoch = None if epoch is None else check_int("--epoch", epoch, low=0)
+    run_subdir(run_dir, PROBES, create=False)  # refuse a symlinked RUN/probes before any work
     checkpoints = list_checkpoints(run_dir)
     run = load_run(run_dir)
     if all_epochs:
@@ -556,8 +556,7 @@ def run_sharpness(
         "checkpoints": rows,
         "tracked_steps": len(step_records),
     }
-    probes = Path(run_dir) / PROBES
-    probes.mkdir(exist_ok=True)
+    probes = run_subdir(run_dir, PROBES)
     with atomic_path(probes / "sharpness.npz", suffix=".npz") as tmp:
         np.savez_compressed(tmp, **{key: np.asarray(v, dtype=float) for key, v in series.items()})
     write_json(probes / "sharpness.json", doc)

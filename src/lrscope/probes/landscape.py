@@ -22,11 +22,16 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..validate import check_float, check_int, check_seed
 from . import directions as dirs
 from .evaluate import DEFAULT_BUDGET, evaluate_points
 
 SCHEMA = "lrscope.landscape/1"
 KINDS = ("plane", "line", "interp", "trajectory")
+MAX_PLANE_STEPS = 401  # 160,801 grid points: minutes on a CPU, and already finer than any figure shows
+MAX_LINE_STEPS = 10_001
+MAX_SPAN = 1e3  # in filter-normalised direction units: far past where any loss is still finite
+MAX_SAMPLES = 1_000_000
 
 
 @dataclass
@@ -126,16 +131,13 @@ def _provenance(model, data, evaluation, **extra) -> dict:
 # ---------------------------------------------------------------- validation
 
 
-def _check_steps_span(steps, span) -> tuple[int, float]:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
-        raise UserError(f"steps must be an integer >= 2; got {steps!r}")
-    try:
-        span = float(span)
-    except (TypeError, ValueError):
-        raise UserError(f"span must be a positive number; got {span!r}") from None
-    if not math.isfinite(span) or span <= 0:
-        raise UserError(f"span must be a positive number; got {span!r}")
-    return int(steps), span
+def _check_steps_span(steps, span, kind: str = "line") -> tuple[int, float]:
+    """Grid points per axis (a plane evaluates steps**2 points, so its axis is bounded more tightly) and the
+    half-width of the grid."""
+    high = MAX_PLANE_STEPS if kind in ("plane", "trajectory") else MAX_LINE_STEPS
+    steps = check_int("steps", steps, low=2, high=high)
+    span = check_float("span", span, low=0.0, low_open=True, high=MAX_SPAN)
+    return steps, span
 
 
 def _check_directions(model, directions, n) -> list[list[torch.Tensor]]:
@@ -183,7 +185,7 @@ def plane(
     :func:`lrscope.probes.directions.random_directions` for ``normalization``, ``include_1d`` and
     ``orthogonal``.
     """
-    steps, span = _check_steps_span(steps, span)
+    steps, span = _check_steps_span(steps, span, "plane")
     if directions is None:
         directions = dirs.random_directions(
             model, 2, normalization=normalization, include_1d=include_1d, orthogonal=orthogonal, seed=seed
@@ -281,8 +283,7 @@ def interpolate(
     et al. 2015).  Floating-point buffers (BatchNorm statistics) are interpolated with the weights, so alpha
     = 0
     and 1 give the two models' own losses.  Different architectures are a UserError."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
-        raise UserError(f"steps must be an integer >= 2; got {steps!r}")
+    steps = check_int("steps", steps, low=2, high=MAX_LINE_STEPS)
     if not (math.isfinite(start) and math.isfinite(stop)) or stop <= start:
         raise UserError(f"need start < stop; got start={start}, stop={stop}")
     theta_a, directions, buffer_a, buffer_dirs = dirs.interpolation_direction(model_a, model_b)
@@ -388,8 +389,7 @@ def trajectory(
     from ..train.checkpoint import list_checkpoints, load_checkpoint
     from ..train.restore import load_run
 
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
-        raise UserError(f"steps must be an integer >= 2; got {steps!r}")
+    steps = check_int("steps", steps, low=2, high=MAX_PLANE_STEPS)
     run = load_run(run_dir)
     checkpoints = list_checkpoints(run_dir)
     chosen = sorted(checkpoints) if epochs is None else sorted(set(int(e) for e in epochs))
@@ -454,8 +454,8 @@ def trajectory(
 
 def subset(bundle, samples: int, seed: int = 0):
     """``samples`` training examples of a DataBundle, drawn with a local generator."""
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise UserError(f"samples must be a positive integer; got {samples!r}")
+    samples = check_int("samples", samples, low=1, high=MAX_SAMPLES)
+    seed = check_seed("seed", seed)
     n = bundle.n_train
     generator = torch.Generator().manual_seed(int(seed))
     idx = torch.randperm(n, generator=generator)[: min(int(samples), n)]
@@ -489,6 +489,7 @@ def run_landscape(
     import copy
 
     from ..logs.rundir import PROBES, require_run_dir
+    from ..outputs import FIGURE, check_output, run_subdir
     from ..train.checkpoint import list_checkpoints, load_checkpoint
     from ..train.restore import load_run
     from ..viz.surfaces import plot_surface
@@ -496,10 +497,11 @@ def run_landscape(
     run_dir = require_run_dir(run_dir)
     if kind not in KINDS:
         raise UserError(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
-    steps, span = _check_steps_span(steps, span)
-    out = Path(out)
+    steps, span = _check_steps_span(steps, span, kind)
+    out = check_output(out, suffixes=FIGURE, inputs=[run_dir])
     if not out.parent.exists():
         raise UserError(f"output directory {out.parent} does not exist")
+    run_subdir(run_dir, PROBES, create=False)  # refuse a symlinked RUN/probes before any work
     if kind == "trajectory":
         surface = trajectory(run_dir, steps=steps, samples=samples, seed=seed, bn=bn)
         title = f"{Path(run_dir).name}: trajectory on its PCA plane"
@@ -535,9 +537,7 @@ def run_landscape(
             if kind != "interp"
             else f"{Path(run_dir).name}: epoch {run.epoch} -> epoch {surface.provenance['epoch_b']}"
         )
-    probes = Path(run_dir) / PROBES
-    probes.mkdir(exist_ok=True)
-    npz, js = surface.save(probes / f"landscape-{kind}")
+    npz, js = surface.save(run_subdir(run_dir, PROBES) / f"landscape-{kind}")
     plot_surface(surface, out, title=title)
     doc = surface.to_json()
     doc["files"] = {"plot": str(out), "npz": str(npz), "json": str(js)}

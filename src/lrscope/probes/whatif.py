@@ -35,6 +35,8 @@ import torch
 from ..atomic import write_json
 from ..errors import UserError
 from ..logs.rundir import PROBES, read_config, read_metrics
+from ..outputs import run_subdir
+from ..validate import check_float, check_int
 
 WHATIF_SCHEMA = "lrscope.whatif/1"
 
@@ -87,6 +89,8 @@ def _batches(bundle, batch_size: int, seed: int, first_epoch: int, steps: int) -
 
 EVAL_EXAMPLES = 2048  # size of the fixed evaluation subset of the training data
 EVAL_POINTS = 5  # evaluations of that subset inside the window
+MAX_STEPS = 100_000  # steps at each rate: a what-if is a short probe, not a second training run
+MAX_RATE = 1e3
 
 
 @torch.no_grad()
@@ -146,15 +150,16 @@ def whatif(
     """
     from ..train.restore import load_run
 
-    if not (isinstance(steps, int) and steps >= 2):
-        raise UserError(f"--steps must be an integer >= 2; got {steps!r}")
-    window = max(1, steps // 2) if window is None else int(window)
-    if not 1 <= window <= steps:
-        raise UserError(f"the window must be between 1 and --steps ({steps}); got {window}")
+    steps = check_int("--steps", steps, low=2, high=MAX_STEPS)
+    window = max(1, steps // 2) if window is None else check_int("--window", window, low=1, high=steps)
+    to_lr = check_float("--to", to_lr, low=0.0, low_open=True, high=MAX_RATE)
+    at_epoch = None if at_epoch is None else check_int("--at", at_epoch, low=0)
     from ..analysis.floor import checkpoint_epochs
     from ..logs.rundir import require_run_dir
 
     require_run_dir(run_dir)
+    if write:
+        run_subdir(run_dir, PROBES, create=False)  # refuse a symlinked RUN/probes before any work
     if not checkpoint_epochs(run_dir):
         raise UserError(
             f"{run_dir} has no checkpoints (RUN/checkpoints/epoch-NNNN.pt); whatif restarts the run from "
@@ -229,8 +234,7 @@ def whatif(
         notes=notes,
     )
     if write:
-        path = Path(run_dir) / PROBES / f"whatif-e{run.epoch:04d}-to{float(to_lr):g}-k{steps}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = run_subdir(run_dir, PROBES) / f"whatif-e{run.epoch:04d}-to{float(to_lr):g}-k{steps}.json"
         result.result_file = str(path)
         write_json(path, result.to_json())
     return result

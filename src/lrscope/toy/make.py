@@ -6,26 +6,32 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import UserError
+from ..validate import check_float, check_int, check_seed
 from .optimizers import OPTIMIZERS, run_rates
 from .surfaces import get_surface
 
+MAX_RATES = 12  # lines on one animation that a person can still tell apart
+
 
 def parse_rates(text: str | Sequence[float] | None) -> list[float]:
-    """'0.001,0.01,0.05' -> [0.001, 0.01, 0.05]."""
+    """'0.001,0.01,0.05' -> [0.001, 0.01, 0.05]; None -> [] (the surface's defaults); an empty list is an
+    error."""
     if text is None:
         return []
-    if not isinstance(text, str):
-        return [float(v) for v in text]
+    parts = [p.strip() for p in text.split(",")] if isinstance(text, str) else list(text)
+    if not parts or any(isinstance(p, str) and not p for p in parts):
+        raise UserError(f"--lrs expects numbers separated by commas, like 0.001,0.01; got {text!r}")
+    if len(parts) > MAX_RATES:
+        raise UserError(f"--lrs takes at most {MAX_RATES} rates; got {len(parts)}")
     rates = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
+    for part in parts:
         try:
-            rates.append(float(part))
-        except ValueError:
+            value = float(part)
+        except (TypeError, ValueError):
             raise UserError(
                 f"--lrs expects numbers separated by commas, like 0.001,0.01; got {text!r}"
             ) from None
+        rates.append(check_float("each rate of --lrs", value, low=0.0, low_open=True, high=1e6))
     return rates
 
 
@@ -55,11 +61,10 @@ def make_toy(
     rates = parse_rates(lrs)
     if not rates and schedule is None:
         rates = list(surf.default_lrs)
-    steps = surf.default_steps if steps is None else int(steps)
-    if steps < 1 or steps > 1_000_000:
-        raise UserError(f"--steps must be between 1 and 1000000; got {steps}")
-    if frames < 2 or frames > 2000:
-        raise UserError(f"--frames must be between 2 and 2000; got {frames}")
+    steps = surf.default_steps if steps is None else check_int("--steps", steps, low=1, high=1_000_000)
+    frames = check_int("--frames", frames, low=2, high=2000)
+    noise = check_float("--noise", noise, low=0.0, high=1e6)
+    seed = check_seed("--seed", seed)
     traj = run_rates(surf, rates, steps=steps, optimizer=optimizer, noise=noise, seed=seed, schedule=schedule)
     path = save_animation(traj, out, frames=frames, three_d=three_d)
     return {

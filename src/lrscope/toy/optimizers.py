@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
+from ..validate import unsigned_seed
 from .surfaces import Surface
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -112,7 +113,7 @@ def optimize(
     diverged_at: list[int | None] = [None] * runs
     buf = np.zeros_like(theta)  # momentum buffer or Adam's first moment
     second = np.zeros_like(theta)  # Adam's second moment
-    rngs = [np.random.default_rng([seed, r]) for r in range(runs)]
+    rngs = [np.random.default_rng([unsigned_seed(seed), r]) for r in range(runs)]
     b1, b2 = betas
 
     with np.errstate(over="ignore", invalid="ignore"):

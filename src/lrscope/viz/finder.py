@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_path
+from .save import save_figure
 
 _MARKS = {
     "combined": ("tab:red", "-"),
@@ -89,9 +89,7 @@ def save_finder_plot(result: Any, out: str | Path) -> Path:
     fig = ax.figure
     fig.tight_layout()
     out = Path(out)
-    with atomic_path(out, suffix=out.suffix or ".png") as tmp:
-        fig.savefig(tmp, format=(out.suffix.lstrip(".") or "png"))
-    return out
+    return save_figure(fig, out, dpi=fig.dpi)
 
 
 def save_comparison_plot(rows: list[dict], out: str | Path, target_acc: float | None = None) -> Path:
@@ -125,7 +123,4 @@ def save_comparison_plot(rows: list[dict], out: str | Path, target_acc: float | 
         ax.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    out = Path(out)
-    with atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
-    return out
+    return save_figure(fig, out, dpi=fig.dpi)

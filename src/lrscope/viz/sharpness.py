@@ -22,7 +22,7 @@ def plot_sharpness(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..atomic import atomic_path
+    from .save import save_figure
 
     x = np.asarray(series["epoch"], dtype=float)
     sharp = np.asarray(series["sharpness"], dtype=float)
@@ -52,7 +52,6 @@ def plot_sharpness(
     ax.legend(fontsize=8)
     ax.set_title(title or "sharpness against the edge of stability")
     fig.tight_layout()
-    with atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+    save_figure(fig, out, dpi=110)
     plt.close(fig)
     return Path(out)

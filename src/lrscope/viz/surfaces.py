@@ -104,7 +104,7 @@ def plot_surface(surface, out: str | Path, title: str | None = None) -> Path:
     plane: contour, heatmap, 3-D surface side by side; line and interp: loss (and accuracy) against the
     coordinate; trajectory: the contour of the PCA plane with the path over it, coloured by LR stage.
     """
-    from ..atomic import atomic_path
+    from .save import save_figure
 
     plt = _plt()
     kind = surface.kind
@@ -144,7 +144,6 @@ def plot_surface(surface, out: str | Path, title: str | None = None) -> Path:
         _surface3d(fig.add_subplot(1, 3, 3, projection="3d"), surface)
     fig.suptitle(title or f"loss landscape: {kind}")
     fig.tight_layout()
-    with atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+    save_figure(fig, out, dpi=110)
     plt.close(fig)
     return Path(out)
