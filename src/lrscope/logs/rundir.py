@@ -45,18 +45,64 @@ def require_run_dir(path: str | Path) -> Path:
 
 
 def read_config(run_dir: str | Path) -> dict:
-    """config.json as a dict ({} when absent)."""
+    """config.json as a dict ({} when absent); :class:`UserError` when it is not readable JSON or not an object."""
     path = Path(run_dir) / CONFIG
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UserError(f"{path} is not readable JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise UserError(f"{path} must hold a JSON object of settings; it holds a {_json_kind(document)}")
+    return document
+
+
+def _json_kind(value) -> str:
+    return {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
+# Fields of lrscope's own records that readers use as numbers: a record where one holds anything else (a string,
+# a list, true) was not written by lrscope's recorder, and is skipped rather than handed on.
+NUMERIC_FIELDS = frozenset({
+    "epoch", "step", "lr", "loss", "momentum", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s",
+    "sharpness", "grad_sq", "noise_trace", "noise_trace_q25", "noise_trace_q75", "noise_n", "b_simple",
+    "noise_batch", "noise_groups",
+})
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def record_problem(record) -> str | None:
+    """Why ``record`` (one parsed line of metrics.jsonl) is not a usable lrscope record; None when it is.
+
+    A record is a JSON object; ``kind``, when present, is a string; the fields in :data:`NUMERIC_FIELDS` are
+    numbers or null; an epoch record's ``epoch`` and any record's ``step`` are whole numbers >= 0.
+    """
+    if not isinstance(record, dict):
+        return f"it is a JSON {_json_kind(record)}, not an object"
+    kind = record.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        return f"its 'kind' is {_json_kind(kind)}, not a string"
+    for key in NUMERIC_FIELDS.intersection(record):
+        value = record[key]
+        if value is not None and not _is_number(value):
+            return f"its {key!r} is a {_json_kind(value)}, not a number"
+    counters = ("epoch", "step") if kind == "epoch" else ("step",)
+    for key in counters:
+        value = record.get(key)
+        if value is not None and not (_is_number(value) and math.isfinite(value) and value >= 0
+                                      and float(value).is_integer()):
+            return f"its {key!r} is {value!r}, not a whole number >= 0"
+    return None
 
 
 def iter_records(path: str | Path):
-    """Yield every JSON object of a metrics.jsonl; lines that do not parse (a torn tail) are skipped."""
+    """Yield every usable record of a metrics.jsonl (see :func:`record_problem`); lines that do not parse (a
+    torn tail) and records of the wrong shape are skipped."""
     with open(path, "rb") as f:
         for raw in f:
             line = raw.strip()
@@ -66,8 +112,42 @@ def iter_records(path: str | Path):
                 record = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(record, dict):
+            if record_problem(record) is None:
+                for key in ("epoch", "step"):  # whole numbers written as 3.0 read back as 3
+                    if isinstance(record.get(key), float) and (key == "step" or record.get("kind") == "epoch"):
+                        record[key] = int(record[key])
                 yield record
+
+
+def check_metrics(run_dir: str | Path) -> None:
+    """Raise :class:`UserError` unless every line of RUN/metrics.jsonl is a usable record.
+
+    Blank lines and a torn last line (no newline at its end: a write killed half-way) are allowed; a resumed
+    run cuts the torn line off.  Anything else (a line that is not JSON, or a record of the wrong shape) means
+    the file is not what lrscope wrote, and a resume that rewrote it would lose what is there.
+    """
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+    with f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.endswith(b"\n"):
+                return  # the torn last line
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                problem = "it is not JSON"
+            else:
+                problem = record_problem(record)
+            if problem:
+                raise UserError(f"{path} line {number} is not an lrscope record: {problem}")
 
 
 def read_metrics(run_dir: str | Path, kind: str | None = None) -> list[dict]:

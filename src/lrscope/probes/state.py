@@ -25,35 +25,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
+from ..train.rng import rng_state, set_rng_state  # the one snapshot of the global RNGs (CUDA-aware)
+
 __all__ = ["Snapshot", "snapshot", "preserved", "rng_state", "set_rng_state"]
-
-
-def rng_state() -> dict[str, Any]:
-    """The global RNG states: python, numpy, torch CPU and (when CUDA is initialised) every CUDA device."""
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state:
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _clone(value: Any) -> Any:

@@ -3,6 +3,10 @@
 Options left out take the defaults of :class:`TrainConfig`; with ``--resume`` they take the values in the
 run's config.json instead, so ``lrscope train --out RUN --resume`` alone continues a run.  A resumed run must
 not change its settings (``--epochs`` may grow).
+
+A resume never replaces what it cannot read: a config.json that is not a JSON object of well-typed settings, a
+metrics.jsonl line that is not a record, or a checkpoint that does not load safely is refused (exit 2, the
+file and what is wrong) with every file left as it was; a run that already has all its epochs is left alone.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-from ..logs.rundir import read_config
+from ..logs.rundir import CONFIG, read_config
 from .loop import TrainConfig, train
 
 REQUIRED = ("data", "model", "schedule", "epochs")
@@ -19,16 +23,18 @@ REQUIRED = ("data", "model", "schedule", "epochs")
 def train_command(options: dict, out: str | Path, *, resume: bool = False) -> Path:
     """``options``: TrainConfig fields the user gave (None = not given)."""
     given = {k: v for k, v in options.items() if v is not None}
-    stored = read_config(out) if resume and Path(out).is_dir() else {}
-    missing = [k for k in REQUIRED if k not in given and k not in stored]
+    stored = read_config(out) if resume and Path(out).is_dir() else {}  # a dict, or UserError naming the file
+    if stored:
+        checked = TrainConfig.from_dict(stored, where=str(Path(out) / CONFIG))  # each setting of its type, or one line
+    missing = [k for k in REQUIRED if k not in given and stored.get(k) is None]
     if missing:
         raise UserError(
             f"lrscope train needs {', '.join('--' + k for k in missing)}"
             + (" (or --resume on a run directory that has them)" if not resume else "")
         )
     config = TrainConfig.from_dict({**stored, **given})
-    if stored:  # threads was resolved and recorded when the run started; keep it
-        config.threads = int(stored.get("threads", config.threads))
+    if stored.get("threads") is not None:  # threads was resolved and recorded when the run started; keep it
+        config.threads = checked.threads
     config.schedule = _resolve_auto(config, stored)
     return train(config, out, resume=resume)
 

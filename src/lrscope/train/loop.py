@@ -44,7 +44,8 @@ from torch import nn
 from ..atomic import remove_stale_temporaries
 from ..errors import UserError
 from ..logs.recorder import Recorder, trim_metrics
-from ..logs.rundir import CHECKPOINTS, CONFIG, read_config
+from ..logs.rundir import CHECKPOINTS, CONFIG, check_metrics, read_config
+from ..validate import check_float, check_int
 from . import checkpoint as ckpt
 from .data import DataBundle, augment_batch, load_data
 from .distributed import init_distributed
@@ -88,10 +89,30 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        """Build from a dict (e.g. config.json); keys that are not fields (versions, schema) are ignored."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+    def from_dict(cls, d: dict, where: str = "config.json") -> TrainConfig:
+        """Build from a dict (e.g. config.json); keys that are not fields (versions, schema) are ignored.
+
+        Each field must have its type (a string, an integer, a number, true/false; null means the default):
+        anything else is a :class:`UserError` naming ``where`` and the field.  Ranges are :meth:`validate`'s.
+        """
+        if not isinstance(d, dict):
+            raise UserError(f"{where} must hold a JSON object of settings; it holds a {type(d).__name__}")
+        values = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in d or d[f.name] is None:
+                continue
+            value, kind, name = d[f.name], type(f.default), f"{where}: {f.name!r}"
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise UserError(f"{name} must be true or false; got {value!r:.40}")
+            elif kind is int:
+                value = check_int(name, value)
+            elif kind is float:
+                value = check_float(name, value)
+            elif not isinstance(value, str):
+                raise UserError(f"{name} must be a string; got {value!r:.40}")
+            values[f.name] = value
+        return cls(**values)
 
     def validate(self) -> None:
         """Raise UserError naming the first bad field."""
@@ -319,7 +340,8 @@ def prepare_run_dir(out: Path, config: TrainConfig, resume: bool, *, world_size:
         return None
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is not a directory")
-    stored = read_config(out) if out.is_dir() else {}
+    # Everything is read and checked before anything is touched: a resume never replaces what it cannot read.
+    stored = read_config(out) if out.is_dir() else {}  # a dict, or UserError (not JSON, not an object)
     if stored:
         differ = [
             f"{k} (run: {stored[k]!r}, now: {v!r})"
@@ -336,14 +358,20 @@ def prepare_run_dir(out: Path, config: TrainConfig, resume: bool, *, world_size:
                 f"cannot resume {out}: its global batch was {stored_global}, now it would be "
                 f"{config.batch_size} x {world_size} processes = {config.batch_size * world_size}"
             )
+    try:
+        check_metrics(out)  # every line a record (a torn last line is allowed: the resume cuts it off)
+    except UserError as error:
+        raise UserError(f"cannot resume {out}: {error}; lrscope will not rewrite a file it cannot read") from None
+    checkpoints = ckpt.list_checkpoints(out)
+    state = None
+    if checkpoints:
+        path = checkpoints[max(checkpoints)]
+        state = ckpt.load_checkpoint(path)  # never runs code from the file; lrscope's keys and types checked
+        state["path"] = path
+        if state["epoch"] > config.epochs:
+            raise UserError(f"{out} already has {state['epoch']} epochs; --epochs {config.epochs} is fewer")
     for folder in (out, out / CHECKPOINTS) if writer else ():  # a write killed half-way left its temporary
         remove_stale_temporaries(folder)
-    checkpoints = ckpt.list_checkpoints(out)
-    if not checkpoints:
-        return None
-    state = ckpt.load_checkpoint(checkpoints[max(checkpoints)])
-    if state["epoch"] > config.epochs:
-        raise UserError(f"{out} already has {state['epoch']} epochs; --epochs {config.epochs} is fewer")
     return state
 
 
@@ -374,8 +402,16 @@ def _train(config: TrainConfig, out_dir: str | Path, *, resume: bool, hooks) -> 
     dist = init_distributed()  # one process: a context whose every method is a no-op
     start = prepare_run_dir(out, config, resume, world_size=dist.world_size, writer=dist.is_main)
     dist.barrier()  # no rank looks at the directory after rank 0 has started writing to it
+    if start is not None and start["epoch"] >= config.epochs:  # finished: nothing is trained, nothing written
+        if dist.is_main:
+            from ..console import note
+
+            note(f"{out}: the run already has all {config.epochs} epochs; nothing to do")
+        return out
     if start is not None:
-        config = dataclasses.replace(config, threads=start["config"].get("threads", config.threads))
+        saved = TrainConfig.from_dict(start["config"], where=f"the config in checkpoint {start['path']}")
+        if start["config"].get("threads") is not None:  # the thread count the run started with, recorded
+            config = dataclasses.replace(config, threads=saved.threads)
 
     # same threads and deterministic kernels, so the same seed gives the same bits (and a resume matches)
     if config.threads > 0:
@@ -391,14 +427,18 @@ def _train(config: TrainConfig, out_dir: str | Path, *, resume: bool, hooks) -> 
     n_steps = steps_per_epoch(bundle, config.batch_size, dist.world_size)
 
     epoch, step = 0, 0
-    if start is not None:
-        model.load_state_dict(start["model"])
-        optimizer.load_state_dict(start["optimizer"])
+    if start is not None:  # checked to fit before anything is written to the run directory
+        ckpt.fit_model(model, start["model"], start["path"], config.model)
+        ckpt.fit_optimizer(optimizer, start["optimizer"], start["path"], config.optimizer)
         epoch, step = int(start["epoch"]), int(start["step"])
         for key, hook_state in start.get("hooks", {}).items():
             i = int(key.split(":")[0])
             if i < len(hooks) and hasattr(hooks[i], "load_state_dict"):
-                hooks[i].load_state_dict(hook_state)
+                try:
+                    hooks[i].load_state_dict(hook_state)
+                except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as error:
+                    raise UserError(f"checkpoint {start['path']}: the saved state of hook {key} does not load "
+                                    f"({type(error).__name__}: {' '.join(str(error).split())[:160]})") from None
     document = {
         "schema": CONFIG_SCHEMA,
         **config.to_dict(),

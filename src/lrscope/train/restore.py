@@ -6,6 +6,10 @@
 ``lr`` is the rate used in that epoch (the value in its epoch record): ``s(epoch - 1)`` for a per-epoch
 schedule, the rate of the epoch's last step for a per-step one.  Epoch 0 is the initial model (``lr`` is then
 ``s(0)``).
+
+Nothing in the run directory is trusted: the checkpoint is read without unpickling code
+(:func:`lrscope.train.checkpoint.load_checkpoint`), its config is type-checked, and its model and optimizer
+states must fit the model and optimizer that config names; otherwise one line says which file and what is wrong.
 """
 
 from __future__ import annotations
@@ -57,13 +61,15 @@ def load_run(run_dir: str | Path, epoch: int | None = None) -> LoadedRun:
         raise UserError(
             f"{run_dir} has no checkpoint for epoch {epoch}; available: {', '.join(map(str, checkpoints))}"
         )
-    state = ckpt.load_checkpoint(checkpoints[int(epoch)])
-    config = TrainConfig.from_dict(state["config"])
+    path = checkpoints[int(epoch)]
+    state = ckpt.load_checkpoint(path)  # never runs code from the file; checked for lrscope's keys and types
+    config = TrainConfig.from_dict(state["config"], where=f"the config in checkpoint {path}")
+    config.validate()
     bundle, model = data_and_model(config)
-    model.load_state_dict(state["model"])
+    ckpt.fit_model(model, state["model"], path, config.model)
     model.train()
     optimizer = make_optimizer(config, model)
-    optimizer.load_state_dict(state["optimizer"])
+    ckpt.fit_optimizer(optimizer, state["optimizer"], path, config.optimizer)
     schedule = parse_schedule_spec(config.schedule)
     done_epochs, done_steps = int(state["epoch"]), int(state["step"])
     if config.step_unit == "epoch":
@@ -84,7 +90,7 @@ def load_run(run_dir: str | Path, epoch: int | None = None) -> LoadedRun:
         epoch=done_epochs,
         step=done_steps,
         lr=lr,
-        checkpoint=checkpoints[int(epoch)],
+        checkpoint=path,
         rng=state["rng"],
         hooks=state.get("hooks", {}),
     )
