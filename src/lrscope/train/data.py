@@ -238,20 +238,97 @@ def _cifar10(path: Path):
     missing = [n for n in [*names, "test_batch"] if not (path / n).is_file()]
     if missing:
         raise UserError(f"{path} is not the CIFAR-10 python folder: missing {', '.join(missing)}")
-
-    def batch(name):
-        try:
-            with open(path / name, "rb") as f:
-                d = pickle.load(f, encoding="bytes")
-            return d[b"data"].reshape(-1, 3, 32, 32), np.array(d[b"labels"])
-        except (OSError, KeyError, pickle.UnpicklingError, ValueError) as error:
-            raise UserError(f"cannot read CIFAR-10 batch {path / name} ({error})") from None
-
-    parts = [batch(n) for n in names]
-    xv, yv = batch("test_batch")
+    parts = [read_cifar_batch(path / n) for n in names]
+    xv, yv = read_cifar_batch(path / "test_batch")
     x = np.concatenate([p[0] for p in parts]).astype(np.float32) / 255.0
     y = np.concatenate([p[1] for p in parts])
     return x, y, xv.astype(np.float32) / 255.0, yv
+
+
+def _latin1_encode(text, encoding="utf-8", errors="strict"):
+    """``_codecs.encode`` as protocol-2 pickles use it for bytes (latin-1 only; no other codec is looked up)."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
+        raise pickle.UnpicklingError("_codecs.encode with anything but a string and latin1")
+    return text.encode("latin1")
+
+
+# What a CIFAR-10 python batch may ask the unpickler for: NumPy's array, dtype and scalar reconstruction (numpy 1
+# names them numpy.core.multiarray, numpy 2 numpy._core.multiarray) and the latin-1 encode protocol 2 uses for
+# bytes.  Dicts, lists, bytes, strings and numbers need no global at all.
+def _multiarray():
+    try:
+        from numpy._core import multiarray  # numpy 2
+    except ImportError:  # numpy 1
+        from numpy.core import multiarray
+    return multiarray
+
+
+_CIFAR_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): lambda: _multiarray()._reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): lambda: _multiarray()._reconstruct,
+    ("numpy.core.multiarray", "scalar"): lambda: _multiarray().scalar,
+    ("numpy._core.multiarray", "scalar"): lambda: _multiarray().scalar,
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: np.dtype,
+    ("_codecs", "encode"): lambda: _latin1_encode,
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles the plain values of a CIFAR-10 batch and refuses every other class or function."""
+
+    def find_class(self, module, name):
+        make = _CIFAR_GLOBALS.get((module, name))
+        if make is None:
+            raise _Refused(f"{module}.{name}")
+        return make()
+
+
+class _Refused(pickle.UnpicklingError):
+    """A batch asked for a global outside :data:`_CIFAR_GLOBALS`; ``args[0]`` is its dotted name."""
+
+
+def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images N x 3 x 32 x 32 uint8, labels N int64) of one CIFAR-10 python batch, read without running code.
+
+    The batch is a pickled dict {b"data": uint8 array N x 3072, b"labels": N ints in 0..9, ...}; it is read with
+    a restricted unpickler that admits only NumPy's array reconstruction besides plain values, so a planted
+    batch cannot run anything.  A file of another shape is one line naming it and what is wrong.
+    """
+    where = f"{path} is not a CIFAR-10 python batch"
+    try:
+        with open(path, "rb") as f:
+            document = _CifarUnpickler(f, encoding="bytes").load()
+    except _Refused as refused:
+        raise UserError(f"{where}: it asks to unpickle {refused.args[0]}, which lrscope refuses") from None
+    except OSError as error:
+        raise UserError(f"cannot read CIFAR-10 batch {path}: {error.strerror or error}") from None
+    except Exception as error:  # noqa: BLE001 - a damaged pickle raises many kinds
+        text = " ".join(str(error).split())[:160]
+        raise UserError(f"{where}: it does not unpickle ({type(error).__name__}: {text})") from None
+    if not isinstance(document, dict):
+        raise UserError(f"{where}: it holds a {type(document).__name__}, not a dict")
+    data = document.get(b"data", document.get("data"))
+    labels = document.get(b"labels", document.get("labels"))
+    if data is None or labels is None:
+        raise UserError(f"{where}: it has no data and labels entries")
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 \
+            or data.shape[0] < 1:
+        shape = f"{data.dtype} array of shape {list(data.shape)}" if isinstance(data, np.ndarray) else \
+            type(data).__name__
+        raise UserError(f"{where}: its data is a {shape}, expected N x 3072 uint8")
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
+        y = labels.astype(np.int64)
+    elif isinstance(labels, list) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                          for v in labels):
+        y = np.array([int(v) for v in labels], dtype=np.int64)
+    else:
+        raise UserError(f"{where}: its labels are not a list of integers")
+    if len(y) != data.shape[0]:
+        raise UserError(f"{where}: it has {data.shape[0]} images but {len(y)} labels")
+    if y.size and (y.min() < 0 or y.max() > 9):
+        raise UserError(f"{where}: its labels must be 0..9; found {int(y.min() if y.min() < 0 else y.max())}")
+    return data.reshape(-1, 3, 32, 32), y
 
 
 # ---------------------------------------------------------------- preparation
