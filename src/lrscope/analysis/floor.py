@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import UserError
+from ..validate import check_float, check_int
 
 PREDICT_SCHEMA = "lrscope.predict/1"
 MIN_MEASUREMENTS = 8  # look back further than the last epoch (at the same rate) until this many are found
@@ -396,6 +397,7 @@ def predict_run(run_dir, lr_to: float, epoch: int | None = None) -> Prediction:
     from ..logs.rundir import read_config, read_metrics, require_run_dir
 
     run_dir = require_run_dir(run_dir)
+    lr_to = check_float("--to", lr_to, low=0.0, low_open=True, high=1e6)
     epoch_records = read_metrics(run_dir, "epoch")
     if not epoch_records:
         raise UserError(f"{run_dir} has no epoch records in its metrics.jsonl; nothing to predict from")
@@ -404,8 +406,8 @@ def predict_run(run_dir, lr_to: float, epoch: int | None = None) -> Prediction:
         epoch = (
             saved[-1] if saved else max(int(r["epoch"]) for r in epoch_records if _is_number(r.get("epoch")))
         )
-    elif epoch < 1:
-        raise UserError(f"--at expects a number of completed epochs >= 1; got {epoch}")
+    else:
+        epoch = check_int("--at (completed epochs)", epoch, low=1)
     config = read_config(run_dir)
     if not config:
         raise UserError(

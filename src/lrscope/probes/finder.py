@@ -55,6 +55,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..validate import check_choice, check_float, check_int
 from .state import preserved
 
 __all__ = ["find_lr", "FinderResult", "Sweep", "suggest", "sweep_lrs"]
@@ -62,6 +63,9 @@ __all__ = ["find_lr", "FinderResult", "Sweep", "suggest", "sweep_lrs"]
 SCHEMA = "lrscope.finder/1"
 RULES = ("combined", "steepest", "midpoint", "valley", "minimum_over_10")
 _BOOTSTRAP = 40
+MAX_ITER = 100_000  # optimizer steps in one sweep (the rates are held in memory, one float each)
+MAX_REPEATS = 100
+MAX_RATE = 1e6
 
 
 # ---------------------------------------------------------------- results
@@ -393,23 +397,16 @@ class _Cycle:
 def check_sweep_settings(start_lr, end_lr, num_iter, mode="exp", smooth=0.98, diverge=4.0, repeats=1,
                          accumulation_steps=1) -> None:
     """UserError naming the first bad sweep setting (no model needed: the CLI checks before loading data)."""
-    for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise UserError(f"{name} must be a positive finite number; got {value!r}")
+    start_lr = check_float("start_lr", start_lr, low=0.0, low_open=True, high=MAX_RATE)
+    end_lr = check_float("end_lr", end_lr, low=0.0, low_open=True, high=MAX_RATE)
     if start_lr >= end_lr:
         raise UserError(f"start_lr must be below end_lr; got start_lr={start_lr:g} >= end_lr={end_lr:g}")
-    if not isinstance(num_iter, int) or num_iter < 10:
-        raise UserError(f"num_iter must be an integer >= 10; got {num_iter!r}")
-    if mode not in ("exp", "linear"):
-        raise UserError(f"mode must be 'exp' or 'linear'; got {mode!r}")
-    if not 0.0 <= smooth < 1.0:
-        raise UserError(f"smooth must be in [0, 1); got {smooth!r}")
-    if not diverge > 1.0:
-        raise UserError(f"diverge must be > 1 (a multiple of the best smoothed loss); got {diverge!r}")
-    if not isinstance(repeats, int) or repeats < 1:
-        raise UserError(f"repeats must be an integer >= 1; got {repeats!r}")
-    if not isinstance(accumulation_steps, int) or accumulation_steps < 1:
-        raise UserError(f"accumulation_steps must be an integer >= 1; got {accumulation_steps!r}")
+    check_int("num_iter", num_iter, low=10, high=MAX_ITER)
+    check_choice("mode", mode, ("exp", "linear"))
+    check_float("smooth", smooth, low=0.0, high=1.0, high_open=True)
+    check_float("diverge (a multiple of the best smoothed loss)", diverge, low=1.0, low_open=True, high=1e6)
+    check_int("repeats", repeats, low=1, high=MAX_REPEATS)
+    check_int("accumulation_steps", accumulation_steps, low=1, high=10_000)
 
 
 def _check_inputs(model, optimizer, loss_fn, start_lr, end_lr, num_iter, mode, smooth, diverge, repeats,

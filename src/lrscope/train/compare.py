@@ -106,8 +106,8 @@ def find_command(options: dict, out: str | Path, *, start_lr: float = 1e-7, end_
         out.mkdir(parents=True, exist_ok=True)
         doc = result.to_json()
         doc["config"] = config.to_dict()
-        write_json(out / "finder.json", doc)
         save_finder_plot(doc, out / "finder.png")
+        write_json(out / "finder.json", doc)  # last: a finder.json is only ever there for a finished sweep
     return result
 
 
