@@ -252,9 +252,6 @@ def _latin1_encode(text, encoding="utf-8", errors="strict"):
     return text.encode("latin1")
 
 
-# What a CIFAR-10 python batch may ask the unpickler for: NumPy's array, dtype and scalar reconstruction (numpy 1
-# names them numpy.core.multiarray, numpy 2 numpy._core.multiarray) and the latin-1 encode protocol 2 uses for
-# bytes.  Dicts, lists, bytes, strings and numbers need no global at all.
 def _multiarray():
     try:
         from numpy._core import multiarray  # numpy 2
@@ -263,11 +260,24 @@ def _multiarray():
     return multiarray
 
 
+def _frombuffer():
+    try:
+        from numpy._core.numeric import _frombuffer  # numpy 2
+    except ImportError:  # numpy 1
+        from numpy.core.numeric import _frombuffer
+    return _frombuffer
+
+
+# What a CIFAR-10 python batch may ask the unpickler for: NumPy's array, dtype and scalar reconstruction (numpy 1
+# names them numpy.core.*, numpy 2 numpy._core.*; protocol 5 rebuilds arrays with _frombuffer) and the latin-1
+# encode protocol 2 uses for bytes.  Dicts, lists, bytes, strings and numbers need no global at all.
 _CIFAR_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"): lambda: _multiarray()._reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): lambda: _multiarray()._reconstruct,
     ("numpy.core.multiarray", "scalar"): lambda: _multiarray().scalar,
     ("numpy._core.multiarray", "scalar"): lambda: _multiarray().scalar,
+    ("numpy.core.numeric", "_frombuffer"): _frombuffer,  # pickle protocol 5 (no object dtype: numpy refuses it)
+    ("numpy._core.numeric", "_frombuffer"): _frombuffer,
     ("numpy", "ndarray"): lambda: np.ndarray,
     ("numpy", "dtype"): lambda: np.dtype,
     ("_codecs", "encode"): lambda: _latin1_encode,
