@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -403,10 +404,8 @@ def _train(config: TrainConfig, out_dir: str | Path, *, resume: bool, hooks) -> 
     start = prepare_run_dir(out, config, resume, world_size=dist.world_size, writer=dist.is_main)
     dist.barrier()  # no rank looks at the directory after rank 0 has started writing to it
     if start is not None and start["epoch"] >= config.epochs:  # finished: nothing is trained, nothing written
-        if dist.is_main:
-            from ..console import note
-
-            note(f"{out}: the run already has all {config.epochs} epochs; nothing to do")
+        if dist.is_main:  # one line, unwrapped (a Rich console would wrap it at the terminal's width)
+            print(f"{out}: the run already has all {config.epochs} epochs; nothing to do", file=sys.stderr)
         return out
     if start is not None:
         saved = TrainConfig.from_dict(start["config"], where=f"the config in checkpoint {start['path']}")
