@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..validate import check_choice, check_float, check_int
+from ..validate import check_choice, check_float, check_int, unsigned_seed
 from .state import preserved
 
 __all__ = ["find_lr", "FinderResult", "Sweep", "suggest", "sweep_lrs"]
@@ -593,7 +593,7 @@ def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: C
     notes: list[str] = []
     sweeps: list[Sweep] = []
     seeds = [None] * repeats if seed is None else [
-        int(s) for s in np.random.SeedSequence(int(seed)).generate_state(repeats, dtype=np.uint32)]
+        int(s) for s in np.random.SeedSequence(unsigned_seed(seed)).generate_state(repeats, dtype=np.uint32)]
     with preserved(model, optimizer, scaler=user_scaler, generators=_loader_generators(loader)) as snap:
         batches = _Cycle(loader)
         run = _Run(model, optimizer, loss_fn, batches, lrs, smooth=smooth, diverge=diverge,

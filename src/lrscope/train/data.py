@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..validate import check_float, check_int, check_memory, unsigned_seed
 
 DATASETS = ("digits", "synthetic", "npz:PATH", "folder:PATH", "cifar10:PATH")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -160,11 +161,11 @@ def _synthetic(arg: str):
             params[key] = type(params[key])(value)
         except ValueError:
             raise UserError(f"synthetic {key} must be a number; got {value!r}") from None
-    n, dim, k = int(params["n"]), int(params["dim"]), int(params["classes"])
-    if n < 4 or dim < 1 or k < 2:
-        raise UserError(
-            f"synthetic data needs n >= 4, dim >= 1, classes >= 2; got n={n}, dim={dim}, classes={k}"
-        )
+    n = check_int("synthetic n", params["n"], low=4, high=10**8)
+    dim = check_int("synthetic dim", params["dim"], low=1, high=10**6)
+    k = check_int("synthetic classes", params["classes"], low=2, high=10**4)
+    check_float("synthetic sep", params["sep"], low=0.0, high=1e6)
+    check_memory(f"synthetic data with n={n}, dim={dim}", 3 * 8.0 * n * dim)  # float64 draws, then float32
     rng = np.random.default_rng(12345)
     means = rng.standard_normal((k, dim))
     means *= params["sep"] / np.linalg.norm(means, axis=1, keepdims=True)
@@ -345,7 +346,7 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _split(x, y, val_fraction, seed):
-    rng = np.random.default_rng([int(seed), 1])
+    rng = np.random.default_rng([unsigned_seed(seed), 1])
     order = rng.permutation(len(y))
     n_val = min(max(1, int(round(val_fraction * len(y)))), len(y) - 1)
     val, train = order[:n_val], np.sort(order[n_val:])
@@ -363,7 +364,7 @@ def _standardise(x, xv):
 
 def _flip_labels(y, num_classes, fraction, seed):
     """Replace a seeded ``fraction`` of labels by a uniformly drawn *different* class."""
-    rng = np.random.default_rng([int(seed), 2])
+    rng = np.random.default_rng([unsigned_seed(seed), 2])
     y = y.copy()
     n_flip = int(round(fraction * len(y)))
     which = rng.choice(len(y), size=n_flip, replace=False)

@@ -46,7 +46,7 @@ from ..atomic import remove_stale_temporaries
 from ..errors import UserError
 from ..logs.recorder import Recorder, trim_metrics
 from ..logs.rundir import CHECKPOINTS, CONFIG, check_metrics, read_config
-from ..validate import check_float, check_int
+from ..validate import check_choice, check_float, check_int, check_seed, unsigned_seed
 from . import checkpoint as ckpt
 from .data import DataBundle, augment_batch, load_data
 from .distributed import init_distributed
@@ -55,6 +55,10 @@ from .models import build_model
 OPTIMIZERS = ("sgd", "adamw")
 STEP_UNITS = ("epoch", "step")
 CONFIG_SCHEMA = "lrscope.train-config/1"
+MAX_EPOCHS = 1_000_000
+MAX_BATCH = 1_000_000
+MAX_LR_SCALE = 1e6
+MAX_THREADS = 1024  # torch.set_num_threads crashes the process (SIGSEGV) far above what any machine has
 
 
 class TrainingDiverged(UserError):
@@ -116,43 +120,31 @@ class TrainConfig:
         return cls(**values)
 
     def validate(self) -> None:
-        """Raise UserError naming the first bad field."""
-        checks = [
-            (
-                isinstance(self.epochs, int) and self.epochs >= 1,
-                f"epochs must be an integer >= 1; got {self.epochs}",
-            ),
-            (
-                isinstance(self.batch_size, int) and self.batch_size >= 1,
-                f"batch size must be an integer >= 1; got {self.batch_size}",
-            ),
-            (
-                self.optimizer in OPTIMIZERS,
-                f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}",
-            ),
-            (
-                self.step_unit in STEP_UNITS,
-                f"step unit must be one of {', '.join(STEP_UNITS)}; got {self.step_unit!r}",
-            ),
-            (0.0 <= self.momentum < 1.0, f"momentum must be in [0, 1); got {self.momentum}"),
-            (0.0 <= self.beta2 < 1.0, f"beta2 must be in [0, 1); got {self.beta2}"),
-            (self.weight_decay >= 0.0, f"weight decay must be >= 0; got {self.weight_decay}"),
-            (
-                self.lr_scale > 0.0 and math.isfinite(self.lr_scale),
-                f"lr scale must be > 0; got {self.lr_scale}",
-            ),
-            (
-                not (self.nesterov and (self.optimizer != "sgd" or self.momentum == 0)),
-                "--nesterov needs --optimizer sgd with momentum > 0",
-            ),
-            (
-                self.noise_every >= 0 and self.sharpness_every >= 0 and self.keep >= 0 and self.threads >= 0,
-                "noise_every, sharpness_every, keep and threads must be >= 0",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+        """Raise UserError naming the first bad field (by its command-line flag) and its range."""
+        self.epochs = check_int("--epochs", self.epochs, low=1, high=MAX_EPOCHS)
+        self.batch_size = check_int("--batch-size", self.batch_size, low=1, high=MAX_BATCH)
+        check_choice("--optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("--step-unit", self.step_unit, STEP_UNITS)
+        self.momentum = check_float("--momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        self.beta2 = check_float("beta2", self.beta2, low=0.0, high=1.0, high_open=True)
+        self.weight_decay = check_float("--weight-decay", self.weight_decay, low=0.0, high=1e3)
+        self.lr_scale = check_float("--lr-scale", self.lr_scale, low=0.0, low_open=True, high=MAX_LR_SCALE)
+        self.seed = check_seed("--seed", self.seed)
+        self.label_noise = check_float("--label-noise", self.label_noise, low=0.0, high=1.0, high_open=True)
+        self.val_fraction = check_float("--val-fraction", self.val_fraction, low=0.0, high=1.0, low_open=True,
+                                        high_open=True)
+        self.noise_every = check_int("--noise-every", self.noise_every, low=0, high=10**9)
+        self.sharpness_every = check_int("--sharpness-every", self.sharpness_every, low=0, high=10**9)
+        self.keep = check_int("--keep", self.keep, low=0, high=MAX_EPOCHS + 1)
+        self.threads = check_int("--threads", self.threads, low=0, high=MAX_THREADS)
+        for name in ("nesterov", "augment"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserError(f"--{name} must be true or false; got {getattr(self, name)!r}")
+        for name in ("data", "model", "schedule"):
+            if not isinstance(getattr(self, name), str):
+                raise UserError(f"--{name} must be text; got {getattr(self, name)!r}")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
+            raise UserError("--nesterov needs --optimizer sgd with momentum > 0")
         parse_schedule_spec(self.schedule)
 
 
@@ -188,7 +180,7 @@ class TrainState:
 def epoch_seed(seed: int, epoch: int) -> int:
     """A 63-bit seed that depends only on (seed, epoch)."""
     return int(
-        np.random.SeedSequence([int(seed), int(epoch)]).generate_state(2, np.uint64)[0] >> np.uint64(1)
+        np.random.SeedSequence([unsigned_seed(seed), int(epoch)]).generate_state(2, np.uint64)[0] >> np.uint64(1)
     )
 
 
