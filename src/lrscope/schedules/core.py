@@ -15,8 +15,9 @@ its text form (``lrscope.schedules.spec`` parses it back), ``s.events(t0, t1)`` 
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any, ClassVar
@@ -46,6 +47,94 @@ class Event:
 
     def to_json(self) -> dict:
         return {"t": self.t, "lr_before": self.lr_before, "lr_after": self.lr_after}
+
+
+MAX_EVENTS = 20_000_000  # jumps one events() call may list (two per step over the 10**7 steps of --steps)
+
+
+class Events(Sequence):
+    """The jumps of a schedule over [t0, t1): a read-only sequence of :class:`Event` backed by three arrays.
+
+    ``len(events)``, ``events.t``, ``events.lr_before`` and ``events.lr_after`` cost nothing per jump, so an
+    ``sgdr(0.1, period=1)`` over 10**7 steps is counted and drawn without 10**7 Python objects; indexing and
+    iteration make the :class:`Event` values on demand.  Compares equal to a list of the same events.
+    """
+
+    __slots__ = ("lr_after", "lr_before", "t")
+
+    def __init__(self, t: Any = (), lr_before: Any = (), lr_after: Any = ()) -> None:
+        arrays = [np.asarray(a, dtype=np.float64).reshape(-1) for a in (t, lr_before, lr_after)]
+        if not arrays[0].size == arrays[1].size == arrays[2].size:
+            raise ValueError("t, lr_before and lr_after must have one length")
+        for name, array in zip(("t", "lr_before", "lr_after"), arrays, strict=True):
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Events is read-only")
+
+    def __len__(self) -> int:
+        return int(self.t.size)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Events(self.t[index], self.lr_before[index], self.lr_after[index])
+        i = range(len(self))[index]  # IndexError and negative indices as a list has them
+        return Event(float(self.t[i]), float(self.lr_before[i]), float(self.lr_after[i]))
+
+    def __iter__(self) -> Iterator[Event]:
+        for t, before, after in zip(self.t.tolist(), self.lr_before.tolist(), self.lr_after.tolist(), strict=True):
+            yield Event(t, before, after)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Events):
+            return bool(
+                np.array_equal(self.t, other.t)
+                and np.array_equal(self.lr_before, other.lr_before)
+                and np.array_equal(self.lr_after, other.lr_after)
+            )
+        if isinstance(other, (list, tuple)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        if len(self) <= 6:
+            return f"Events({list(self)!r})"
+        return f"Events({len(self)} jumps from t={self.t[0]:g} to t={self.t[-1]:g})"
+
+
+_EVENTS: OrderedDict[tuple, Events] = OrderedDict()  # the last few events() answers (immutable: safe to share)
+_EVENTS_LOCK = threading.Lock()
+
+
+def _no_jumps() -> tuple[np.ndarray, np.ndarray]:
+    return np.empty(0), np.empty(0)
+
+
+def _too_many_jumps(schedule: Schedule, count: int, t0: float, t1: float) -> None:
+    if count > MAX_EVENTS:
+        raise UserError(
+            f"{schedule.spec} jumps {count} times in [{t0:g}, {t1:g}), more than the {MAX_EVENTS} lrscope "
+            f"lists; use a shorter span"
+        )
+
+
+def _multiples(schedule: Schedule, step: int, t0: float, t1: float) -> np.ndarray:
+    """The k >= 1 with t0 <= k * step < t1 as a float array (for 0 <= t0 < t1 < inf)."""
+    k0 = max(1, math.ceil(t0 / step))
+    while k0 > 1 and (k0 - 1) * step >= t0:  # t0 / step rounded up past a multiple
+        k0 -= 1
+    while k0 * step < t0:
+        k0 += 1
+    k1 = math.ceil(t1 / step)  # the first k with k * step >= t1
+    while k1 > 0 and (k1 - 1) * step >= t1:
+        k1 -= 1
+    while k1 * step < t1:
+        k1 += 1
+    _too_many_jumps(schedule, k1 - k0, t0, t1)
+    return np.arange(k0, max(k0, k1), dtype=np.float64)
 
 
 def _as_t(t: Any) -> tuple[np.ndarray, bool]:
@@ -141,6 +230,9 @@ def _linear_lr(base: float, start_factor: float, end_factor: float, total: int, 
 
 # ---------------------------------------------------------------------------------------- validation
 
+MAX_INT = 10**15  # largest step count, period, milestone or boundary: 10**15 steps is beyond any training run
+MAX_NUMBER = 1e300  # largest magnitude of a rate or factor (anything near float's 1.8e308 overflows at once)
+
 
 def _bad(schedule: Schedule, message: str) -> UserError:
     return UserError(f"{schedule.name}(): {message}")
@@ -162,7 +254,9 @@ def _float(
 ) -> float:
     value = getattr(s, name)
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise _bad(s, f"{name} must be a number, got {value!r}")
+        raise _bad(s, f"{name} must be a number, got {_short(value)}")
+    if isinstance(value, (int, np.integer)) and abs(int(value)) > MAX_NUMBER:
+        raise _bad(s, f"{name} must be a finite number of magnitude at most {MAX_NUMBER:g}, got {_short(value)}")
     value = float(value)
     ok = math.isfinite(value)
     ok = ok and (lo is None or (value > lo if lo_open else value >= lo))
@@ -177,12 +271,20 @@ def _float(
     return value
 
 
+def _short(value: Any) -> str:
+    """repr(value), cut to 60 characters (a 10,000-digit integer is not a message)."""
+    if isinstance(value, int) and abs(value) > 10**40:
+        return f"an integer of {len(str(abs(value))) if abs(value) < 10**4000 else 'over 4000'} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _int(s: Schedule, name: str, *, lo: int = 1) -> int:
     value = getattr(s, name)
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise _bad(s, f"{name} must be an integer >= {lo}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= MAX_INT:
+        raise _bad(s, f"{name} must be an integer from {lo} to {MAX_INT:.0e}, got {_short(value)}")
     _set(s, name, int(value))
     return int(value)
 
@@ -197,15 +299,16 @@ def _numbers(
     if not isinstance(value, (list, tuple, np.ndarray)):
         raise _bad(s, f"{name} must be a list of numbers, got {value!r}")
     out = []
+    hi = MAX_INT if integer else MAX_NUMBER
     for item in value:
         if isinstance(item, (float, np.floating)) and integer and float(item).is_integer():
             item = int(item)
         good = not isinstance(item, bool) and isinstance(
             item, (int, np.integer) if integer else (int, float, np.number)
         )
-        if not good or not math.isfinite(float(item)) or item < lo:
+        if not good or not (lo <= item <= hi) or not math.isfinite(float(item)):
             kind = "integers" if integer else "finite numbers"
-            raise _bad(s, f"{name} must be a list of {kind} >= {lo:g}, got {list(value)!r}")
+            raise _bad(s, f"{name} must be a list of {kind} from {lo:g} to {hi:.0e}, got {_short(list(value))}")
         out.append(int(item) if integer else float(item))
     if len(out) < min_len:
         raise _bad(s, f"{name} needs at least {min_len} entries, got {list(value)!r}")
@@ -281,19 +384,44 @@ class Schedule:
         raise NotImplementedError
 
     # ---------------------------------------------------------------------------------------- events
-    def events(self, t0: float, t1: float) -> list[Event]:
-        """Jumps with t0 <= t < t1, in time order (a boundary where the rate carries on is not one)."""
-        t0, t1 = float(t0), float(t1)
-        out = []
-        for t, before in self._jumps(max(t0, 0.0), t1):
-            after = float(self(t))
-            if before != after:
-                out.append(Event(float(t), float(before), after))
-        return out
+    def events(self, t0: float, t1: float) -> Events:
+        """Jumps with t0 <= t < t1, in time order (a boundary where the rate carries on is not one).
 
-    def _jumps(self, t0: float, t1: float) -> list[tuple[float, float]]:
-        """Candidate jump times in [t0, t1), each with the rate's left limit there (none if continuous)."""
-        return []
+        A sequence of :class:`Event` (see :class:`Events`: ``len`` and the arrays ``.t``, ``.lr_before``,
+        ``.lr_after`` are vectorised); a UserError if there are more than ``MAX_EVENTS``.
+        """
+        t0, t1 = float(t0), float(t1)
+        if math.isnan(t0) or math.isnan(t1) or math.isinf(t0):
+            raise UserError(f"events(t0, t1) needs finite t0 and t1, got {t0!r}, {t1!r}")
+        if math.isinf(t1):
+            raise UserError("events(t0, t1) needs a finite end t1 (a schedule may jump without end)")
+        lo = max(t0, 0.0)
+        if t1 <= lo:
+            return Events()
+        key = (self, lo, t1)
+        found = _EVENTS.get(key)
+        if found is None:
+            found = self._events(lo, t1)
+            with _EVENTS_LOCK:  # the table, the plot and the count of one command ask for the same span
+                _EVENTS[key] = found
+                while len(_EVENTS) > 4:
+                    _EVENTS.popitem(last=False)
+        return found
+
+    def _events(self, lo: float, t1: float) -> Events:
+        times, before = self._jumps(lo, t1)
+        times = np.asarray(times, dtype=np.float64).reshape(-1)
+        before = np.broadcast_to(np.asarray(before, dtype=np.float64), times.shape)
+        if not times.size:
+            return Events()
+        after = np.asarray(self(times), dtype=np.float64).reshape(-1)
+        changed = before != after
+        return Events(times[changed], before[changed], after[changed])
+
+    def _jumps(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate jump times in [t0, t1) (0 <= t0 < t1 < inf) as an array in time order, and the rate's
+        left limit at each (an array or one number); none if the schedule is continuous."""
+        return _no_jumps()
 
     def left_limit(self, t: float) -> float:
         """The rate just before t (differs from s(t) only at an event)."""
@@ -409,15 +537,8 @@ class Step(Schedule):
         return _chain(self.lr, self.gamma, np.floor_divide(t, self.step_size))
 
     def _jumps(self, t0, t1):
-        k0 = max(1, math.ceil(t0 / self.step_size))
-        out = []
-        k = k0
-        while k * self.step_size < t1:
-            out.append(
-                (float(k * self.step_size), float(_chain(self.lr, self.gamma, np.array([k - 1.0]))[0]))
-            )
-            k += 1
-        return out
+        k = _multiples(self, self.step_size, t0, t1)
+        return k * float(self.step_size), _chain(self.lr, self.gamma, k - 1.0)
 
 
 @dataclass(frozen=True, repr=False)
@@ -437,18 +558,21 @@ class MultiStep(Schedule):
         _numbers(self, "milestones", integer=True, order="non-decreasing", lo=0)
         _float(self, "gamma")
 
-    def _levels(self) -> tuple[list[int], np.ndarray]:
-        distinct = sorted(set(self.milestones))
-        factors = [self.gamma ** self.milestones.count(m) for m in distinct]
-        return distinct, np.multiply.accumulate(np.array([self.lr, *factors]))
+    def _levels(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct milestones (as floats) and the rate before each of them and after the last."""
+        distinct, counts = np.unique(np.asarray(self.milestones, dtype=np.int64), return_counts=True)
+        power = {c: self.gamma**c for c in set(counts.tolist())}  # gamma ** (times listed), as Python has it
+        factors = [power[c] for c in counts.tolist()]
+        return distinct.astype(np.float64), np.multiply.accumulate(np.array([self.lr, *factors]))
 
     def _lr(self, t):
         distinct, levels = self._levels()
-        return levels[np.searchsorted(np.array(distinct, dtype=np.float64), t, side="right")]
+        return levels[np.searchsorted(distinct, t, side="right")]
 
     def _jumps(self, t0, t1):
         distinct, levels = self._levels()
-        return [(float(m), float(levels[i])) for i, m in enumerate(distinct) if t0 <= m < t1]
+        lo, hi = np.searchsorted(distinct, [t0, t1], side="left")
+        return distinct[lo:hi], levels[lo:hi]
 
 
 @dataclass(frozen=True, repr=False)
@@ -471,12 +595,12 @@ class Piecewise(Schedule):
         if not isinstance(bounds, (list, tuple)) or any(
             isinstance(b, bool) or not isinstance(b, (int, float)) for b in bounds
         ):
-            raise _bad(self, f"boundaries must be a list of numbers, got {self.boundaries!r}")
+            raise _bad(self, f"boundaries must be a list of numbers, got {_short(self.boundaries)}")
+        if any(not 0 < b <= MAX_INT for b in bounds):  # also refuses nan
+            raise _bad(self, f"boundaries must be numbers from 0 (excluded) to {MAX_INT:.0e}, got {_short(bounds)}")
         bounds = tuple(int(b) if float(b).is_integer() else float(b) for b in bounds)
-        if any(not math.isfinite(b) or b <= 0 for b in bounds) or any(
-            b <= a for a, b in zip(bounds, bounds[1:], strict=False)
-        ):
-            raise _bad(self, f"boundaries must be positive and strictly increasing, got {list(bounds)!r}")
+        if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
+            raise _bad(self, f"boundaries must be positive and strictly increasing, got {_short(list(bounds))}")
         if len(values) != len(bounds) + 1:
             raise _bad(
                 self,
@@ -487,10 +611,12 @@ class Piecewise(Schedule):
 
     def _lr(self, t):
         idx = np.searchsorted(np.array(self.boundaries, dtype=np.float64), t, side="right")
-        return np.asarray(self.values)[idx]
+        return np.asarray(self.values, dtype=np.float64)[idx]
 
     def _jumps(self, t0, t1):
-        return [(float(b), self.values[i]) for i, b in enumerate(self.boundaries) if t0 <= b < t1]
+        bounds = np.array(self.boundaries, dtype=np.float64)
+        lo, hi = np.searchsorted(bounds, [t0, t1], side="left")
+        return bounds[lo:hi], np.asarray(self.values[:-1], dtype=np.float64)[lo:hi]
 
 
 @dataclass(frozen=True, repr=False)
@@ -644,7 +770,12 @@ class SGDR(Schedule):
         return self.min_lr + (self.lr - self.min_lr) * (1 + _cos(np.pi * t_cur / t_i)) / 2
 
     def _jumps(self, t0, t1):
-        return [(float(r), self.min_lr) for r in self._restarts(t1)[1:] if t0 <= r < t1]
+        if self.mult == 1:  # a restart at every multiple of period
+            times = _multiples(self, self.period, t0, t1) * float(self.period)
+        else:  # restarts grow geometrically: a few dozen up to any t
+            restarts = np.array(self._restarts(t1)[1:], dtype=np.float64)
+            times = restarts[(restarts >= t0) & (restarts < t1)]
+        return times, self.min_lr
 
 
 @dataclass(frozen=True, repr=False)
@@ -820,8 +951,10 @@ class Warmup(Schedule):
         return self.schedule.momentum(np.maximum(t - self.steps, 0.0))
 
     def _jumps(self, t0, t1):
-        inner = self.schedule.events(max(t0 - self.steps, 0.0), t1 - self.steps) if t1 > self.steps else []
-        return [(e.t + self.steps, e.lr_before) for e in inner]
+        if t1 <= self.steps:
+            return _no_jumps()
+        inner = self.schedule.events(max(t0 - self.steps, 0.0), t1 - self.steps)
+        return inner.t + self.steps, inner.lr_before
 
 
 @dataclass(frozen=True, repr=False)
@@ -864,37 +997,50 @@ class Join(Schedule):
         ends = [*self.boundaries, math.inf]
         return list(zip(self.schedules, map(float, starts), map(float, ends), strict=False))
 
-    def _lr(self, t):
+    def _by_piece(self, t: np.ndarray, evaluate: Callable[[Schedule, np.ndarray], Any]) -> np.ndarray:
+        """evaluate(schedules[i], t - b[i-1]) for the t of each piece, in one pass over t (not one per piece:
+        a join of a thousand pieces over 10**7 steps)."""
         out = np.empty_like(t)
-        for sched, a, b in self._pieces():
-            here = (t >= a) & (t < b)
-            if np.any(here):
-                out[here] = sched(t[here] - a)
+        starts = np.array([0.0, *self.boundaries], dtype=np.float64)
+        piece = np.searchsorted(starts, t, side="right") - 1  # t >= 0, so piece >= 0
+        counts = np.bincount(piece, minlength=starts.size)
+        order = np.argsort(piece, kind="stable")  # within a piece, t keeps its order
+        edges = np.concatenate([[0], np.cumsum(counts)])
+        for i in np.flatnonzero(counts).tolist():
+            where = order[edges[i] : edges[i + 1]]
+            out[where] = evaluate(self.schedules[i], t[where] - starts[i])
         return out
+
+    def _lr(self, t):
+        return self._by_piece(t, lambda sched, u: sched(u))
 
     @property
     def has_momentum(self) -> bool:
         return all(s.has_momentum for s in self.schedules)
 
     def _momentum(self, t):
-        out = np.empty_like(t)
-        for sched, a, b in self._pieces():
-            here = (t >= a) & (t < b)
-            if np.any(here):
-                out[here] = sched.momentum(t[here] - a)
-        return out
+        return self._by_piece(t, lambda sched, u: sched.momentum(u))
 
     def _jumps(self, t0, t1):
-        out = []
+        times, before = [], []
         pieces = self._pieces()
         for i, (sched, a, b) in enumerate(pieces):
-            if i > 0 and t0 <= a < t1:
+            if a >= t1:
+                break
+            if i > 0 and t0 <= a:
                 prev, pa, _ = pieces[i - 1]
-                out.append((a, prev.left_limit(a - pa)))
+                times.append(np.array([a]))
+                before.append(np.array([prev.left_limit(a - pa)]))
             lo, hi = max(t0, a), min(t1, b)
             if lo < hi:
-                out.extend((e.t + a, e.lr_before) for e in sched.events(lo - a, hi - a))
-        return out
+                inner = sched.events(lo - a, hi - a)
+                times.append(inner.t + a)
+                before.append(inner.lr_before)
+        if not times:
+            return _no_jumps()
+        times_all = np.concatenate(times)
+        _too_many_jumps(self, times_all.size, t0, t1)
+        return times_all, np.concatenate(before)
 
 
 SCHEDULE_CLASSES: tuple[type[Schedule], ...] = (

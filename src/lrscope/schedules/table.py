@@ -25,19 +25,31 @@ def values(schedule: Schedule, steps: int) -> list[float]:
     return lrs.tolist()
 
 
+MAX_JUMP_ROWS = 12  # jumps shown in the table (each as the step before it and its own); the count says the rest
+
+
 def rows(schedule: Schedule, steps: int, samples: int = 10) -> list[dict]:
-    """Rows {t, lr, momentum, event} for evenly spaced t in [0, steps) and t - 1, t at every jump."""
+    """Rows {t, lr, momentum, event} for evenly spaced t in [0, steps) and t - 1, t at each jump.
+
+    At most ``MAX_JUMP_ROWS`` jumps get rows (evenly chosen among them, the first and last included): an
+    sgdr(0.1, period=1) over 10**7 steps jumps at every step, and its table stays a table.
+    """
     check_steps(steps)
-    events = {int(e.t): e for e in schedule.events(0, steps) if float(e.t).is_integer()}
+    events = schedule.events(0, steps)
+    whole = np.flatnonzero(np.floor(events.t) == events.t)  # jumps at integral t (all, for integral bounds)
+    if whole.size > MAX_JUMP_ROWS:
+        whole = whole[np.unique(np.linspace(0, whole.size - 1, MAX_JUMP_ROWS).round().astype(np.int64))]
     ts = set(np.unique(np.linspace(0, steps - 1, min(samples, steps)).round().astype(int)).tolist())
-    for t in events:
+    for t in events.t[whole].astype(np.int64).tolist():
         ts.update(x for x in (t - 1, t) if 0 <= x < steps)
     ts_sorted = sorted(ts)
-    lrs = schedule(np.array(ts_sorted, dtype=np.float64))
-    moms = schedule.momentum(np.array(ts_sorted, dtype=np.float64))
+    at = np.array(ts_sorted, dtype=np.float64)
+    lrs = schedule(at)
+    moms = schedule.momentum(at)
+    found = np.minimum(np.searchsorted(events.t, at), max(len(events) - 1, 0))
     out = []
     for i, t in enumerate(ts_sorted):
-        event = events.get(t)
+        event = events[int(found[i])] if len(events) and events.t[found[i]] == t else None  # any row may be a jump
         out.append(
             {
                 "t": t,
