@@ -219,6 +219,11 @@ def pair_words(s: Series, a: float, b: float) -> str:
 
 def explain(runlog: RunLog, schedule: str | None = None) -> Explanation:
     """Explain a run (see module docstring)."""
+    if schedule is not None:
+        # a bad spec is an error even where the log's own lr column means it would not be used
+        from ..schedules import parse_schedule
+
+        parse_schedule(schedule)
     # hostile logs (1e308, inf, columns with one finite value) make NumPy warn about overflow or empty slices;
     # the results are checked for finiteness where they are used, so the user sees findings, not NumPy noise
     with np.errstate(all="ignore"), warnings.catch_warnings():
