@@ -16,6 +16,11 @@ analytically.
 
 Momentum is folded in as the effective rate alpha / (1 - beta) (an approximation; see analysis/floor.py).
 NumPy only.
+
+Time is walked in blocks of ``_BLOCK`` steps, so ``expected_loss`` needs memory for one block, not for all
+T x modes second moments; a rate that changes at every step costs a few microseconds a step (the recursion,
+its coefficients computed a block at a time).  ``MAX_STEPS`` (10**6) bounds T: about 10 s for a schedule
+that changes every step with 100 modes on one core.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
+from ..validate import check_int
+
+MAX_STEPS = 1_000_000  # steps of one NQM curve (--steps); 10**6 per-step rates take about 10 s
+_BLOCK = 4096  # steps of second moments held at once (4096 x modes floats)
 
 
 @dataclass(frozen=True)
@@ -69,9 +78,12 @@ def floor_loss(lr: float, spectrum: Spectrum, batch_size: float = 1.0) -> float:
 def rates(schedule, steps: int, momentum: float = 0.0) -> np.ndarray:
     """alpha_t / (1 - beta) for t = 0..steps-1 from any callable schedule (an lrscope Schedule or a function).
     """
-    t = np.arange(int(steps), dtype=np.float64)
+    steps = check_int("steps", steps, low=1, high=MAX_STEPS)
+    t = np.arange(steps, dtype=np.float64)
     try:
         values = np.asarray(schedule(t), dtype=np.float64)
+    except UserError:
+        raise
     except Exception:  # noqa: BLE001 - a plain scalar function: evaluate point by point
         values = np.array([float(schedule(v)) for v in t])
     values = np.broadcast_to(values, t.shape)
@@ -86,30 +98,68 @@ def second_moments(lrs: np.ndarray, spectrum: Spectrum, batch_size: float = 1.0,
     Closed form on each run of equal rates; exact for any sequence of rates.
     """
     h, c = _validate(spectrum, batch_size)
-    lrs = np.asarray(lrs, np.float64)
+    lrs = np.asarray(lrs, np.float64).reshape(-1)
     out = np.empty((lrs.size + 1, h.size))
-    out[0] = np.broadcast_to(np.asarray(s0, np.float64), h.shape)
-    starts = np.flatnonzero(np.r_[True, lrs[1:] != lrs[:-1]]) if lrs.size else np.array([], int)
-    ends = np.r_[starts[1:], lrs.size]
-    for a, b in zip(starts, ends, strict=True):
-        lr = lrs[a]
-        decay = (1.0 - lr * h) ** 2  # per-step contraction of mode i
-        n = np.arange(1, b - a + 1, dtype=np.float64)[:, None]
-        if np.all(lr * h < 2.0):
-            star = fixed_point(lr, h, c, batch_size)
-            out[a + 1 : b + 1] = star + decay**n * (out[a] - star)
-        else:  # unstable modes: sum the geometric series directly (no finite fixed point)
-            noise = lr**2 * c / batch_size
-            with np.errstate(over="ignore", invalid="ignore"):
-                series = np.where(decay == 1.0, n, (decay**n - 1.0) / (decay - 1.0))
-                out[a + 1 : b + 1] = decay**n * out[a] + noise * series
+    out[0] = _start(s0, h)
+    for a, block in _blocks(lrs, h, c, batch_size, out[0]):
+        out[a + 1 : a + 1 + len(block)] = block
     return out
 
 
 def expected_loss(lrs: np.ndarray, spectrum: Spectrum, batch_size: float = 1.0, s0=1.0) -> np.ndarray:
-    """E[L](t) = 1/2 sum_i h_i s_i(t), t = 0..len(lrs)."""
-    s = second_moments(lrs, spectrum, batch_size, s0)
-    return 0.5 * s @ np.asarray(spectrum.h, np.float64)
+    """E[L](t) = 1/2 sum_i h_i s_i(t), t = 0..len(lrs) (one block of second moments in memory at a time)."""
+    h, c = _validate(spectrum, batch_size)
+    lrs = np.asarray(lrs, np.float64).reshape(-1)
+    out = np.empty(lrs.size + 1)
+    first = _start(s0, h)
+    out[0] = 0.5 * first @ h
+    for a, block in _blocks(lrs, h, c, batch_size, first):
+        out[a + 1 : a + 1 + len(block)] = 0.5 * block @ h
+    return out
+
+
+def _start(s0, h: np.ndarray) -> np.ndarray:
+    return np.array(np.broadcast_to(np.asarray(s0, np.float64), h.shape), dtype=np.float64)
+
+
+def _blocks(lrs: np.ndarray, h: np.ndarray, c: np.ndarray, batch_size: float, s: np.ndarray):
+    """Yield (a, block) with block[j] = s(a + 1 + j), for blocks of at most ``_BLOCK`` steps in time order.
+
+    Within a block each run of equal rates gets the closed form; a run of one step gets the recursion itself,
+    s <- (1 - alpha h)^2 s + alpha^2 c / B, with the coefficients computed for the whole block at once.
+    """
+    n = lrs.size
+    changes = np.flatnonzero(np.r_[True, lrs[1:] != lrs[:-1]]) if n else np.array([], int)
+    for a in range(0, n, _BLOCK):
+        b = min(a + _BLOCK, n)
+        lr = lrs[a:b]
+        inside = changes[np.searchsorted(changes, a, side="right") : np.searchsorted(changes, b, side="left")]
+        cuts = np.r_[0, inside - a, b - a].tolist()
+        block = np.empty((b - a, h.size))
+        if min(np.diff(cuts)) == 1:  # some runs of one step
+            decay = (1.0 - lr[:, None] * h) ** 2
+            noise = lr[:, None] ** 2 * c / batch_size
+        for r0, r1 in zip(cuts[:-1], cuts[1:], strict=True):
+            if r1 - r0 == 1:
+                s = decay[r0] * s + noise[r0]
+                block[r0] = s
+            else:
+                block[r0:r1] = _run(float(lr[r0]), r1 - r0, s, h, c, batch_size)
+                s = block[r1 - 1]
+        yield a, block
+
+
+def _run(lr: float, length: int, s: np.ndarray, h: np.ndarray, c: np.ndarray, batch_size: float) -> np.ndarray:
+    """s(t0 + 1 .. t0 + length) at a constant rate from s(t0) = s: the closed form."""
+    decay = (1.0 - lr * h) ** 2  # per-step contraction of mode i
+    n = np.arange(1, length + 1, dtype=np.float64)[:, None]
+    if np.all(lr * h < 2.0):
+        star = fixed_point(lr, h, c, batch_size)
+        return star + decay**n * (s - star)
+    noise = lr**2 * c / batch_size  # unstable modes: sum the geometric series directly (no finite fixed point)
+    with np.errstate(over="ignore", invalid="ignore"):
+        series = np.where(decay == 1.0, n, (decay**n - 1.0) / (decay - 1.0))
+        return decay**n * s + noise * series
 
 
 def simulate(

@@ -12,9 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.nqm import Spectrum, expected_loss, floor_loss, rates
+from ..analysis.nqm import MAX_STEPS, Spectrum, expected_loss, floor_loss, rates
 from ..atomic import atomic_path
 from ..errors import UserError
+from ..validate import check_float, check_int
+from .schedule import decimate
+
+MAX_MODES = 10_000  # modes of the quadratic (memory and time grow with modes x steps)
 
 NQM_SCHEMA = "lrscope.nqm/1"
 
@@ -38,6 +42,9 @@ def plot_nqm(
 ) -> dict:
     """Draw E[L](t) of the NQM (h_i = 1/i for i = 1..modes, c_i = h_i, s_i(0) = 1) for each schedule spec;
     return a JSON summary.
+
+    ``steps`` from 2 to ``MAX_STEPS`` (10**6), ``modes`` from 1 to ``MAX_MODES``, ``batch_size`` > 0; the specs
+    are all parsed before anything is computed.
     """
     import matplotlib
 
@@ -46,20 +53,21 @@ def plot_nqm(
 
     from ..schedules import parse_schedule
 
-    if not (isinstance(steps, int) and steps >= 2):
-        raise UserError(f"--steps must be an integer >= 2; got {steps}")
+    steps = check_int("--steps", steps, low=2, high=MAX_STEPS)
+    modes = check_int("modes", modes, low=1, high=MAX_MODES)
+    batch_size = check_float("batch size", batch_size, low=0.0, low_open=True, high=1e12)
     out = Path(out)
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise UserError(f"--out must end in .png, .pdf or .svg; got {out.name}")
     specs = list(specs) if specs else default_specs(steps)
+    schedules = [parse_schedule(spec) for spec in specs]  # every spec checked before any work
     spectrum = Spectrum.power_law(modes)
     t = np.arange(steps + 1)
     fig, (ax_lr, ax) = plt.subplots(
         2, 1, figsize=(8, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 3]}
     )
     curves, floors = [], {}
-    for i, spec in enumerate(specs):
-        schedule = parse_schedule(spec)
+    for i, (spec, schedule) in enumerate(zip(specs, schedules, strict=True)):
         lrs = rates(schedule, steps)
         if np.any(lrs * spectrum.h.max() >= 2.0):
             raise UserError(
@@ -68,11 +76,13 @@ def plot_nqm(
             )
         loss = expected_loss(lrs, spectrum, batch_size)
         color = f"C{i}"
-        ax_lr.plot(t[:-1], lrs, color=color, lw=1.2)
-        ax.plot(t, loss, color=color, lw=1.6, label=spec)
-        for lr in np.unique(lrs):
-            if lr > 0 and np.sum(lrs == lr) >= max(steps // 20, 2):
-                floors[float(lr)] = floor_loss(lr, spectrum, batch_size)
+        keep = decimate(lrs)  # at most a few thousand points a line, every spike kept
+        ax_lr.plot(t[:-1][keep], lrs[keep], color=color, lw=1.2)
+        keep = decimate(loss)
+        ax.plot(t[keep], loss[keep], color=color, lw=1.6, label=spec)
+        levels, counts = np.unique(lrs, return_counts=True)
+        for lr in levels[(levels > 0) & (counts >= max(steps // 20, 2))].tolist():
+            floors[float(lr)] = floor_loss(lr, spectrum, batch_size)
         curves.append(
             {
                 "spec": spec,
