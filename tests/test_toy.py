@@ -192,7 +192,7 @@ def test_mp4_without_ffmpeg_suggests_gif(monkeypatch):
     [
         (["toy", "himmelblau", "--out", "{d}/a.gif"], "unknown surface"),
         (["toy", "rosenbrock", "--lrs", "0.1,abc", "--out", "{d}/a.gif"], "--lrs expects numbers"),
-        (["toy", "rosenbrock", "--out", "{d}/a.txt"], "output must end in"),
+        (["toy", "rosenbrock", "--out", "{d}/a.txt"], "give a file ending in .gif, .mp4, .png"),
         (["toy", "rosenbrock", "--frames", "1", "--out", "{d}/a.gif"], "--frames"),
         (["toy", "rosenbrock", "--out", "{d}/missing/a.gif"], "does not exist"),
     ],
