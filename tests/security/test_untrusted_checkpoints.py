@@ -217,3 +217,26 @@ def test_the_refusal_is_one_line_through_the_debugless_cli(hostile_run, tmp_path
     result = run_cli("whatif", run, "--to", "0.01", "--steps", "2", cwd=tmp_path)
     line = assert_clean_refusal(result, expect="cannot load")
     assert "weights_only" not in line  # torch's multi-paragraph advice is not passed on
+
+
+def test_the_cuda_generators_are_saved_when_cuda_is_in_use_and_restored_on_the_devices_there_are(monkeypatch,
+                                                                                              tmp_path):
+    """The CUDA branch of train/rng.py, on any machine: CUDA faked as initialised with two devices, then one."""
+    from lrscope.train import rng
+
+    states = [torch.arange(16, dtype=torch.uint8), torch.arange(16, 32, dtype=torch.uint8)]
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: [s.clone() for s in states])
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda new: restored.append([s.clone() for s in new]))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = ckpt.save_checkpoint(tmp_path, epoch=1, step=1, model=model, optimizer=optimizer, config={})
+    document = ckpt.load_checkpoint(path)  # a list of byte tensors: still weights-only
+    assert [torch.equal(a, b) for a, b in zip(document["rng"]["cuda"], states, strict=True)] == [True, True]
+    rng.set_rng_state(document["rng"])
+    assert len(restored) == 1 and len(restored[0]) == 1 and torch.equal(restored[0][0], states[0])
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # a CPU process never starts CUDA for it
+    assert "cuda" not in rng.rng_state()
