@@ -704,14 +704,21 @@ def explain_path(
     lr: str | None = None,
     loss: str | None = None,
     x: str | None = None,
+    max_bytes: int | None = 2 * 1024**3,  # lrscope.logs.read.DEFAULT_MAX_BYTES
 ) -> Explanation:
-    """Read a log (file, directory or run) and explain it; for a run directory also write explain.json."""
-    from ..logs import rundir
-    from ..logs.read import read_log
+    """Read a log (file, directory, run, or ``-`` for standard input) and explain it; for a run directory also
+    write explain.json.
 
-    log = read_log(path, format=format, lr=lr, loss=loss, x=x)
+    ``format`` must match what ``path`` holds; ``max_bytes`` caps a text log's size (2 GiB; None: no cap).
+    The log read stays on the result as ``result.log`` (for the plot; not in its JSON).
+    """
+    from ..logs import rundir
+    from ..logs.read import STDIN, read_log
+
+    log = read_log(path, format=format, lr=lr, loss=loss, x=x, max_bytes=max_bytes)
     result = explain(log, schedule=schedule)
-    if Path(path).is_dir() and rundir.is_run_dir(path):
+    result.log = log
+    if str(path) != STDIN and Path(path).is_dir() and rundir.is_run_dir(path):
         from ..atomic import write_json
 
         write_json(Path(path) / rundir.EXPLAIN, result.to_json())

@@ -1,21 +1,42 @@
-"""Read any supported training log into a :class:`RunLog`: sniff the format, decode, dispatch.
+"""Read any supported training log into a :class:`RunLog`: check what the path is, sniff the format, decode,
+dispatch.
 
 Formats: ``delimited`` (CSV/TSV/whitespace tables with a header), ``jsonlines`` (one object a line, prefixes
-and
-other lines allowed), ``tensorboard`` (event files or a directory of them), ``run`` (an lrscope run
-directory).
-Text is decoded from UTF-8, or UTF-16/UTF-32 when a byte-order mark says so (Windows tools write those).
+and other lines allowed), ``tensorboard`` (event files or a directory of them), ``run`` (an lrscope run
+directory).  Text is decoded from UTF-8, or UTF-16/UTF-32 when a byte-order mark says so (Windows tools write
+those).
+
+What is read, and how much:
+
+- a regular file, a directory (TensorBoard logs, run directories, a directory holding a log), or ``-`` for
+  standard input (a text log piped in; read a file named ``-`` as ``./-``).  Anything else (a character
+  device such as ``/dev/zero``, a named pipe, a socket) is refused after an ``os.stat``, before it is opened:
+  opening a pipe with no writer would block, and a device never ends.
+- a text log (a file, standard input, a run's ``metrics.jsonl``) of at most ``max_bytes`` bytes (2 GiB by
+  default; ``None``: no limit).  A file's size is checked before it is read, standard input is read in chunks
+  up to the limit, and a file that grows past the limit while it is read is refused too.
+- TensorBoard event files have no size limit: the ``tensorboard`` package's reader streams them record by
+  record and only scalar values are kept, so memory follows the number of scalars, not the file's size (event
+  files are large because of images and histograms, which are skipped).  They must be regular files.
+- a forced ``format`` that does not match what the path holds is an error, never a reading as another format.
 """
 
 from __future__ import annotations
 
 import codecs
+import os
+import stat
+import sys
 from pathlib import Path
 
 from ..errors import UserError
-from .runlog import RunLog, build_runlog
+from .runlog import RunLog, build_runlog, path_label
 
 FORMATS = ("delimited", "csv", "tsv", "jsonlines", "json", "tensorboard", "run")
+DEFAULT_MAX_BYTES = 2 * 1024**3  # the largest text log read unless the caller says otherwise (--max-bytes)
+STDIN = "-"  # the path that means standard input
+STDIN_LABEL = "<stdin>"  # how standard input is named in messages and in RunLog.path
+MAX_ENTRIES = 200_000  # files and directories looked at when searching a directory for a log
 _LOG_NAMES = (
     "metrics.csv",
     "metrics.jsonl",
@@ -27,50 +48,254 @@ _LOG_NAMES = (
     "stats.log",
     "log",
 )
+_READ_CHUNK = 1 << 24
+_LONGEST_LINE = 1 << 24  # bytes: a text with no line break at all and longer than this is not a log
 
 
 def read_log(
-    path, format: str | None = None, lr: str | None = None, loss: str | None = None, x: str | None = None
+    path,
+    format: str | None = None,
+    lr: str | None = None,
+    loss: str | None = None,
+    x: str | None = None,
+    *,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> RunLog:
-    """Read a log file or directory.  ``format`` overrides sniffing; ``lr``/``loss``/``x`` name columns."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path} does not exist")
+    """Read a log file, a directory, or standard input (``path`` ``"-"``).
+
+    ``format`` overrides sniffing (and must match what ``path`` holds); ``lr``/``loss``/``x`` name columns;
+    ``max_bytes`` caps a text log's size (None: no cap; TensorBoard event files are not capped).
+    """
     fmt = _normalise_format(format)
-    notes: list[str] = []
-    if path.is_dir():
-        return _read_directory(path, fmt, lr=lr, loss=loss, x=x)
-    if fmt is None and "tfevents" in path.name:
-        fmt = "tensorboard"
-    if fmt is None:
-        with open(path, "rb") as f:
-            head = f.read(64)
-        if _looks_like_tfrecord(head):
+    max_bytes = check_max_bytes(max_bytes)
+    over = {"lr": lr, "loss": loss, "x": x}
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if isinstance(path, (str, os.PathLike)) and os.fspath(path) == STDIN:
+        return _read_stdin(fmt, max_bytes, over)
+    path = Path(path)
+    mode = regular_or_directory(path)
+    if stat.S_ISDIR(mode):
+        return _read_directory(path, fmt, max_bytes, over)
+    label = path_label(path)
+    if fmt == "run":
+        raise _not_a(label, "run", "an lrscope run is a directory holding metrics.jsonl or config.json")
+    with _open(path) as f:
+        head = f.read(64)
+        if fmt is None and looks_like_tfrecord(head):
             fmt = "tensorboard"
+        if fmt == "tensorboard" or (fmt is None and "tfevents" in path.name):
+            if not head:
+                raise UserError(f"{label}: no data (the file is empty)")
+            if not looks_like_tfrecord(head):
+                raise _not_a(
+                    label, "tensorboard", "it does not start with a TFRecord header (damaged, or not an event file)"
+                )
+            fmt = "tensorboard"
+        else:
+            size = os.fstat(f.fileno()).st_size
+            check_size(label, size, max_bytes)
+            data = _read_capped(f, head, size, max_bytes, label)
     if fmt == "tensorboard":
         from .tensorboard import read_tensorboard
 
+        notes: list[str] = []
         columns = read_tensorboard(path, notes)
-        return build_runlog(columns, path=str(path), fmt="tensorboard", notes=notes, lr=lr, loss=loss, x=x)
+        return build_runlog(columns, path=str(path), fmt="tensorboard", notes=notes, **over)
+    notes = []
+    text = _text_of(data, label, fmt, notes, tfrecord=looks_like_tfrecord(head))
+    del data  # the text is all that is kept: a 1 GB log is not held twice
+    return _parse_text(text, str(path), label, fmt, over, notes)
+
+
+def check_max_bytes(max_bytes) -> int | None:
+    """``max_bytes`` as a positive int, or None (no limit)."""
+    if max_bytes is None:
+        return None
+    from ..validate import check_int
+
+    return check_int("--max-bytes", max_bytes, low=1)
+
+
+# ------------------------------------------------------------------------------------------------ the path
+
+
+_KINDS = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def regular_or_directory(path: Path) -> int:
+    """``path``'s st_mode (symbolic links followed) when it is a regular file or a directory; else UserError.
+
+    Only ``os.stat``: nothing is opened, so a named pipe with no writer cannot block us.
+    """
+    label = path_label(path)
     try:
-        data = path.read_bytes()
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise UserError(f"{label} does not exist") from None
+    except (OSError, ValueError) as error:  # permission, a name too long, a NUL in the name
+        reason = getattr(error, "strerror", None) or str(error)
+        raise UserError(f"cannot read {label}: {reason}") from None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return mode
+    kind = next((text for test, text in _KINDS if test(mode)), "not a file or a directory")
+    raise UserError(
+        f"{label} is not a regular file ({kind}); lrscope reads log files, directories or - for standard input"
+    )
+
+
+def check_file(path: Path, max_bytes: int | None = DEFAULT_MAX_BYTES, what: str = "a text log") -> int:
+    """Refuse ``path`` unless it is a regular file of at most ``max_bytes`` bytes; returns its size."""
+    mode = regular_or_directory(path)
+    label = path_label(path)
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{label} is a directory, not a file")
+    size = os.stat(path).st_size
+    check_size(label, size, max_bytes, what)
+    return size
+
+
+def is_regular_file(path: Path) -> bool:
+    """A regular file (symbolic links followed); False for anything else, and when it cannot be looked at."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def check_size(label: str, size: int, max_bytes: int | None, what: str = "a text log") -> None:
+    if max_bytes is not None and size > max_bytes:
+        raise UserError(
+            f"{label} is {size_text(size)}, over the {size_text(max_bytes)} limit for {what}; "
+            f"pass --max-bytes to read it anyway"
+        )
+
+
+def size_text(n: int) -> str:
+    """1536 -> '1.5 kB', 3 * 1024**3 -> '3 GB' (binary multiples, as the limit is one)."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+        if n >= scale:
+            value = f"{n / scale:.1f}".removesuffix(".0")
+            return f"{value} {unit}"
+    return f"{n} bytes" if n != 1 else "1 byte"
+
+
+def _open(path: Path):
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the caller's with closes it
     except OSError as error:
-        raise UserError(f"cannot read {path}: {error.strerror or error}") from None
-    text = decode(data, str(path), notes)
+        raise UserError(f"cannot read {path_label(path)}: {error.strerror or error}") from None
+
+
+def _read_capped(f, head: bytes, size: int, max_bytes: int | None, label: str) -> bytearray:
+    """The rest of an open file after ``head``: its stat size first, then chunks while it grows, capped."""
+    data = bytearray(max(size, len(head)) + 1)  # read into one buffer: no second copy of a large file
+    data[: len(head)] = head
+    filled = len(head)
+    try:
+        with memoryview(data) as view:
+            while filled < len(data):
+                got = f.readinto(view[filled:])
+                if not got:
+                    break
+                filled += got
+        del data[filled:]
+        grew = filled > size  # it grew while we read (a run still writing), or its size said 0 (/proc)
+        while grew:
+            if max_bytes is not None and len(data) > max_bytes:
+                raise UserError(
+                    f"{label} grew past the {size_text(max_bytes)} limit for a text log while it was read; "
+                    f"pass --max-bytes to read it anyway"
+                )
+            chunk = f.read(_READ_CHUNK)
+            if not chunk:
+                break
+            data += chunk
+        return data
+    except OSError as error:
+        raise UserError(f"cannot read {label}: {error.strerror or error}") from None
+
+
+def _read_stdin(fmt: str | None, max_bytes: int | None, over: dict) -> RunLog:
+    label = STDIN_LABEL
+    if fmt == "run":
+        raise _not_a(label, "run", "an lrscope run is a directory; standard input is a stream")
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise UserError("no standard input to read (path -)")
+    data = bytearray()
+    try:
+        while True:
+            want = _READ_CHUNK if max_bytes is None else min(_READ_CHUNK, max_bytes + 1 - len(data))
+            chunk = stream.read(want)
+            if not chunk:
+                break
+            data += chunk
+            if max_bytes is not None and len(data) > max_bytes:
+                raise UserError(
+                    f"standard input holds over {size_text(max_bytes)}, the limit for a text log; "
+                    f"pass --max-bytes to read it anyway"
+                )
+    except OSError as error:
+        raise UserError(f"cannot read standard input: {error.strerror or error}") from None
+    if looks_like_tfrecord(bytes(data[:16])):
+        raise UserError(
+            "standard input holds a TensorBoard event file: give its path instead (event files are read "
+            "from files only)"
+        )
+    if fmt == "tensorboard":
+        raise _not_a(label, "tensorboard", "standard input does not start with a TFRecord header")
+    if not data:
+        raise UserError("standard input is empty: no log to read")
+    notes: list[str] = []
+    text = _text_of(data, label, fmt, notes)
     del data
+    return _parse_text(text, STDIN_LABEL, label, fmt, over, notes)
+
+
+def _text_of(data, label: str, fmt: str | None, notes: list[str], tfrecord: bool = False) -> str:
+    """The decoded text of a log's bytes, line breaks made '\\n'."""
+    if len(data) > _LONGEST_LINE and data.find(b"\n") < 0 and data.find(b"\r") < 0:
+        # refused before decoding: a 1 GB line would cost its bytes and its text at once
+        raise UserError(f"{label}: one line of {len(data):,} bytes and no line break: not a training log")
+    try:
+        text = decode(data, label, notes)
+    except UserError as error:
+        if fmt is None or "binary data" not in str(error):
+            raise
+        hint = " (a TensorBoard event file: try --format tensorboard)" if tfrecord else ""
+        raise _not_a(label, fmt, f"binary data, not text{hint}") from None
     if "\r" in text:  # Windows (\r\n) and old Mac (\r) line endings: one kind of line break from here on
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if fmt is None:
-        fmt = sniff_text(text)
+    return text
+
+
+def _parse_text(text: str, path: str, label: str, fmt: str | None, over: dict, notes: list[str]) -> RunLog:
+    sniffed = sniff_text(text)
+    if fmt == "delimited" and sniffed == "jsonlines":
+        raise _not_a(label, "delimited", "its lines are JSON objects (try --format jsonlines)")
+    fmt = fmt or sniffed
     if fmt == "jsonlines":
         from .jsonlines import read_jsonlines
 
-        columns = read_jsonlines(text, str(path), notes)
+        columns = read_jsonlines(text, label, notes)
     else:
         from .delimited import read_delimited
 
-        columns = read_delimited(text, str(path), notes)
-    return build_runlog(columns, path=str(path), fmt=fmt, notes=notes, lr=lr, loss=loss, x=x)
+        columns = read_delimited(text, label, notes)
+    return build_runlog(columns, path=path, fmt=fmt, notes=notes, **over)
+
+
+def _not_a(label: str, fmt: str, reason: str) -> UserError:
+    return UserError(f"{label} is not a {fmt} log: {reason}")
+
+
+# ------------------------------------------------------------------------------------------------ sniffing
 
 
 def _normalise_format(fmt: str | None) -> str | None:
@@ -90,18 +315,33 @@ def _normalise_format(fmt: str | None) -> str | None:
     }
     f = aliases.get(f, f)
     if f not in ("delimited", "jsonlines", "tensorboard", "run"):
+        shown = fmt if len(fmt) <= 40 else fmt[:37] + "..."
         raise UserError(
-            f"unknown --format {fmt!r}: expected one of delimited (csv, tsv), jsonlines, tensorboard, run"
+            f"unknown --format {shown!r}: expected one of delimited (csv, tsv), jsonlines, tensorboard, run"
         )
     return f
 
 
-def _looks_like_tfrecord(head: bytes) -> bool:
-    """A TFRecord starts with an 8-byte little-endian length, a 4-byte CRC, then a serialized Event."""
-    if len(head) < 16:
+def _crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli), bit by bit: it only ever sees a record header's 8 bytes."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+
+def looks_like_tfrecord(head: bytes) -> bool:
+    """A TFRecord starts with an 8-byte little-endian length and the masked CRC-32C of those 8 bytes.
+
+    That is the check the TensorBoard reader makes on its first record, so a file that passes is one it reads.
+    """
+    if len(head) < 12:
         return False
-    length = int.from_bytes(head[:8], "little")
-    return 0 < length < 1 << 24 and b"brain.Event" in head or (0 < length < 4096 and head[12:13] == b"\t")
+    crc = _crc32c(bytes(head[:8]))
+    masked = (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+    return masked == int.from_bytes(head[8:12], "little") and int.from_bytes(head[:8], "little") > 0
 
 
 def decode(data: bytes, path: str, notes: list[str]) -> str:
@@ -150,7 +390,7 @@ def sniff_text(text: str) -> str:
     """'jsonlines' when the text holds JSON-object lines, else 'delimited'."""
     from .jsonlines import count_object_lines
 
-    if "{" not in text[:8_000_000]:
+    if text.find("{", 0, 8_000_000) < 0:
         return "delimited"
     objects, total = count_object_lines(text)
     if objects >= 3 or (objects >= 1 and objects * 2 >= total):
@@ -158,60 +398,160 @@ def sniff_text(text: str) -> str:
     return "delimited"
 
 
-def _read_directory(path: Path, fmt: str | None, **over) -> RunLog:
+# ------------------------------------------------------------------------------------------------ directories
+
+
+def files_under(directory: Path, limit: int | None = None) -> list[Path]:
+    """Every regular file under ``directory`` (symbolic links to directories not followed), sorted.
+
+    At most ``limit`` (:data:`MAX_ENTRIES`) entries are looked at: pointing lrscope at ``/`` or a home
+    directory is an error, not an hour-long search.
+    """
+    limit = MAX_ENTRIES if limit is None else limit
+    found: list[Path] = []
+    seen = 0
+    stack = [directory]
+    while stack:
+        here = stack.pop()
+        try:
+            entries = list(os.scandir(here))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > limit:
+                raise UserError(
+                    f"{path_label(directory)} holds over {limit:,} files and directories; give the log file, "
+                    f"the TensorBoard log directory or the run directory itself"
+                )
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file():  # follows a link to a file; never a device or a pipe
+                    found.append(Path(entry.path))
+            except OSError:
+                continue
+    return sorted(found)
+
+
+def _read_directory(path: Path, fmt: str | None, max_bytes: int | None, over: dict) -> RunLog:
     from . import rundir
 
+    label = path_label(path)
     if fmt in (None, "run") and rundir.is_run_dir(path):
-        return read_run_dir(path, **over)
+        return read_run_dir(path, max_bytes=max_bytes, **over)
     if fmt == "run":
-        raise UserError(f"{path} is not an lrscope run directory (no {rundir.METRICS} in it)")
+        raise _not_a(label, "run", f"no {rundir.METRICS} or {rundir.CONFIG} in it")
+    files = files_under(path)
     if fmt in (None, "tensorboard"):
-        from .tensorboard import event_files
+        from .tensorboard import is_event_file
 
-        if event_files(path):
+        if any(is_event_file(f) for f in files):
             from .tensorboard import read_tensorboard
 
             notes: list[str] = []
-            columns = read_tensorboard(path, notes)
+            columns = read_tensorboard(path, notes, files=files)
             return build_runlog(columns, path=str(path), fmt="tensorboard", notes=notes, **over)
+        if fmt == "tensorboard":
+            raise _not_a(label, "tensorboard", "no event files (events.out.tfevents.*) in it")
     for name in _LOG_NAMES:
-        candidates = sorted(path.rglob(name))
+        candidates = [f for f in files if f.name == name]
         if candidates:
-            return read_log(candidates[-1], format=fmt, **over)
+            return read_log(candidates[-1], format=fmt, max_bytes=max_bytes, **over)
     raise UserError(
-        f"{path}: a directory with no training log in it (looked for TensorBoard event files, "
+        f"{label}: a directory with no training log in it (looked for TensorBoard event files, "
         f"an lrscope run, and {', '.join(_LOG_NAMES[:5])})"
     )
 
 
-def read_run_dir(path: Path, **over) -> RunLog:
-    """An lrscope run directory: its epoch records (step records when there are too few epochs)."""
+# ------------------------------------------------------------------------------------------------ run dirs
+
+
+def run_metrics(run_dir, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> dict:
+    """A run's metrics.jsonl as columns: ``{"epoch": {name: float64 array}, "step": {...}}``.
+
+    Records are those :func:`lrscope.logs.rundir.iter_records` accepts, turned into columns as they are read
+    (memory follows the numbers, not the records).  Fields holding a number somewhere become columns; a
+    missing, non-finite or non-numeric value is NaN.  An epoch repeated (a resumed run rewrote it) keeps its
+    last record, in the place of its first.  The file must be a regular file of at most ``max_bytes`` bytes;
+    no file gives empty columns.
+    """
     import numpy as np
 
     from . import rundir
+    from .jsonlines import ColumnBuilder
 
-    epochs = rundir.read_metrics(path, "epoch")
-    records = epochs
-    kind = "epoch"
-    if len(epochs) < 3:
-        steps = rundir.read_metrics(path, "step")
-        if len(steps) > len(epochs):
-            records, kind = steps, "step"
-    if not records:
-        raise UserError(f"{path}: the run has no metrics yet ({rundir.METRICS} is empty or missing)")
-    names: dict[str, None] = {}
-    for r in records:
-        for k, v in r.items():
-            if k != "kind" and isinstance(v, (int, float)) and not isinstance(v, bool):
-                names.setdefault(k, None)
-    columns = {}
-    for name in names:
-        columns[name] = np.array(
-            [
-                rundir.finite_or_none(r.get(name)) if isinstance(r.get(name), (int, float)) else None
-                for r in records
-            ],
-            dtype=np.float64,
+    path = Path(run_dir) / rundir.METRICS
+    if not os.path.lexists(path):
+        return {"epoch": {}, "step": {}}
+    check_file(path, max_bytes, what="a metrics file")
+    builders = {"epoch": ColumnBuilder(_finite_number), "step": ColumnBuilder(_finite_number)}
+    last_of_epoch: dict = {}
+    try:
+        for record in rundir.iter_records(path):
+            kind = record.get("kind")
+            if kind not in builders:
+                continue
+            builder = builders[kind]
+            row = builder.add({k: v for k, v in record.items() if k != "kind"})
+            if kind == "epoch":
+                key = record.get("epoch")
+                try:
+                    hash(key)
+                except TypeError:
+                    key = repr(key)
+                last_of_epoch[key] = row
+    except RecursionError:
+        raise UserError(f"{path_label(path)}: a line nests JSON too deeply to be an lrscope record") from None
+    except OSError as error:
+        raise UserError(f"cannot read {path_label(path)}: {error.strerror or error}") from None
+    keep = np.fromiter(last_of_epoch.values(), dtype=np.int64, count=len(last_of_epoch))
+    return {
+        "epoch": builders["epoch"].columns(path_label(path), rows=keep),
+        "step": builders["step"].columns(path_label(path)),
+    }
+
+
+def _finite_number(value, name: str):
+    """What a run's record field gives a column: a number (non-finite: NaN), else nothing."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:  # an integer too large for a float
+        return float("nan")
+    return value if value - value == 0 else float("nan")
+
+
+def sort_columns(columns: dict, key: str) -> dict:
+    """Columns reordered by column ``key`` (NaN counts as 0; ties keep their order); unchanged without it."""
+    import numpy as np
+
+    if key not in columns or not len(columns[key]):
+        return columns
+    values = np.nan_to_num(columns[key], nan=0.0)
+    if np.all(values[1:] >= values[:-1]):
+        return columns
+    order = np.argsort(values, kind="stable")
+    return {k: v[order] for k, v in columns.items()}
+
+
+def read_run_dir(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES, **over) -> RunLog:
+    """An lrscope run directory: its epoch records (step records when there are too few epochs)."""
+    from . import rundir
+
+    metrics = run_metrics(path, max_bytes=max_bytes)
+    epochs, steps = metrics["epoch"], metrics["step"]
+
+    def rows(columns):
+        return len(next(iter(columns.values()))) if columns else 0
+
+    columns, kind = epochs, "epoch"
+    if rows(epochs) < 3 and rows(steps) > rows(epochs):
+        columns, kind = steps, "step"
+    if not rows(columns):
+        raise UserError(
+            f"{path_label(path)}: the run has no metrics yet ({rundir.METRICS} is empty or missing)"
         )
     notes = [] if kind == "epoch" else ["the run has fewer than 3 epoch records: explained its step records"]
     x = over.pop("x", None) or kind

@@ -9,8 +9,9 @@ left.  Missing cells are NaN.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -148,24 +149,25 @@ def build_runlog(
     from .roles import assign_roles, choose_x
 
     columns = {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}
+    label = path_label(path)
     for name in (lr, loss, x):
         if name is not None and name not in columns:
-            known = ", ".join(repr(c) for c in columns) or "none"
-            raise UserError(f"no column named {name!r} in {path} (columns: {known})")
+            known = shown_names(columns) or "none"
+            raise UserError(f"no column named {short_name(name)!r} in {label} (columns: {known})")
     if not columns or max((len(v) for v in columns.values()), default=0) == 0:
-        raise UserError(f"{path}: no data rows (the log is empty or has a header only)")
+        raise UserError(f"{label}: no data rows (the log is empty or has a header only)")
     # drop columns that hold no finite number at all (text columns, all-empty columns)
     usable = {k: v for k, v in columns.items() if np.isfinite(v).any()}
     dropped = [k for k in columns if k not in usable]
     if dropped:
-        shown = ", ".join(repr(d) for d in dropped[:6]) + (" ..." if len(dropped) > 6 else "")
+        shown = ", ".join(repr(short_name(d)) for d in dropped[:6]) + (" ..." if len(dropped) > 6 else "")
         notes.append(f"ignored {len(dropped)} column(s) with no numeric value: {shown}")
     for name in (lr, loss):
         if name is not None and name not in usable:
-            raise UserError(f"column {name!r} in {path} holds no numbers")
+            raise UserError(f"column {short_name(name)!r} in {label} holds no numbers")
     columns = usable
     if not columns:
-        raise UserError(f"{path}: no numeric data (every cell is text or empty)")
+        raise UserError(f"{label}: no numeric data (every cell is text or empty)")
     x_name = x or choose_x(columns)
     if x_name != "row":
         columns = merge_repeated_x(columns, x_name, notes, sparse_ok=True)
@@ -183,11 +185,11 @@ def build_runlog(
         roles.pop("epoch", None)
     log = RunLog(columns, x_name, roles, notes, str(path), fmt, lower, percent)
     if log.rows == 0:
-        raise UserError(f"{path}: no data rows (the log is empty or has a header only)")
+        raise UserError(f"{label}: no data rows (the log is empty or has a header only)")
     if not log.metrics():
-        names = ", ".join(repr(c) for c in columns)
         raise UserError(
-            f"{path}: no loss or accuracy column recognised (columns: {names}); name one with --loss COLUMN"
+            f"{label}: no loss or accuracy column recognised (columns: {shown_names(columns)}); "
+            f"name one with --loss COLUMN"
         )
     if x_name == "row":
         _rows_as_epochs(log)
@@ -203,5 +205,31 @@ def _rows_as_epochs(log: RunLog) -> None:
         log.notes.append("no epoch or step column: took data row N as epoch N")
 
 
-def path_label(path: str | Path) -> str:
-    return str(path)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def path_label(path: str | os.PathLike | bytes) -> str:
+    """A path as text that can always be printed, encoded and drawn: bytes that are not UTF-8 (a name such as
+    b"run-\\xff", which Python holds as a lone surrogate) shown as ``\\xff``, control characters (a newline
+    in a name) as ``\\n`` or ``\\x1b``.  For messages, titles and pages; never for opening the file."""
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:  # a surrogate no file name decodes to (JSON can write "\\ud800")
+        raw = os.fspath(path).encode("utf-8", errors="backslashreplace")
+    text = raw.decode("utf-8", errors="backslashreplace")
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return text
+
+
+def short_name(name: str, width: int = 40) -> str:
+    """A column name cut to ``width`` characters (a 64 K-character 'name' in a message helps nobody)."""
+    name = path_label(name) if isinstance(name, str) else str(name)
+    return name if len(name) <= width else name[: width - 3] + "..."
+
+
+def shown_names(names, count: int = 8, width: int = 40) -> str:
+    """``'a', 'b', ... (N in all)``: the first few names for a one-line message."""
+    names = list(names)
+    parts = [repr(short_name(n, width)) for n in names[:count]]
+    return ", ".join(parts) + (f" ... ({len(names):,} in all)" if len(names) > count else "")

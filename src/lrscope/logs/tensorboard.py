@@ -6,6 +6,10 @@ hand-written protobuf parser.  Tags from event files in sub-directories get the 
 ``train/`` and ``validation/`` runs with the same tag names).  A damaged record ends the file's data there,
 with a
 warning: what came before it is kept.
+
+Event files have no size limit (:mod:`lrscope.logs.read` caps text logs only): the reader streams them record
+by record and keeps the scalar values alone, so memory follows the number of scalars, not the file's size.
+Only regular files are read; a directory is searched with :func:`lrscope.logs.read.files_under` (bounded).
 """
 
 from __future__ import annotations
@@ -20,14 +24,19 @@ from ..errors import UserError
 
 
 def is_event_file(path: Path) -> bool:
-    return path.is_file() and "tfevents" in path.name
+    """An events.out.tfevents.* name on a regular file (never a device or a pipe)."""
+    return "tfevents" in path.name and path.is_file()
 
 
 def event_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if is_event_file(p))
+    from .read import files_under
+
+    return [p for p in files_under(directory) if is_event_file(p)]
 
 
 def _scalars(path: Path, prefix: str, series: dict, notes: list[str]) -> None:
+    from .runlog import path_label
+
     logging.getLogger("tensorboard").setLevel(logging.ERROR)
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     from tensorboard.util import tensor_util
@@ -55,25 +64,33 @@ def _scalars(path: Path, prefix: str, series: dict, notes: list[str]) -> None:
                 count += 1
     except Exception as error:  # noqa: BLE001 - damaged records: the reader raises assorted errors
         notes.append(
-            f"{path.name}: stopped at a damaged record ({type(error).__name__}); kept {count} values "
+            f"{path_label(path.name)}: stopped at a damaged record ({type(error).__name__}); kept {count} values "
             f"read before it"
         )
 
 
-def read_tensorboard(path: Path, notes: list[str]) -> dict[str, np.ndarray]:
-    """Scalar tags of an event file or of every event file under a directory, keyed by step."""
-    files = [path] if path.is_file() else event_files(path)
+def read_tensorboard(path: Path, notes: list[str], files: list[Path] | None = None) -> dict[str, np.ndarray]:
+    """Scalar tags of an event file or of every event file under a directory, keyed by step.
+
+    ``files``: the regular files under the directory when the caller has listed them already."""
+    from .runlog import path_label
+
+    if path.is_file():
+        files = [path]
+    else:
+        files = [f for f in (files if files is not None else event_files(path)) if is_event_file(f)]
     if not files:
-        raise UserError(f"{path}: no TensorBoard event files (events.out.tfevents.*) in it")
+        raise UserError(f"{path_label(path)}: no TensorBoard event files (events.out.tfevents.*) in it")
     series: dict[str, dict[int, float]] = {}
     base = path if path.is_dir() else path.parent
     for f in files:
         rel = os.path.relpath(f.parent, base)
-        prefix = "" if rel in (".", "") else rel.replace(os.sep, "/") + "/"
+        prefix = "" if rel in (".", "") else path_label(rel.replace(os.sep, "/")) + "/"
         _scalars(f, prefix, series, notes)
     if not series:
         raise UserError(
-            f"{path}: no scalar values in the TensorBoard event file(s) (damaged or not an event file)"
+            f"{path_label(path)}: no scalar values in the TensorBoard event file(s) "
+            f"(damaged or not an event file)"
         )
     steps = np.array(sorted({s for d in series.values() for s in d}), dtype=np.int64)
     index = {s: i for i, s in enumerate(steps.tolist())}

@@ -12,8 +12,12 @@ from pathlib import Path
 import numpy as np
 
 
-def plot_explanation(result, out: str | Path, log=None):
-    """Write the plot to ``out`` (PNG, atomically); returns the path."""
+def plot_explanation(result, out: str | Path, log=None, *, max_bytes: int | None = 2 * 1024**3):
+    """Write the plot to ``out`` (PNG, atomically); returns the path.
+
+    The log is ``log``, else the one :func:`~lrscope.analysis.explain.explain_path` kept on the result (so
+    standard input is not read twice), else it is read again from the result's source path (``max_bytes`` as
+    for :func:`~lrscope.logs.read.read_log`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,13 +25,17 @@ def plot_explanation(result, out: str | Path, log=None):
 
     from ..atomic import atomic_path
     from ..logs.read import read_log
+    from .curves import safe_text
 
+    if log is None:
+        log = getattr(result, "log", None)
     if log is None:
         log = read_log(
             result.source["path"],
             format=result.source["format"]
             if result.source["format"] in ("delimited", "jsonlines", "tensorboard", "run")
             else None,
+            max_bytes=max_bytes,
         )
     x = log.x
     fig, (ax_loss, ax_acc) = plt.subplots(
@@ -43,14 +51,14 @@ def plot_explanation(result, out: str | Path, log=None):
         y = log.role(role)
         if y is not None:
             ok = np.isfinite(y) & (y > 0)
-            ax_loss.plot(x[ok], y[ok], label=log.roles[role], color=colours[role], lw=1)
+            ax_loss.plot(x[ok], y[ok], label=safe_text(log.roles[role], 60), color=colours[role], lw=1)
     if any(log.role(r) is not None for r in ("train_loss", "val_loss")):
         ax_loss.set_yscale("log")
     for role in ("train_acc", "val_acc"):
         y = log.role(role)
         if y is not None:
             ok = np.isfinite(y)
-            ax_acc.plot(x[ok], y[ok], label=log.roles[role], color=colours[role], lw=1)
+            ax_acc.plot(x[ok], y[ok], label=safe_text(log.roles[role], 60), color=colours[role], lw=1)
     for d in result.drops:
         if d.event is None and d.relative < 0.05:
             continue
@@ -83,11 +91,12 @@ def plot_explanation(result, out: str | Path, log=None):
         )
     ax_loss.set_ylabel("loss (log)")
     ax_acc.set_ylabel("accuracy / error")
-    ax_acc.set_xlabel(log.x_name)
+    ax_acc.set_xlabel(safe_text(log.x_name, 60))
     for ax in (ax_loss, ax_acc):
-        if ax.lines:
+        if any(not line.get_label().startswith("_") for line in ax.lines):
             ax.legend(loc="lower left", fontsize=8)
-    ax_loss.set_title(f"{Path(result.source['path']).name}: LR events (dashed), drops (shaded)")
+    name = safe_text(Path(result.source["path"]).name, 80)
+    ax_loss.set_title(f"{name}: LR events (dashed), drops (shaded)")
     fig.tight_layout()
     out = Path(out)
     with atomic_path(out, suffix=".png") as tmp:
