@@ -45,6 +45,13 @@ def to_svg(fig) -> str:
     return head + ' class="fig" role="img"' + svg[head_end:]
 
 
+def _text(text) -> str:
+    """A label Matplotlib draws as it is (printable, ``$`` escaped from mathtext)."""
+    from ..viz.curves import safe_text
+
+    return safe_text(text, 80)
+
+
 def _finite(a) -> np.ndarray:
     return np.asarray([np.nan if v is None else float(v) for v in a], dtype=float)
 
@@ -86,7 +93,7 @@ def schedule_figure(x, lr, *, xlabel: str = "epoch", title: str | None = None) -
         ax.set_yscale("log")
     _style(ax, xlabel, "learning rate")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(_text(title), fontsize=9)
     return to_svg(fig)
 
 
@@ -110,7 +117,7 @@ def curves_figure(runs: list[dict], *, shade: list[tuple[float, float]] = (), ma
             for key, style in zip(keys, ("-", "--"), strict=False):
                 y = _finite(run.get(key, []))
                 if y.size and np.isfinite(y).any():
-                    label = f"{run['label']}: {key.split('_')[0]}" if many else key.replace("_", " ")
+                    label = f"{_text(run['label'])}: {key.split('_')[0]}" if many else key.replace("_", " ")
                     color = COLORS[i % len(COLORS)] if many else COLORS[0 if key.startswith("train") else 1]
                     ax.plot(x[: y.size], y, style, color=color, lw=1.4, label=label)
                     values.append(y)
@@ -174,11 +181,11 @@ def series_figure(
             color=COLORS[i % len(COLORS)],
             lw=1.2,
             ms=3,
-            label=name,
+            label=_text(name),
         )
         arrays.append(y)
     for i, (name, y) in enumerate((hlines or {}).items()):
-        ax.plot(x[: len(y)], _finite(y), color=COLORS[(i + 3) % len(COLORS)], lw=1.0, ls=":", label=name)
+        ax.plot(x[: len(y)], _finite(y), color=COLORS[(i + 3) % len(COLORS)], lw=1.0, ls=":", label=_text(name))
     if (log_y is None and _log_ok(*arrays)) or log_y:
         ax.set_yscale("log")
     _style(ax, xlabel, ylabel)
@@ -235,6 +242,6 @@ def plane_figure(x, y, loss, *, title: str | None = None, path=None) -> str:
     _style(ax, "direction 1", "direction 2")
     ax.grid(False)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(_text(title), fontsize=9)
     fig.tight_layout()
     return to_svg(fig)

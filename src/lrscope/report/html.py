@@ -24,11 +24,15 @@ import numpy as np
 
 from ..atomic import write_text
 from ..errors import UserError
-from ..logs.rundir import CONFIG, EXPLAIN, METRICS, PROBES, REPORT, is_run_dir, read_metrics
+from ..logs.read import DEFAULT_MAX_BYTES, check_file, is_regular_file, run_metrics, sort_columns
+from ..logs.rundir import CONFIG, EXPLAIN, METRICS, PROBES, REPORT, is_run_dir
+from ..logs.runlog import path_label
 from . import figures
 
 TEMPLATE = "report.html.j2"
 RUN_NAMES_IN_DEMO = ("step", "onecycle")
+MAX_SCHEDULE_T = 20_000  # values of t the schedule figure evaluates at most (a config may plan 10**7 epochs)
+JSON_MAX_BYTES = 256 * 1024**2  # a result file (config.json, explain.json, probes/*.json) larger is not read
 
 
 @dataclass
@@ -56,13 +60,24 @@ class RunView:
 
 
 def _load_json(path: Path):
-    """The JSON document at ``path``; None when absent; raises ValueError with the reason when unreadable."""
+    """The JSON document at ``path``; None when absent; raises ValueError with the reason when unreadable.
+
+    Only a regular file (a pipe or a device under a result's name is not opened) of at most
+    :data:`JSON_MAX_BYTES`."""
     if not path.is_file():
         return None
     try:
+        check_file(path, JSON_MAX_BYTES, what="a result file")
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise ValueError(f"{path.name} is not readable JSON ({error})") from None
+    except UserError as error:
+        raise ValueError(str(error)) from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ValueError(f"{name_of(path)} is not readable JSON ({error})") from None
+
+
+def name_of(path: Path | str) -> str:
+    """A file or run name as display text (a name that is not UTF-8 shows its bytes as \\xff)."""
+    return path_label(Path(path).name)
 
 
 def _num(value) -> float | None:
@@ -70,7 +85,7 @@ def _num(value) -> float | None:
         return None
     try:
         value = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return value if math.isfinite(value) else None
 
@@ -98,23 +113,24 @@ def fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
-def _columns(records: list[dict], keys=None) -> dict[str, np.ndarray]:
-    """Records as float columns (NaN where missing), keeping keys that hold a number somewhere."""
-    if keys is None:
-        keys = []
-        for r in records:
-            keys.extend(k for k in r if k not in keys)
-    cols = {}
-    for k in keys:
-        vals = [_num(r.get(k)) for r in records]
-        if any(v is not None for v in vals):
-            cols[k] = np.array([np.nan if v is None else v for v in vals], dtype=float)
-    return cols
+_METRICS: dict = {}  # run -> run_metrics(run), for the one report being built (several sections read them)
+_LIMIT = {"max_bytes": DEFAULT_MAX_BYTES}
+
+
+def _metrics(run: Path) -> dict:
+    key = str(run)
+    if key not in _METRICS:
+        _METRICS[key] = run_metrics(run, max_bytes=_LIMIT["max_bytes"])
+    return _METRICS[key]
 
 
 def _epoch_columns(run: Path) -> dict[str, np.ndarray]:
-    records = sorted(read_metrics(run, "epoch"), key=lambda r: _num(r.get("epoch")) or 0)
-    return _columns(records)
+    """The run's epoch records as columns in epoch order."""
+    return sort_columns(dict(_metrics(run)["epoch"]), "epoch")
+
+
+def _step_columns(run: Path) -> dict[str, np.ndarray]:
+    return dict(_metrics(run)["step"])
 
 
 # ------------------------------------------------------------------------------------------------ sections
@@ -186,20 +202,13 @@ def schedule_section(run: Path, missing: list[str]) -> Section | None:
                 )
             else:
                 total = int(config.get("epochs") or (len(epochs.get("lr", [])) or 0))
+            total, over_what = _schedule_span(total, epochs, unit)
             if total and total > 1:
-                try:
-                    from ..viz.schedule import schedule_figure as viz_schedule_figure
-
-                    svg = figures.to_svg(
-                        viz_schedule_figure(schedule, total, log_y=_positive(schedule, total))
-                    )
-                except ImportError:
-                    t = np.arange(total, dtype=float)
-                    svg = figures.schedule_figure(t, schedule(t), xlabel=f"{unit}s completed", title=spec)
+                svg = _schedule_svg(schedule, total, unit, spec)
                 lead = (
                     f"The schedule <code>{html.escape(spec)}</code>, stepped once per "
                     f"{html.escape(str(unit))}, "
-                    f"over {total} {html.escape(str(unit))}s: the learning rate the optimizer used at each t."
+                    f"over {over_what}: the learning rate the optimizer used at each t."
                 )
                 return Section("schedule", "Learning-rate schedule", lead=lead, figures=[svg])
         except Exception as error:  # noqa: BLE001 - fall back to the logged rate
@@ -218,8 +227,41 @@ def schedule_section(run: Path, missing: list[str]) -> Section | None:
     return None
 
 
+def _schedule_span(planned: int, epochs: dict, unit: str) -> tuple[int, str]:
+    """How many values of t to draw the schedule over, and the words for it.
+
+    The planned length (config.json's epochs, or the last step logged) when it is at most
+    :data:`MAX_SCHEDULE_T`; beyond, the part the records cover (a config.json that says 10**7 epochs must not
+    make a report evaluate and draw 10**7 points), and when even that is longer, the figure is decimated.
+    """
+    unit = html.escape(str(unit))
+    if planned <= MAX_SCHEDULE_T:
+        return planned, f"{planned} {unit}s"
+    key = "step" if unit == "step" else "epoch"
+    logged = epochs.get(key)
+    done = int(min(np.nanmax(logged), planned)) if logged is not None and np.isfinite(logged).any() else 0
+    if 1 < done < planned:
+        return done, f"the {done:,} {unit}s with records (of {planned:,} planned)"
+    return planned, f"{planned:,} {unit}s"
+
+
+def _schedule_svg(schedule, total: int, unit: str, spec: str) -> str:
+    """The schedule over t = 0 .. total - 1: the schedule picture of ``lrscope schedule`` when that is at most
+    :data:`MAX_SCHEDULE_T` values, else the rate at MAX_SCHEDULE_T evenly spaced t (whole numbers)."""
+    if total <= MAX_SCHEDULE_T:
+        try:
+            from ..viz.schedule import schedule_figure as viz_schedule_figure
+
+            return figures.to_svg(viz_schedule_figure(schedule, total, log_y=_positive(schedule, total)))
+        except ImportError:
+            t = np.arange(total, dtype=float)
+    else:
+        t = np.unique(np.round(np.linspace(0, total - 1, MAX_SCHEDULE_T)))
+    return figures.schedule_figure(t, schedule(t), xlabel=f"{unit}s completed", title=spec)
+
+
 def _positive(schedule, total: int) -> bool:
-    lr = np.asarray(schedule(np.arange(total, dtype=float)), dtype=float)
+    lr = np.asarray(schedule(np.arange(min(total, MAX_SCHEDULE_T), dtype=float)), dtype=float)
     return bool(np.all(lr > 0) and lr.max() / lr.min() > 8)
 
 
@@ -266,7 +308,7 @@ def curves_section(run: Path, missing: list[str], explain_doc: dict | None = Non
             ex = _num(event.get("x")) if isinstance(event, dict) else None
             if ex is not None and x is not None:
                 marks.append(ex - 0.5)
-    svg = figures.curves_figure([{"label": run.name, **cols}], shade=shade, marks=marks)
+    svg = figures.curves_figure([{"label": name_of(run), **cols}], shade=shade, marks=marks)
     lead = (
         "Training and validation loss and accuracy per epoch, the learning rate dashed on the right-hand axis"
         + (
@@ -275,7 +317,7 @@ def curves_section(run: Path, missing: list[str], explain_doc: dict | None = Non
             else "."
         )
     )
-    table = _final_table([(run.name, cols)])
+    table = _final_table([(name_of(run), cols)])
     return Section("curves", "Loss and accuracy", lead=lead, figures=[svg], tables=[table])
 
 
@@ -316,7 +358,7 @@ def explanation_section(run: Path, missing: list[str], doc: dict | None, notes: 
     if doc is None:
         if notes:
             return Section("explanation", "Explanation", notes=notes)
-        missing.append(f"explanation: no {EXPLAIN} (run `lrscope explain {run}`)")
+        missing.append(f"explanation: no {EXPLAIN} (run `lrscope explain {path_label(run)}`)")
         return None
     items = [str(f.get("text")) for f in doc.get("findings") or [] if isinstance(f, dict) and f.get("text")]
     tables = []
@@ -397,14 +439,20 @@ def _pct(value) -> str:
 
 @_guard("noise", "Gradient noise and drop predictions")
 def noise_section(run: Path, missing: list[str]) -> Section | None:
-    steps = read_metrics(run, "step")
-    noisy = [
-        r for r in steps if _num(r.get("noise_trace")) is not None or _num(r.get("b_simple")) is not None
-    ]
+    steps = _step_columns(run)
+    rows = len(next(iter(steps.values()))) if steps else 0
+    noisy = np.zeros(rows, dtype=bool)
+    for key in ("noise_trace", "b_simple"):
+        if key in steps:
+            noisy |= np.isfinite(steps[key])
     figs, tables, notes = [], [], []
-    if noisy:
-        cols = _columns(noisy, ["step", "noise_trace", "grad_sq", "b_simple", "lr"])
-        x = cols.get("step", np.arange(len(noisy), dtype=float))
+    if noisy.any():
+        cols = {
+            k: steps[k][noisy]
+            for k in ("step", "noise_trace", "grad_sq", "b_simple", "lr")
+            if k in steps and np.isfinite(steps[k][noisy]).any()
+        }
+        x = cols.get("step", np.arange(int(noisy.sum()), dtype=float))
         series = {k: cols[k] for k in ("noise_trace", "grad_sq") if k in cols}
         names = {"noise_trace": "tr(Σ)", "grad_sq": "|G|²"}
         figs.append(
@@ -552,7 +600,7 @@ def finder_section(paths: list[Path], missing: list[str]) -> Section | None:
         items.append(f"Spread of the suggestion across repeats: {fmt(doc.get('spread'))}.")
     lead = (
         "Leslie Smith's LR range test: the rate grows each step while the loss is recorded; a good rate sits "
-        f"where the loss falls fastest, before it blows up. From {html.escape(str(path.name))}."
+        f"where the loss falls fastest, before it blows up. From {html.escape(name_of(path))}."
     )
     return Section("finder", "Learning-rate range test", lead=lead, figures=figs, items=items, notes=notes)
 
@@ -568,14 +616,14 @@ def compare_section(paths: list[Path], missing: list[str]) -> Section | None:
             continue
         rows = doc.get("runs") or doc.get("rows") or doc.get("table") if isinstance(doc, dict) else doc
         if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-            return Section("compare", "Schedules compared", notes=[f"{path.name} holds no table of runs"])
+            return Section("compare", "Schedules compared", notes=[f"{name_of(path)} holds no table of runs"])
         head = []
         for r in rows:
             head.extend(k for k, v in r.items() if k not in head and not isinstance(v, (dict, list)))
         return Section(
             "compare",
             "Schedules compared",
-            lead=f"Each schedule trained at the same budget and seed ({html.escape(path.name)}).",
+            lead=f"Each schedule trained at the same budget and seed ({html.escape(name_of(path))}).",
             tables=[
                 {
                     "caption": "",
@@ -593,27 +641,36 @@ def landscape_section(run: Path, missing: list[str]) -> Section | None:
     figs, tables, notes = [], [], []
     probes = run / PROBES
     for path in sorted(probes.glob("*.npz")) if probes.is_dir() else []:
+        if not is_regular_file(path):
+            notes.append(f"{name_of(path)} is not a regular file: not read")
+            continue
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
         except Exception as error:  # noqa: BLE001
-            notes.append(f"{path.name} is not a readable .npz ({error})")
+            notes.append(f"{name_of(path)} is not a readable .npz ({error})")
             continue
         loss = arrays.get("loss")
         if loss is None:
             continue
         if loss.ndim == 2 and "x" in arrays and "y" in arrays:
             path_xy = arrays.get("path")
-            figs.append(figures.plane_figure(arrays["x"], arrays["y"], loss, title=path.stem, path=path_xy))
+            figs.append(
+                figures.plane_figure(arrays["x"], arrays["y"], loss, title=path_label(path.stem), path=path_xy)
+            )
         elif loss.ndim == 1:
             x = arrays.get("x", arrays.get("alpha", np.arange(loss.size)))
             figs.append(
                 figures.series_figure(
-                    x, {path.stem: loss}, xlabel="distance along the direction", ylabel="loss", log_y=False
+                    x,
+                    {path_label(path.stem): loss},
+                    xlabel="distance along the direction",
+                    ylabel="loss",
+                    log_y=False,
                 )
             )
     epochs = _epoch_columns(run)
-    steps = _columns(read_metrics(run, "step"), None)
+    steps = _step_columns(run)
     for source, cols, xname in ((steps, steps, "step"), (epochs, epochs, "epoch")):
         key = next((k for k in ("sharpness", "top_eigenvalue", "lambda_max", "eig_max") if k in source), None)
         if key and np.isfinite(cols[key]).any():
@@ -646,7 +703,7 @@ def landscape_section(run: Path, missing: list[str]) -> Section | None:
                 for k, v in doc.items()
                 if not isinstance(v, (dict, list)) or (isinstance(v, list) and len(v) <= 8)
             ]
-            tables.append({"caption": path.name, "head": ["field", "value"], "rows": rows})
+            tables.append({"caption": name_of(path), "head": ["field", "value"], "rows": rows})
     if not (figs or tables or notes):
         missing.append(
             "landscape and sharpness: no probes (run `lrscope landscape RUN` or `lrscope sharpness RUN`)"
@@ -700,7 +757,7 @@ def _comparison(runs: list[Path]) -> Section:
             spec = config.get("schedule", "") if isinstance(config, dict) else ""
         except ValueError:
             pass
-        data.append((run.name, cols, spec))
+        data.append((name_of(run), cols, spec))
     svg = figures.curves_figure([{"label": name, **cols} for name, cols, _ in data if cols])
     table = _final_table([(name, cols) for name, cols, _ in data])
     table["head"].insert(1, "schedule")
@@ -745,30 +802,51 @@ def _version() -> str:
         return "?"
 
 
-def build_report(run_or_demo_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Write one self-contained HTML report for a run directory, or for a directory of runs (the demo's)."""
-    path = Path(run_or_demo_dir)
+def build_report(
+    run_or_demo_dir: str | Path, out: str | Path | None = None, *, max_bytes: int | None = DEFAULT_MAX_BYTES
+) -> Path:
+    """Write one self-contained HTML report for a run directory, or for a directory of runs (the demo's).
+
+    Each run's metrics.jsonl must be a regular file of at most ``max_bytes`` bytes (None: no cap), else
+    :class:`UserError`.  Names that are not UTF-8 are shown with their bytes escaped (``run-\\xff``)."""
+    from ..logs.read import check_max_bytes
+
+    _LIMIT["max_bytes"] = check_max_bytes(max_bytes)
+    _METRICS.clear()
+    try:
+        return _build_report(Path(run_or_demo_dir), out)
+    finally:
+        _METRICS.clear()
+        _LIMIT["max_bytes"] = DEFAULT_MAX_BYTES
+
+
+def _build_report(path: Path, out: str | Path | None) -> Path:
+    label = path_label(path)
     if not path.exists():
-        raise UserError(f"{path} does not exist")
+        raise UserError(f"{label} does not exist")
     if not path.is_dir():
         raise UserError(
-            f"{path} is not a directory; give an lrscope run directory (with {METRICS} or {CONFIG})"
+            f"{label} is not a directory; give an lrscope run directory (with {METRICS} or {CONFIG})"
         )
     out = Path(out) if out is not None else path / REPORT
     if out.suffix.lower() not in (".html", ".htm"):
-        raise UserError(f"the report is HTML; give an --out ending in .html, got {str(out)!r}")
+        raise UserError(f"the report is HTML; give an --out ending in .html, got {path_label(out)!r}")
     missing: list[str] = []
+    title = f"lrscope report: {name_of(path.resolve())}"
     if is_run_dir(path):
+        _metrics(path)  # a metrics.jsonl that is a pipe, a device or too large: refused here, in one line
         sections = run_sections(path, missing)
-        runs = [RunView(path.name, path, sections, missing)]
-        page = render_page(f"lrscope report: {path.resolve().name}", _subtitle(path), [], runs, missing)
+        runs = [RunView(name_of(path), path, sections, missing)]
+        page = render_page(title, _subtitle(path), [], runs, missing)
     else:
         inside = _run_dirs_inside(path)
         if not inside:
             raise UserError(
-                f"{path} is not an lrscope run directory (no {METRICS} or {CONFIG} in it, and no run "
+                f"{label} is not an lrscope run directory (no {METRICS} or {CONFIG} in it, and no run "
                 f"directories inside it)"
             )
+        for run in inside:
+            _metrics(run)
         top = [_comparison(inside)] if len(inside) > 1 else []
         top_missing: list[str] = []
         finder = finder_section([path / "finder.json", path / PROBES / "finder.json"], top_missing)
@@ -777,12 +855,14 @@ def build_report(run_or_demo_dir: str | Path, out: str | Path | None = None) -> 
         views = []
         for run in inside:
             run_missing: list[str] = []
-            views.append(RunView(run.name, run, run_sections(run, run_missing, top_level=False), run_missing))
+            views.append(
+                RunView(name_of(run), run, run_sections(run, run_missing, top_level=False), run_missing)
+            )
         missing = top_missing + [f"{v.name}: {m}" for v in views for m in v.missing]
         names = " and ".join(v.name for v in views)
-        page = render_page(
-            f"lrscope report: {path.resolve().name}", f"{len(views)} runs: {names}", top, views, missing
-        )
+        page = render_page(title, f"{len(views)} runs: {names}", top, views, missing)
+    # a lone surrogate from a hand-written JSON file ("\\udcff") would stop the UTF-8 encoding: show it escaped
+    page = page.encode("utf-8", errors="backslashreplace").decode("utf-8")
     write_text(out, page)
     return out
 

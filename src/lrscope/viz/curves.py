@@ -11,27 +11,41 @@ consecutive points) are drawn as dotted vertical lines, decays in one colour, in
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
+from ..logs.rundir import is_run_dir
 
 
-def curves_from_run(run_dir: str | Path) -> dict[str, np.ndarray]:
-    """Epoch records of an lrscope run directory as columns (missing values are NaN)."""
-    from ..logs.rundir import read_metrics, require_run_dir
+def curves_from_run(run_dir: str | Path, *, max_bytes: int | None = 2 * 1024**3) -> dict[str, np.ndarray]:
+    """Epoch records of an lrscope run directory as columns, in epoch order (missing values are NaN).
 
-    rows = read_metrics(require_run_dir(run_dir), "epoch")
-    if not rows:
-        raise UserError(f"{run_dir} has no epoch records in its metrics.jsonl yet")
-    rows.sort(key=lambda r: r.get("epoch", 0))
+    Read with :func:`lrscope.logs.read.run_metrics`: metrics.jsonl must be a regular file of at most
+    ``max_bytes`` bytes (None: no cap)."""
+    from ..logs.read import run_metrics, sort_columns
+    from ..logs.rundir import require_run_dir
+    from ..logs.runlog import path_label
+
+    columns = run_metrics(require_run_dir(run_dir), max_bytes=max_bytes)["epoch"]
+    if not columns:
+        raise UserError(f"{path_label(run_dir)} has no epoch records in its metrics.jsonl yet")
+    columns = sort_columns(columns, "epoch")
     keys = ("epoch", "step", "lr", "train_loss", "val_loss", "train_acc", "val_acc")
-    return {
-        k: np.array([np.nan if r.get(k) is None else float(r[k]) for r in rows])
-        for k in keys
-        if any(r.get(k) is not None for r in rows)
-    }
+    return {k: columns[k] for k in keys if k in columns and np.isfinite(columns[k]).any()}
+
+
+def safe_text(text, width: int | None = None) -> str:
+    """Text Matplotlib draws as it is: a path or column name made printable (no lone surrogates, no control
+    characters), cut to ``width`` characters, and its ``$`` escaped (mathtext would parse ``$x^$`` and fail)."""
+    from ..logs.runlog import path_label
+
+    text = path_label(text) if isinstance(text, (str, bytes, os.PathLike)) else str(text)
+    if width is not None and len(text) > width:
+        text = text[: width - 3] + "..."
+    return text.replace("$", r"\$")
 
 
 def lr_changes(lr: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
@@ -84,9 +98,9 @@ def plot_curves(curves: dict, out: str | os.PathLike, *, title: str | None = Non
             twin.set_yscale("log")
             twin.set_ylabel("learning rate", color="0.4")
         ax.legend(loc="upper right" if label == "loss" else "lower right", fontsize=8)
-    axes[-1][0].set_xlabel(xname or "row")
+    axes[-1][0].set_xlabel(safe_text(xname or "row", 60))
     if title:
-        axes[0][0].set_title(title)
+        axes[0][0].set_title(safe_text(title, 80))
     fig.tight_layout()
     out = Path(out)
     with atomic_path(out, suffix=".png") as tmp:
@@ -95,21 +109,20 @@ def plot_curves(curves: dict, out: str | os.PathLike, *, title: str | None = Non
     return out
 
 
-def plot_run(run: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """``lrscope plot RUN --out FILE.png``: an lrscope run directory, or a log the log reader knows."""
-    run = Path(run)
-    if not run.exists():
-        raise UserError(f"{run} does not exist")
-    if run.is_dir():
-        return plot_curves(curves_from_run(run), out, title=run.name)
-    try:
-        from ..logs.read import read_log
-    except ImportError:
-        raise UserError(
-            f"{run} is a file; plotting a log file needs lrscope.logs.read (not available)"
-        ) from None
-    log = read_log(run)
+def plot_run(run: str | os.PathLike, out: str | os.PathLike, *, max_bytes: int | None = 2 * 1024**3) -> Path:
+    """``lrscope plot RUN --out FILE.png``: an lrscope run directory, a log the log reader knows, or ``-`` (a
+    text log on standard input).  ``max_bytes`` caps a text log (or a run's metrics.jsonl); None: no cap."""
+    from ..logs.read import STDIN, STDIN_LABEL, read_log, regular_or_directory
+    from ..logs.runlog import path_label
+
+    if os.fspath(run) == STDIN:
+        log, title = read_log(STDIN, max_bytes=max_bytes), STDIN_LABEL
+    else:
+        run = Path(run)
+        if stat.S_ISDIR(regular_or_directory(run)) and is_run_dir(run):
+            return plot_curves(curves_from_run(run, max_bytes=max_bytes), out, title=path_label(run.name))
+        log, title = read_log(run, max_bytes=max_bytes), path_label(run.name)
     columns = {role: log.columns[name] for role, name in log.roles.items()}
     if "epoch" not in columns and "step" not in columns:
         columns["epoch" if log.x_name == "row" else log.x_name] = log.x
-    return plot_curves(columns, out, title=run.name)
+    return plot_curves(columns, out, title=title)
