@@ -364,8 +364,8 @@ def test_suggest_ignores_a_spike_and_matches_the_true_midpoint():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(start_lr=1.0, end_lr=0.1), "start_lr must be below end_lr"),
     (dict(start_lr=1.0, end_lr=1.0), "start_lr must be below end_lr"),
-    (dict(start_lr=0.0), "start_lr must be a positive"),
-    (dict(num_iter=5), "num_iter must be an integer >= 10"),
+    (dict(start_lr=0.0), "start_lr must be a finite number > 0"),
+    (dict(num_iter=5), "num_iter must be an integer from 10 to"),
     (dict(mode="cosine"), "mode must be"),
     (dict(repeats=0), "repeats"),
     (dict(accumulation_steps=0), "accumulation_steps"),

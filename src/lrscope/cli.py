@@ -49,6 +49,16 @@ def fail(message: str) -> None:
     raise UserError(message)
 
 
+DEFAULT_MAX_BYTES = 2 * 1024**3  # lrscope.logs.read.DEFAULT_MAX_BYTES, without importing the readers here
+_MAX_BYTES_HELP = ("Largest text log (or run metrics.jsonl) to read, in bytes; default 2147483648 (2 GiB). "
+                   "TensorBoard event files are not capped.")
+
+
+def _shown(path) -> str:
+    """A path as text any terminal can print (bytes that are not UTF-8 as escapes)."""
+    return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _check_output(path: Path, suffixes, option: str, inputs=()) -> Path:
     """Refuse, before any work, an output that would replace an input or a run's record (lrscope.outputs)."""
     from .outputs import check_output
@@ -243,14 +253,15 @@ def demo_cmd(
 
 @app.command("plot")
 def plot_cmd(
-    run: Annotated[Path, typer.Argument(help="Run directory (or a log file).")],
-    out: Annotated[Path, typer.Option("--out", help="PNG file to write.")],
+    run: Annotated[Path, typer.Argument(help="Run directory, a log file, or - for standard input.")],
+    out: Annotated[Path, typer.Option("--out", help="PNG (or SVG/PDF) file to write.")],
+    max_bytes: Annotated[int, typer.Option("--max-bytes", help=_MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
 ) -> None:
     """Loss and accuracy curves with the learning rate on a log twin axis."""
     from .viz.curves import plot_run
 
     _check_output(out, FIGURE, "--out", inputs=[run])
-    print(f"plot written to {plot_run(run, out)}")
+    print(f"plot written to {_shown(plot_run(run, out, max_bytes=max_bytes))}")
 
 
 # ---------------------------------------------------------------- explain (issue 3)
@@ -258,7 +269,8 @@ def plot_cmd(
 
 @app.command("explain")
 def explain_cmd(
-    log: Annotated[Path, typer.Argument(help="A training log (CSV, TSV, JSON lines, TensorBoard) or a run.")],
+    log: Annotated[Path, typer.Argument(help="A training log (CSV, TSV, JSON lines, TensorBoard), a run "
+                                              "directory, or - for standard input.")],
     schedule: Annotated[str | None, typer.Option("--schedule", help="Schedule spec.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write an annotated plot (PNG).")] = None,
@@ -266,13 +278,14 @@ def explain_cmd(
     lr: Annotated[str | None, typer.Option("--lr", help="Column holding the learning rate.")] = None,
     loss: Annotated[str | None, typer.Option("--loss", help="Column holding the loss.")] = None,
     x: Annotated[str | None, typer.Option("--x", help="Column to use as x axis (epoch or step).")] = None,
+    max_bytes: Annotated[int, typer.Option("--max-bytes", help=_MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
 ) -> None:
     """Explain a run: LR changes, the drops after them, whether each stage was long enough."""
     from .analysis.explain import explain_path
 
     if plot is not None:
         _check_output(plot, FIGURE, "--plot", inputs=[log])
-    result = explain_path(log, schedule=schedule, format=fmt, lr=lr, loss=loss, x=x)
+    result = explain_path(log, schedule=schedule, format=fmt, lr=lr, loss=loss, x=x, max_bytes=max_bytes)
     if plot is not None:
         from .viz.explain import plot_explanation
 
@@ -280,19 +293,22 @@ def explain_cmd(
     if as_json:
         print_json(result.to_json())
         return
+    from rich.markup import escape
+
     from .console import out_console
 
     con = out_console()
     src = result.source
-    con.print(f"[bold]{src['path']}[/bold]: {src['rows']} rows ({src['format']}, x = {src['x_name']})")
+    con.print(f"[bold]{escape(_shown(src['path']))}[/bold]: {src['rows']} rows ({escape(str(src['format']))}, "
+              f"x = {escape(str(src['x_name']))})", highlight=False)
     for n in result.notes:
-        con.print(f"[yellow]note:[/yellow] {n}", highlight=False, markup=True)
+        con.print(f"[yellow]note:[/yellow] {escape(n)}", highlight=False, markup=True)
     styles = {"drop": "green", "overfitting": "red", "no_decay": "yellow", "unexplained_drop": "magenta"}
     for f in result.findings:
         style = styles.get(f.kind, "default")
-        con.print(f"[{style}]-[/{style}] {f.text}", markup=True, highlight=False)
+        con.print(f"[{style}]-[/{style}] {escape(f.text)}", markup=True, highlight=False)
     if plot is not None:
-        con.print(f"plot written to {plot}")
+        con.print(f"plot written to {_shown(plot)}", markup=False, highlight=False)
 
 
 # ---------------------------------------------------------------- find, compare (issue 4)
@@ -544,6 +560,7 @@ def toy_cmd(
 def report_cmd(
     run: Annotated[Path, typer.Argument(help="A run directory (or a demo directory holding step/ and onecycle/).")],
     out: Annotated[Path | None, typer.Option("--out", help="HTML file (default RUN/report.html).")] = None,
+    max_bytes: Annotated[int, typer.Option("--max-bytes", help=_MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
 ) -> None:
     """One self-contained HTML page with everything lrscope knows about a run."""
     from .outputs import REPORT
@@ -551,7 +568,7 @@ def report_cmd(
 
     if out is not None:
         _check_output(out, REPORT, "--out", inputs=[run])
-    print(build_report(run, out))
+    print(_shown(build_report(run, out, max_bytes=max_bytes)))
 
 
 # ---------------------------------------------------------------- sweep (issue 9)
@@ -619,6 +636,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run_app(argv: list[str] | None) -> None:
     import signal
+
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as escapes, never crashes
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
 
     with contextlib.suppress(ValueError):  # not the main thread (an embedding program): keep its handler
         signal.signal(signal.SIGINT, _sigint)

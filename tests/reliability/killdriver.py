@@ -7,7 +7,7 @@ write reaches the disk before the kill.  Faults:
 
 ``step``      die right after optimizer step N (its record still in the recorder's buffer)
 ``write``     the N-th write of metrics.jsonl stops after FRACTION of its bytes: a torn line
-``ckpt``      the N-th checkpoint's ``torch.save`` writes FRACTION of its bytes to the temporary file, then dies
+``ckpt``      the N-th checkpoint's write puts FRACTION of its bytes in the temporary file, then dies
 ``pre-ckpt``  die after the N-th checkpoint's epoch record is acknowledged, before the checkpoint is written
 ``config``    die half-way through writing config.json (N is ignored)
 ``trim``      (with --resume) die half-way through the resume's rewrite of metrics.jsonl
@@ -85,21 +85,19 @@ def install(fault: str, n: int, fraction: float, ack_file: str) -> None:
 
         recorder.Recorder._write_buffer = write_buffer
     elif fault == "ckpt":
-        import torch
+        from lrscope.atomic import atomic_path
 
-        real_save = torch.save
+        real_write = checkpoint.write_bytes
 
-        def save(obj, f, *args, **kwargs):
+        def write_bytes(path, data):
             if not hit():
-                return real_save(obj, f, *args, **kwargs)
-            buffer = io.BytesIO()
-            real_save(obj, buffer, *args, **kwargs)
-            with open(f, "wb") as out:
-                out.write(cut(buffer.getvalue(), fraction))
+                return real_write(path, data)
+            with atomic_path(path) as tmp, open(tmp, "wb") as out:  # the temporary file atomic writes use
+                out.write(cut(bytes(data), fraction))
                 out.flush()
-            die()
+                die()
 
-        torch.save = save
+        checkpoint.write_bytes = write_bytes
     elif fault == "pre-ckpt":
         real_checkpoint = checkpoint.save_checkpoint
 

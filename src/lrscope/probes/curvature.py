@@ -492,7 +492,7 @@ def run_sharpness(
     from ..atomic import atomic_path, write_json
     from ..logs.rundir import PROBES, read_metrics, require_run_dir
     from ..outputs import FIGURE, check_output, run_subdir
-    from ..train.checkpoint import list_checkpoints, load_checkpoint
+    from ..train.checkpoint import fit_model, list_checkpoints, load_checkpoint
     from ..train.restore import load_run
     from ..viz.sharpness import plot_sharpness
     from .landscape import subset
@@ -520,7 +520,7 @@ def run_sharpness(
     model = copy.deepcopy(run.model).eval()
     rows = []
     for e in epochs:
-        model.load_state_dict(load_checkpoint(checkpoints[e])["model"])
+        fit_model(model, load_checkpoint(checkpoints[e])["model"], checkpoints[e], run.config.model)
         eig = top_eigenvalues(model, run.loss_fn, data, k=k, tol=tol, max_iter=max_iter, seed=seed)
         lr = by_epoch.get(e, by_epoch.get(e + 1))
         lr = float(lr) if lr is not None else run.lr_at(max(e - 1, 0))

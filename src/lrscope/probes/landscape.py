@@ -490,7 +490,7 @@ def run_landscape(
 
     from ..logs.rundir import PROBES, require_run_dir
     from ..outputs import FIGURE, check_output, run_subdir
-    from ..train.checkpoint import list_checkpoints, load_checkpoint
+    from ..train.checkpoint import fit_model, list_checkpoints, load_checkpoint
     from ..train.restore import load_run
     from ..viz.surfaces import plot_surface
 
@@ -522,13 +522,7 @@ def run_landscape(
                     f"{run_dir} has no checkpoint for epoch {b}; available: {sorted(checkpoints)}"
                 )
             model_b = copy.deepcopy(model)
-            try:
-                model_b.load_state_dict(load_checkpoint(checkpoints[b])["model"])
-            except RuntimeError as error:
-                raise UserError(
-                    f"checkpoints of epochs {run.epoch} and {b} have different architectures: "
-                    f"{str(error).splitlines()[0]}"
-                ) from None
+            fit_model(model_b, load_checkpoint(checkpoints[b])["model"], checkpoints[b], run.config.model)
             surface = interpolate(model, model_b, run.loss_fn, data, steps=steps, bn=bn)
             surface.provenance.update(epoch_a=run.epoch, epoch_b=b)
         surface.provenance.update(run_dir=str(run_dir), epoch=run.epoch)

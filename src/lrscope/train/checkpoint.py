@@ -23,6 +23,7 @@ trained again (``lrscope train``), which writes checkpoints in the current forma
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 
 import torch
 
-from ..atomic import atomic_path
+from ..atomic import write_bytes
 from ..errors import UserError
 from ..logs.rundir import CHECKPOINTS
 from .rng import rng_state, rng_state_problem, set_rng_state
@@ -82,8 +83,11 @@ def save_checkpoint(
         "config": dict(config),
         "hooks": hooks or {},
     }
-    with atomic_path(path) as tmp:
-        torch.save(document, tmp)
+    # torch.save to a path writes through C++, which reports a full disk or a file-size limit as
+    # "[enforce fail at inline_container.cc]"; written from memory, the OSError (ENOSPC, EFBIG) keeps its errno
+    buffer = io.BytesIO()
+    torch.save(document, buffer)
+    write_bytes(path, buffer.getbuffer())
     if keep and keep > 0:
         for old_epoch, old in list(list_checkpoints(run_dir).items())[:-keep]:
             if old_epoch != epoch:

@@ -68,8 +68,8 @@ def find_for_config(config, *, start_lr: float = 1e-7, end_lr: float = 10.0, num
     from torch import nn
 
     from ..probes.finder import find_lr
-    from ..probes.state import rng_state, set_rng_state
     from .loop import data_and_model, make_optimizer, seed_everything
+    from .rng import rng_state, set_rng_state
 
     config = _config(config)
     saved = rng_state()

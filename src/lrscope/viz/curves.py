@@ -65,7 +65,7 @@ def plot_curves(curves: dict, out: str | os.PathLike, *, title: str | None = Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..atomic import atomic_path
+    from .save import save_figure
 
     cols = {k: np.asarray(v, dtype=float) for k, v in curves.items() if v is not None}
     n = max((len(v) for v in cols.values()), default=0)
@@ -103,8 +103,7 @@ def plot_curves(curves: dict, out: str | os.PathLike, *, title: str | None = Non
         axes[0][0].set_title(safe_text(title, 80))
     fig.tight_layout()
     out = Path(out)
-    with atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+    save_figure(fig, out, dpi=110)
     plt.close(fig)
     return out
 

@@ -23,9 +23,9 @@ def plot_explanation(result, out: str | Path, log=None, *, max_bytes: int | None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..atomic import atomic_path
     from ..logs.read import read_log
     from .curves import safe_text
+    from .save import save_figure
 
     if log is None:
         log = getattr(result, "log", None)
@@ -99,7 +99,6 @@ def plot_explanation(result, out: str | Path, log=None, *, max_bytes: int | None
     ax_loss.set_title(f"{name}: LR events (dashed), drops (shaded)")
     fig.tight_layout()
     out = Path(out)
-    with atomic_path(out, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+    save_figure(fig, out, dpi=100)
     plt.close(fig)
     return out

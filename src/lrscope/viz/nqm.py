@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.nqm import MAX_STEPS, Spectrum, expected_loss, floor_loss, rates
-from ..atomic import atomic_path
 from ..errors import UserError
 from ..validate import check_float, check_int
+from .save import save_figure
 from .schedule import decimate
 
 MAX_MODES = 10_000  # modes of the quadratic (memory and time grow with modes x steps)
@@ -114,8 +114,7 @@ def plot_nqm(
     )
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out, suffix=out.suffix) as tmp:
-        fig.savefig(tmp, dpi=110)
+    save_figure(fig, out, dpi=110)
     plt.close(fig)
     return {
         "schema": NQM_SCHEMA,

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
 from ..errors import UserError
+from ..outputs import FIGURE, check_output
 from ..schedules.core import Schedule
+from .save import save_figure
 
-_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 MAX_BINS = 1000  # bins of t along the x axis (a few per pixel column at the figure's width)
 MAX_MARKERS = 200  # jump lines drawn at most
 
@@ -98,11 +98,6 @@ def schedule_figure(schedule: Schedule, steps: int, *, log_y: bool = False):
 
 def plot_schedule(schedule: Schedule, steps: int, out: str | Path, *, log_y: bool = False) -> Path:
     """Write the schedule picture to ``out`` (PNG, or SVG/PDF by suffix) atomically; returns the path."""
-    out = Path(out)
-    fmt = _FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        raise UserError(f"plot file must end in .png, .svg or .pdf, got {out.name!r}")
+    out = check_output(out, suffixes=FIGURE, option="--plot")
     fig = schedule_figure(schedule, steps, log_y=log_y)
-    with atomic_path(out, suffix=out.suffix) as tmp:
-        fig.savefig(tmp, format=fmt)
-    return out
+    return save_figure(fig, out, dpi=fig.dpi)
