@@ -637,6 +637,8 @@ def main(argv: list[str] | None = None) -> None:
 def _run_app(argv: list[str] | None) -> None:
     import signal
 
+    _INTERRUPT.update(seen=False, watched={}, words=None)  # main() may be called more than once in a process
+
     for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as escapes, never crashes
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")

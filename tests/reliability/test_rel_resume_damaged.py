@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))  # the shared refusal helpers
-from safety import assert_clean_refusal, fingerprint, refuses, run_cli  # noqa: E402
+from safety import assert_clean_refusal, fingerprint, refuses, run_main  # noqa: E402
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_resume_refuses_a_damaged_run_and_changes_no_file(run, kind):
 
 def test_resume_of_a_finished_run_touches_no_file(run):
     before = fingerprint(run)
-    result = run_cli("train", "--resume", "--out", run)
+    result = run_main("train", "--resume", "--out", run)
     assert result.returncode == 0, result.stderr
     assert "the run already has all 4 epochs; nothing to do" in result.stderr + result.stdout
     assert fingerprint(run) == before  # config.json included: it is not rewritten
@@ -82,7 +82,7 @@ def test_resume_of_a_finished_run_keeps_a_torn_last_line_as_it_is(run):
     with open(run / "metrics.jsonl", "ab") as f:
         f.write(b'{"kind": "step", "st')
     before = fingerprint(run)
-    result = run_cli("train", "--resume", "--out", run)
+    result = run_main("train", "--resume", "--out", run)
     assert result.returncode == 0, result.stderr
     assert fingerprint(run) == before
 
@@ -91,7 +91,7 @@ def test_resume_still_continues_a_run_with_a_torn_last_line(run):
     """The allowed damage: a torn tail is cut off and the run goes on (here: two more epochs)."""
     with open(run / "metrics.jsonl", "ab") as f:
         f.write(b'{"kind": "step", "st')
-    result = run_cli("train", "--resume", "--out", run, "--epochs", "5")
+    result = run_main("train", "--resume", "--out", run, "--epochs", "5")
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2, 3, 4, 5]
@@ -142,7 +142,7 @@ def test_readers_of_a_damaged_run_give_a_result_or_one_line(run, tmp_path, comma
     else:
         _edit_config(run, batch_size="abc", momentum=[0.9], model=3)
     before = fingerprint(run)
-    result = run_cli(*[part.format(run=run, tmp=tmp_path) for part in command])
+    result = run_main(*[part.format(run=run, tmp=tmp_path) for part in command])
     if result.returncode != 0:
         line = assert_clean_refusal(result)
         if damage == "config a list":

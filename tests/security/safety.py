@@ -20,6 +20,29 @@ def run_cli(*args, cwd=None, timeout: float = 600, env: dict | None = None, stdi
                           timeout=timeout, env=full_env, stdin=stdin if stdin is not None else subprocess.DEVNULL)
 
 
+def run_main(*args, cwd=None) -> subprocess.CompletedProcess:
+    """Run ``lrscope ARGS`` through lrscope.cli.main in this process (torch is imported once for the whole
+    suite, not once a case); exit code, stdout and stderr as a subprocess would give them."""
+    import contextlib
+    import io
+
+    from lrscope.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = [os.fsdecode(a) for a in args]
+    with contextlib.ExitStack() as stack:
+        if cwd is not None:
+            stack.enter_context(contextlib.chdir(cwd))
+        stack.enter_context(contextlib.redirect_stdout(out))
+        stack.enter_context(contextlib.redirect_stderr(err))
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return subprocess.CompletedProcess(["lrscope", *argv], code, out.getvalue(), err.getvalue())
+
+
 def fingerprint(*roots: str | os.PathLike) -> dict[str, str]:
     """{path: sha256} of every regular file under (or at) each root; symlinks are recorded by their target."""
     seen: dict[str, str] = {}
@@ -47,10 +70,15 @@ def assert_clean_refusal(result, *, expect: str | None = None, code: int = 2) ->
     return lines[0]
 
 
-def refuses(*args, inputs=(), expect: str | None = None, timeout: float = 300, cwd=None, env=None) -> str:
-    """Run ``lrscope ARGS``; assert a clean exit-2 refusal and that every path in ``inputs`` is unchanged."""
+def refuses(*args, inputs=(), expect: str | None = None, timeout: float | None = None, cwd=None, env=None) -> str:
+    """Run ``lrscope ARGS``; assert a clean exit-2 refusal and that every path in ``inputs`` is unchanged.
+
+    In this process by default; in a subprocess when a ``timeout`` (a hang guard) or an ``env`` is given."""
     before = fingerprint(*inputs)
-    result = run_cli(*args, timeout=timeout, cwd=cwd, env=env)
+    if timeout is None and env is None:
+        result = run_main(*args, cwd=cwd)
+    else:
+        result = run_cli(*args, timeout=timeout or 300, cwd=cwd, env=env)
     line = assert_clean_refusal(result, expect=expect)
     assert fingerprint(*inputs) == before, f"lrscope {' '.join(map(str, args))} changed its inputs"
     return line

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from safety import fingerprint, refuses, run_cli
+from safety import fingerprint, refuses, run_main
 
 LOG = "epoch,lr,loss\n1,0.1,2.0\n2,0.1,1.9\n3,0.01,1.0\n4,0.01,0.9\n5,0.01,0.85\n"
 
@@ -73,9 +73,9 @@ def test_an_unsupported_suffix_names_the_supported_ones(tmp_path, log, command, 
 
 def test_derived_outputs_may_be_replaced(run, tmp_path):
     """report.html and probes/* are lrscope's own derived files: writing them again is allowed."""
-    first = run_cli("report", run)
+    first = run_main("report", run)
     assert first.returncode == 0, first.stderr
-    again = run_cli("report", run, "--out", run / "report.html")
+    again = run_main("report", run, "--out", run / "report.html")
     assert again.returncode == 0, again.stderr
     assert (run / "report.html").stat().st_size > 0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from safety import assert_clean_refusal, fingerprint, refuses, run_cli
+from safety import assert_clean_refusal, fingerprint, refuses, run_main
 
 torch = pytest.importorskip("torch")
 
@@ -87,7 +87,7 @@ def test_commands_that_read_checkpoints_refuse_a_planted_one(hostile_run, tmp_pa
 def test_commands_that_do_not_need_checkpoints_do_not_run_them_either(hostile_run, tmp_path, command):
     run, marker = hostile_run
     before = fingerprint(run)
-    result = run_cli(*[part.format(run=run) for part in command], cwd=tmp_path)
+    result = run_main(*[part.format(run=run) for part in command], cwd=tmp_path)
     assert not marker.exists(), "the checkpoint's payload ran"
     assert result.returncode in (0, 2), result.stderr[-800:]
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
@@ -214,7 +214,7 @@ def test_the_checkpoint_format_loads_with_torch_alone_under_weights_only(trained
 def test_the_refusal_is_one_line_through_the_debugless_cli(hostile_run, tmp_path):
     """No traceback even for the Python-level UnpicklingError torch raises (the message torch gives is long)."""
     run, _ = hostile_run
-    result = run_cli("whatif", run, "--to", "0.01", "--steps", "2", cwd=tmp_path)
+    result = run_main("whatif", run, "--to", "0.01", "--steps", "2", cwd=tmp_path)
     line = assert_clean_refusal(result, expect="cannot load")
     assert "weights_only" not in line  # torch's multi-paragraph advice is not passed on
 
