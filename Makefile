@@ -19,6 +19,7 @@ demo: setup
 
 test: setup
 	.venv/bin/ruff check src tests bench
+	.venv/bin/lint-imports
 	$(PY) -m pytest
 
 lint: setup

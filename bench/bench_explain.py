@@ -67,7 +67,7 @@ def main() -> None:
         write_log(small, 200)
         start = best_of([str(LRSCOPE), "explain", str(small), "--json"], 5)
         code = (
-            "import sys; from lrscope.cli import main; from lrscope.analysis.explain import explain_path; "
+            "import sys; from lrscope.cli import main; from lrscope.jobs.explain import explain_path; "
             f"explain_path({str(small)!r}); print('torch' in sys.modules)"
         )
         torch = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()

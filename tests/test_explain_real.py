@@ -134,7 +134,7 @@ def test_torn_json_and_nan_cells_give_result(cli, tmp_path):
 def test_explain_path_imports_neither_torch_nor_matplotlib(real_logs):
     code = (
         "import sys; from lrscope.cli import main\n"
-        "from lrscope.analysis.explain import explain_path\n"
+        "from lrscope.jobs.explain import explain_path\n"
         f"explain_path({str(real_logs / 'bearpaw-cifar10-resnet110.tsv')!r})\n"
         "bad = [m for m in ('torch', 'matplotlib') if m in sys.modules]\n"
         "print(bad); sys.exit(1 if bad else 0)"
@@ -144,7 +144,7 @@ def test_explain_path_imports_neither_torch_nor_matplotlib(real_logs):
 
 
 def test_run_dir_writes_explain_json(tmp_path):
-    from lrscope.analysis.explain import explain_run
+    from lrscope.jobs.explain import explain_run
     from lrscope.logs.recorder import Recorder
 
     rec = Recorder(tmp_path / "run", config={"model": "x"})

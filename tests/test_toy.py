@@ -140,7 +140,7 @@ def test_unknown_surface_lists_names():
 def test_gif_has_many_frames(tmp_path):
     from PIL import Image
 
-    from lrscope.toy.make import make_toy
+    from lrscope.jobs.toy import make_toy
 
     out = tmp_path / "anim.gif"
     summary = make_toy("rosenbrock", out, lrs="0.0005,0.002", steps=300, frames=20)
@@ -156,7 +156,7 @@ def test_gif_has_many_frames(tmp_path):
 def test_png_with_schedule_and_3d(tmp_path):
     from PIL import Image
 
-    from lrscope.toy.make import make_toy
+    from lrscope.jobs.toy import make_toy
 
     out = tmp_path / "final.png"
     make_toy(

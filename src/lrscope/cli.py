@@ -137,43 +137,38 @@ def schedule_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of the N rates only.")] = False,
 ) -> None:
     """Evaluate a schedule: a compact table (or the N rates as JSON) and optionally a plot (no torch)."""
-    from .schedules import parse_schedule
-    from .schedules.table import rows, values
+    from .jobs.schedule import schedule_job
 
-    schedule = parse_schedule(spec)
-    if plot is not None:
-        _check_output(plot, FIGURE, "--plot")
-    lrs = values(schedule, steps)
-    if plot is not None:
+    _watch_outputs(plot)
+    view = schedule_job(spec, steps, plot=plot, log_y=log_y, table=not as_json)
+    if view.plot is not None:
         from .console import note
-        from .viz.schedule import plot_schedule
 
-        note(f"wrote {plot_schedule(schedule, steps, plot, log_y=log_y)}")
+        note(f"wrote {_shown(view.plot)}")
     if as_json:
-        print_json(lrs)
+        print_json(view.lrs)
         return
     from rich.table import Table
 
     from .console import out_console
 
-    out_console().print(schedule.spec, markup=False, highlight=False)
+    out_console().print(view.schedule.spec, markup=False, highlight=False)
     table = Table(box=None, pad_edge=False)
     table.add_column("t", justify="right")
     table.add_column("lr", justify="right")
-    sampled = rows(schedule, steps)
-    has_momentum = sampled[0]["momentum"] is not None
+    has_momentum = view.rows[0]["momentum"] is not None
     if has_momentum:
         table.add_column("momentum", justify="right")
     table.add_column("jump")
-    for row in sampled:
+    for row in view.rows:
         cells = [str(row["t"]), f"{row['lr']:.6g}"]
         if has_momentum:
             cells.append(f"{row['momentum']:.4g}")
         cells.append(row["event"] or "")
         table.add_row(*cells)
     out_console().print(table)
-    out_console().print(f"{steps} steps, lr from {min(lrs):.6g} to {max(lrs):.6g}, "
-                        f"{len(schedule.events(0, steps))} jump(s)", markup=False)
+    out_console().print(f"{steps} steps, lr from {min(view.lrs):.6g} to {max(view.lrs):.6g}, "
+                        f"{view.jumps} jump(s)", markup=False)
 
 
 # ---------------------------------------------------------------- train, demo, plot (issue 2)
@@ -258,9 +253,9 @@ def plot_cmd(
     max_bytes: Annotated[int, typer.Option("--max-bytes", help=_MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
 ) -> None:
     """Loss and accuracy curves with the learning rate on a log twin axis."""
-    from .viz.curves import plot_run
+    from .jobs.plot import plot_run
 
-    _check_output(out, FIGURE, "--out", inputs=[run])
+    _watch_outputs(out)
     print(f"plot written to {_shown(plot_run(run, out, max_bytes=max_bytes))}")
 
 
@@ -281,15 +276,10 @@ def explain_cmd(
     max_bytes: Annotated[int, typer.Option("--max-bytes", help=_MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
 ) -> None:
     """Explain a run: LR changes, the drops after them, whether each stage was long enough."""
-    from .analysis.explain import explain_path
+    from .jobs.explain import explain_job
 
-    if plot is not None:
-        _check_output(plot, FIGURE, "--plot", inputs=[log])
-    result = explain_path(log, schedule=schedule, format=fmt, lr=lr, loss=loss, x=x, max_bytes=max_bytes)
-    if plot is not None:
-        from .viz.explain import plot_explanation
-
-        plot_explanation(result, plot)
+    _watch_outputs(plot)
+    result = explain_job(log, plot=plot, schedule=schedule, format=fmt, lr=lr, loss=loss, x=x, max_bytes=max_bytes)
     if as_json:
         print_json(result.to_json())
         return
@@ -448,10 +438,10 @@ def nqm_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary (lrscope.nqm/1).")] = False,
 ) -> None:
     """The noisy quadratic model under each schedule, with each rate's floor: the staircase, analytically."""
-    from .viz.nqm import plot_nqm
+    from .jobs.nqm import nqm_job
 
-    _check_output(out, FIGURE, "--out")
-    summary = plot_nqm(out, schedule or None, steps=steps)
+    _watch_outputs(out)
+    summary = nqm_job(out, schedule or None, steps=steps)
     if as_json:
         print_json(summary)
         return
@@ -541,10 +531,9 @@ def toy_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Optimizers on a toy 2-D surface at several learning rates, animated (GIF/MP4) or as a picture (PNG)."""
-    from .outputs import ANIMATION
-    from .toy.make import make_toy
+    from .jobs.toy import make_toy
 
-    _check_output(out, ANIMATION, "--out")
+    _watch_outputs(out)
     summary = make_toy(surface, out, lrs=lrs, optimizer=optimizer, noise=noise, schedule=schedule, steps=steps,
                        frames=frames, seed=seed, three_d=three_d)
     if as_json:
@@ -563,12 +552,10 @@ def report_cmd(
     max_bytes: Annotated[int, typer.Option("--max-bytes", help=_MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
 ) -> None:
     """One self-contained HTML page with everything lrscope knows about a run."""
-    from .outputs import REPORT
-    from .report.html import build_report
+    from .jobs.report import report_job
 
-    if out is not None:
-        _check_output(out, REPORT, "--out", inputs=[run])
-    print(_shown(build_report(run, out, max_bytes=max_bytes)))
+    _watch_outputs(out)
+    print(_shown(report_job(run, out, max_bytes=max_bytes)))
 
 
 # ---------------------------------------------------------------- sweep (issue 9)

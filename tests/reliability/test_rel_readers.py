@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lrscope.analysis.explain import explain_path
+from lrscope.jobs.explain import explain_path
 from lrscope.errors import UserError
 
 REAL = Path(os.environ.get("LRSCOPE_REAL_LOGS", faultlib.ROOT.parent / "shared" / "data" / "real-logs"))

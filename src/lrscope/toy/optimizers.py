@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..validate import unsigned_seed
-from .surfaces import Surface
+from .surfaces import ToySurface
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 _BLOWUP = 1000.0  # in window diagonals
@@ -38,7 +38,7 @@ _BLOWUP = 1000.0  # in window diagonals
 class Trajectories:
     """The path of every run: ``points[r, t]`` is θ after t steps (t = 0 .. steps)."""
 
-    surface: Surface
+    surface: ToySurface
     optimizer: str
     labels: list[str]
     lr_table: np.ndarray  # (R, steps): the rate used at each step
@@ -81,7 +81,7 @@ def check_rates(lrs: Sequence[float]) -> list[float]:
 
 
 def optimize(
-    surface: Surface,
+    surface: ToySurface,
     lr_table: np.ndarray,
     *,
     optimizer: str = "sgd",
@@ -149,7 +149,7 @@ def optimize(
 
 
 def run_rates(
-    surface: Surface,
+    surface: ToySurface,
     lrs: Sequence[float] = (),
     *,
     steps: int,

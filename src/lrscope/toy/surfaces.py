@@ -29,7 +29,7 @@ Array = np.ndarray
 
 
 @dataclass(frozen=True)
-class Surface:
+class ToySurface:
     """A 2-D loss surface with its analytic gradient and what a picture of it needs."""
 
     name: str
@@ -131,8 +131,8 @@ def _rugged_grad(x, y):
     return gx, gy
 
 
-SURFACES: dict[str, Surface] = {
-    "quadratic": Surface(
+SURFACES: dict[str, ToySurface] = {
+    "quadratic": ToySurface(
         name="quadratic",
         title="ill-conditioned quadratic valley (κ = 25)",
         value=_quadratic,
@@ -147,7 +147,7 @@ SURFACES: dict[str, Surface] = {
         default_steps=200,
         description="½(u² + 25 v²) rotated 30°; gradient descent diverges for lr > 0.08",
     ),
-    "rosenbrock": Surface(
+    "rosenbrock": ToySurface(
         name="rosenbrock",
         title="Rosenbrock valley",
         value=_rosenbrock,
@@ -162,7 +162,7 @@ SURFACES: dict[str, Surface] = {
         default_steps=3000,
         description="(1-x)² + 100(y-x²)²; minimum (1, 1), stable at the minimum for lr < 0.002",
     ),
-    "beale": Surface(
+    "beale": ToySurface(
         name="beale",
         title="Beale function",
         value=_beale,
@@ -177,7 +177,7 @@ SURFACES: dict[str, Surface] = {
         default_steps=2000,
         description="(1.5-x+xy)² + (2.25-x+xy²)² + (2.625-x+xy³)²; minimum (3, 0.5)",
     ),
-    "rugged": Surface(
+    "rugged": ToySurface(
         name="rugged",
         title="rugged multi-scale bowl",
         value=_rugged,
@@ -196,7 +196,7 @@ SURFACES: dict[str, Surface] = {
 }
 
 
-def get_surface(name: str) -> Surface:
+def get_surface(name: str) -> ToySurface:
     """The surface called ``name``; a :class:`UserError` listing the names otherwise."""
     key = str(name).strip().lower()
     if key not in SURFACES:

@@ -1,7 +1,6 @@
 """Loss and accuracy curves with the learning rate on a log twin axis, its changes marked.  Never trains.
 
     plot_curves(curves, "run.png")    # curves: a dict of equal-length arrays (a RunLog's columns will do)
-    plot_run("runs/digits", "run.png")
 
 ``curves`` keys used: ``epoch`` (x; else ``step``, else the row number), ``lr``, ``train_loss``, ``val_loss``,
 ``train_acc``, ``val_acc`` (any may be missing).  Learning-rate changes (a relative change over 1e-9 between
@@ -11,30 +10,11 @@ consecutive points) are drawn as dotted vertical lines, decays in one colour, in
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
-from ..logs.rundir import is_run_dir
-
-
-def curves_from_run(run_dir: str | Path, *, max_bytes: int | None = 2 * 1024**3) -> dict[str, np.ndarray]:
-    """Epoch records of an lrscope run directory as columns, in epoch order (missing values are NaN).
-
-    Read with :func:`lrscope.logs.read.run_metrics`: metrics.jsonl must be a regular file of at most
-    ``max_bytes`` bytes (None: no cap)."""
-    from ..logs.read import run_metrics, sort_columns
-    from ..logs.rundir import require_run_dir
-    from ..logs.runlog import path_label
-
-    columns = run_metrics(require_run_dir(run_dir), max_bytes=max_bytes)["epoch"]
-    if not columns:
-        raise UserError(f"{path_label(run_dir)} has no epoch records in its metrics.jsonl yet")
-    columns = sort_columns(columns, "epoch")
-    keys = ("epoch", "step", "lr", "train_loss", "val_loss", "train_acc", "val_acc")
-    return {k: columns[k] for k in keys if k in columns and np.isfinite(columns[k]).any()}
 
 
 def safe_text(text, width: int | None = None) -> str:
@@ -106,22 +86,3 @@ def plot_curves(curves: dict, out: str | os.PathLike, *, title: str | None = Non
     save_figure(fig, out, dpi=110)
     plt.close(fig)
     return out
-
-
-def plot_run(run: str | os.PathLike, out: str | os.PathLike, *, max_bytes: int | None = 2 * 1024**3) -> Path:
-    """``lrscope plot RUN --out FILE.png``: an lrscope run directory, a log the log reader knows, or ``-`` (a
-    text log on standard input).  ``max_bytes`` caps a text log (or a run's metrics.jsonl); None: no cap."""
-    from ..logs.read import STDIN, STDIN_LABEL, read_log, regular_or_directory
-    from ..logs.runlog import path_label
-
-    if os.fspath(run) == STDIN:
-        log, title = read_log(STDIN, max_bytes=max_bytes), STDIN_LABEL
-    else:
-        run = Path(run)
-        if stat.S_ISDIR(regular_or_directory(run)) and is_run_dir(run):
-            return plot_curves(curves_from_run(run, max_bytes=max_bytes), out, title=path_label(run.name))
-        log, title = read_log(run, max_bytes=max_bytes), path_label(run.name)
-    columns = {role: log.columns[name] for role, name in log.roles.items()}
-    if "epoch" not in columns and "step" not in columns:
-        columns["epoch" if log.x_name == "row" else log.x_name] = log.x
-    return plot_curves(columns, out, title=title)

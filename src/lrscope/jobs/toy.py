@@ -1,4 +1,5 @@
-"""``lrscope toy``: run the optimizers on a toy surface and write the animation."""
+"""``lrscope toy SURFACE``: run the optimizers on a toy surface (lrscope.toy) and write the animation
+(lrscope.viz.toy)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import UserError
+from ..outputs import ANIMATION, check_output
+from ..toy.optimizers import OPTIMIZERS, run_rates
+from ..toy.surfaces import get_surface
 from ..validate import check_float, check_int, check_seed
-from .optimizers import OPTIMIZERS, run_rates
-from .surfaces import get_surface
 
 MAX_RATES = 12  # lines on one animation that a person can still tell apart
 
@@ -54,6 +56,7 @@ def make_toy(
     """
     from ..viz.toy import output_format, save_animation
 
+    out = check_output(out, suffixes=ANIMATION)
     surf = get_surface(surface)
     output_format(out)  # refuse a format we cannot write before computing anything
     if optimizer not in OPTIMIZERS:
