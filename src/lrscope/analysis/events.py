@@ -1,20 +1,18 @@
 """Learning-rate change events: read from the logged rate, taken from a schedule spec, or inferred from the
-curves.
+curves.  The one place that says where a rate changes: explain, the plots and the probes all ask here.
 
-Logged rate.  Between consecutive logged rates the signed log change c_k = log(lr_k / lr_{k-1}) is computed.
-A
-change is a *step* when it is large (|c_k| >= log 1.3) and stands alone: every other change within two rows
-is in the
-opposite direction (a warm restart) or at most STEP_DOMINANCE times as large.  Smooth schedules (cosine,
-1cycle,
-warm-up, exponential) change a little on every row, so none of their changes stands alone, even where the
-ratio
-between rows is large (the tail of a cosine that ends at zero).
+Any change.  :func:`rate_changes` lists the rows where the rate differs from the row before by more than a
+relative tolerance (of the larger of the two): every change, steps and smooth decay alike.
+
+Logged rate.  Between consecutive logged rates the signed log change c_k = log(lr_k / lr_{k-1}) is computed.  A
+change is a *step* when it is large (|c_k| >= log 1.3) and stands alone: every other change within two rows is
+in the opposite direction (a warm restart) or at most STEP_DOMINANCE times as large.  Smooth schedules (cosine,
+1cycle, warm-up, exponential) change a little on every row, so none of their changes stands alone, even where
+the ratio between rows is large (the tail of a cosine that ends at zero).
 
 Inferred.  With no rate known, a decay shows as a simultaneous sharp fall in several metrics (training loss,
 validation loss, error rates): falls found per metric (:mod:`lrscope.analysis.drops`) within a couple of rows
-of
-each other are one event, with a confidence from how many metrics agree and how strongly.
+of each other are one event, with a confidence from how many metrics agree and how strongly.
 """
 
 from __future__ import annotations
@@ -83,6 +81,17 @@ def filled_lr(lr: np.ndarray) -> np.ndarray:
     return out
 
 
+def rate_changes(lr: np.ndarray, rtol: float = CHANGE_REL) -> np.ndarray:
+    """Rows i where lr[i] differs from lr[i-1] (both finite) by more than ``rtol`` relative to the larger of
+    the two (two zeros: no change)."""
+    lr = np.asarray(lr, dtype=np.float64)
+    if lr.size < 2:
+        return np.zeros(0, dtype=int)
+    prev, cur = lr[:-1], lr[1:]
+    changed = np.abs(cur - prev) > rtol * np.maximum(np.abs(prev), np.abs(cur))
+    return np.flatnonzero(changed & np.isfinite(prev) & np.isfinite(cur)) + 1
+
+
 def logged_events(lr: np.ndarray, x: np.ndarray) -> tuple[list[Event], ScheduleShape]:
     """Step changes of a logged rate, and the shape of the whole schedule."""
     rows = np.flatnonzero(np.isfinite(lr) & (np.asarray(lr) >= 0))
@@ -93,9 +102,9 @@ def logged_events(lr: np.ndarray, x: np.ndarray) -> tuple[list[Event], ScheduleS
     if len(v) < 2:
         return [], shape
     prev, cur = v[:-1], v[1:]
-    scale = np.maximum(np.abs(prev), np.abs(cur))
-    changed = np.abs(cur - prev) > CHANGE_REL * np.where(scale > 0, scale, 1.0)
-    ks = np.flatnonzero(changed)
+    ks = rate_changes(v) - 1  # k: the change from v[k] to v[k + 1]
+    changed = np.zeros(len(prev), dtype=bool)
+    changed[ks] = True
     shape.changes = len(ks)
     if len(ks) == 0:
         return [], shape
@@ -106,8 +115,7 @@ def logged_events(lr: np.ndarray, x: np.ndarray) -> tuple[list[Event], ScheduleS
     events: list[Event] = []
     step_ks = []
     # a rate that changes on most rows (adaptive, or a per-batch list summarised per row) wobbles by large
-    # ratios
-    # now and then: only a clear cut (3x or more) counts as a step there
+    # ratios now and then: only a clear cut (3x or more) counts as a step there
     min_log = STEP_MIN_LOG if len(ks) < 0.5 * len(c) else math.log(3.0)
     for k in ks:
         a = abs(c[k])
@@ -153,16 +161,11 @@ def logged_events(lr: np.ndarray, x: np.ndarray) -> tuple[list[Event], ScheduleS
 def schedule_events(spec: str, x: np.ndarray, lr: np.ndarray | None = None) -> tuple[list[Event], object]:
     """Events of a schedule spec (``lrscope.schedules.parse_schedule(spec).events(t0, t1)``) mapped to rows.
 
-    t counts completed scheduler steps; a rate that changes at t is first used in epoch t+1 (1-based epochs,
-    as
+    t counts completed scheduler steps; a rate that changes at t is first used in epoch t+1 (1-based epochs, as
     lrscope and most loggers count) or epoch t (0-based).  For 'row' and 'step' axes the row/step number is t.
     """
-    from ..errors import UserError
+    from ..schedules import parse_schedule
 
-    try:
-        from ..schedules import parse_schedule
-    except ImportError:
-        raise UserError("--schedule needs lrscope.schedules, which this installation lacks") from None
     schedule = parse_schedule(spec)
     xf = x[np.isfinite(x)]
     if len(xf) == 0:
@@ -194,11 +197,9 @@ def _f(v) -> float | None:
 def infer_events(falls: dict[str, list[Fall]], x: np.ndarray, available: list[str], tol: int) -> list[Event]:
     """Simultaneous sharp falls across metrics -> inferred decay events.
 
-    Falls of different metrics within ``tol`` rows form a group.  Kept when at least two metrics agree, or
-    when only
-    one metric exists and its fall is strong (z >= 8).  Confidence = agreement * strength, where agreement is
-    the
-    share of available metrics that fell and strength = 1 - exp(-mean z / 8).
+    Falls of different metrics within ``tol`` rows form a group.  Kept when at least two metrics agree, or when
+    only one metric exists and its fall is strong (z >= 8).  Confidence = agreement * strength, where agreement
+    is the share of available metrics that fell and strength = 1 - exp(-mean z / 8).
     """
     allf = sorted((f for fs in falls.values() for f in fs), key=lambda f: f.row)
     groups: list[list[Fall]] = []

@@ -1,21 +1,21 @@
 """TensorBoard event files (and directories of them): scalar summaries as columns keyed by step.
 
 Read with the ``tensorboard`` package's own record reader (``event_file_loader.EventFileLoader``), never a
-hand-written protobuf parser.  Tags from event files in sub-directories get the sub-directory as prefix
-(Keras writes
-``train/`` and ``validation/`` runs with the same tag names).  A damaged record ends the file's data there,
-with a
-warning: what came before it is kept.
+hand-written protobuf parser.  Tags from event files in sub-directories get the sub-directory as prefix (Keras
+writes ``train/`` and ``validation/`` runs with the same tag names).  A damaged record ends the file's data
+there, with a warning: what came before it is kept.
 
 Event files have no size limit (:mod:`lrscope.logs.read` caps text logs only): the reader streams them record
 by record and keeps the scalar values alone, so memory follows the number of scalars, not the file's size.
-Only regular files are read; a directory is searched with :func:`lrscope.logs.read.files_under` (bounded).
+Only regular files are read; for a directory the caller lists its files (:func:`lrscope.logs.read.files_under`,
+bounded) and this module picks the event files among them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +26,6 @@ from ..errors import UserError
 def is_event_file(path: Path) -> bool:
     """An events.out.tfevents.* name on a regular file (never a device or a pipe)."""
     return "tfevents" in path.name and path.is_file()
-
-
-def event_files(directory: Path) -> list[Path]:
-    from .read import files_under
-
-    return [p for p in files_under(directory) if is_event_file(p)]
 
 
 def _scalars(path: Path, prefix: str, series: dict, notes: list[str]) -> None:
@@ -69,16 +63,12 @@ def _scalars(path: Path, prefix: str, series: dict, notes: list[str]) -> None:
         )
 
 
-def read_tensorboard(path: Path, notes: list[str], files: list[Path] | None = None) -> dict[str, np.ndarray]:
-    """Scalar tags of an event file or of every event file under a directory, keyed by step.
-
-    ``files``: the regular files under the directory when the caller has listed them already."""
+def read_tensorboard(path: Path, notes: list[str], files: Sequence[Path] = ()) -> dict[str, np.ndarray]:
+    """Scalar tags of an event file, or of every event file among ``files`` (the regular files under the
+    directory ``path``), keyed by step."""
     from .runlog import path_label
 
-    if path.is_file():
-        files = [path]
-    else:
-        files = [f for f in (files if files is not None else event_files(path)) if is_event_file(f)]
+    files = [path] if path.is_file() else [f for f in files if is_event_file(f)]
     if not files:
         raise UserError(f"{path_label(path)}: no TensorBoard event files (events.out.tfevents.*) in it")
     series: dict[str, dict[int, float]] = {}

@@ -2,41 +2,15 @@
 
 ``find_lr`` trains the user's model for ``num_iter`` optimizer steps while the learning rate rises from
 ``start_lr`` to ``end_lr`` (exponentially by default), records the loss of every step, and reads a suggested
-learning rate and an LR range for cyclical / 1cycle schedules off the curve.  Afterwards the model,
-optimizer, GradScaler and RNGs are exactly as they came in (:mod:`lrscope.probes.state`), whatever happened
-during the sweep.
-
-How the suggestion is made (and why it moves little with the seed)
-------------------------------------------------------------------
-Finders that take ``argmin(np.gradient(loss))`` differentiate a noisy curve point by point, so one lucky
-batch moves the answer by a decade.  Here, on the raw losses of one sweep, against x = log10(lr):
-
-1. Spikes are clipped: each loss is limited to its running median (7 points) +/- 3 robust standard
-   deviations (1.4826 x the median absolute deviation), and losses far above the starting level are capped
-   (divergence).
-2. A centred local quadratic regression with a Gaussian kernel (bandwidth h = max(2 grid steps, span/50)
-   decades, i.e. about 0.14 decade for 100 points over 7 decades; Cleveland 1979, "Robust locally weighted
-   regression") gives a smooth loss ``fit`` and its slope d loss / d log10 lr at every point, without the
-   lag of an EMA.
-3. Only the part of the curve before the fit's minimum counts.  Rules read off it:
-   - ``steepest``: the most negative slope;
-   - ``midpoint``: where the fit crosses halfway between its starting level and its minimum
-     (log-interpolated);
-   - ``valley`` (fastai's rule, on the fit): about halfway along the longest decreasing stretch;
-   - ``minimum_over_10``: the lr at the fit's minimum divided by 10.
-4. The suggestion is ``combined`` = the geometric mean of ``steepest`` and ``midpoint``: the first is a
-   derivative (sharp but noisier), the second a level crossing (a zeroth-order statistic, much steadier);
-   both sit in the steep middle of the descent.
-5. ``range`` = (where 10 % of the drop is done, where 90 % is done): the lower and upper bounds for a
-   cyclical schedule (Smith 2017) and the upper bound is the peak for 1cycle (Smith & Topin 2018).
+learning rate and an LR range for cyclical / 1cycle schedules off the curve
+(:mod:`lrscope.analysis.finder_curve` says how, and why the suggestion moves little with the seed).
+Afterwards the model, optimizer, GradScaler and RNGs are exactly as they came in (:mod:`lrscope.probes.state`),
+whatever happened during the sweep.
 
 With ``repeats`` > 1 the sweep runs again from the same starting state with further data (the loader is
 simply iterated on, so a shuffling loader gives new orders) and, when ``seed`` is given, per-repeat seeds
-derived from it with ``numpy.random.SeedSequence``.  Every rule is combined as the median in log space;
-``spread`` is log10(max/min) of the per-repeat suggestions, in decades.  Every result also carries
-``interval``: a 90 % interval for the suggestion from a wild bootstrap of the fit's residuals (Rademacher
-signs; Wu 1986), i.e. how far the curve's own noise could move it, so one sweep says something about its own
-reliability.
+derived from it with ``numpy.random.SeedSequence``; the repeats are combined by
+:func:`lrscope.analysis.finder_result.combine_sweeps`.
 
 The learning rate of the sweep is written into *every* param group (per-group ratios are not kept; the
 suggestion is the rate for a single-group optimizer).  The loss recorded at step i is the loss of the batch
@@ -48,273 +22,22 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..analysis.finder_curve import debiased_ema, suggest, sweep_lrs
+from ..analysis.finder_result import FinderResult, Sweep, combine_sweeps
 from ..errors import UserError
 from ..validate import check_choice, check_float, check_int, unsigned_seed
 from .state import preserved
 
-__all__ = ["find_lr", "FinderResult", "Sweep", "suggest", "sweep_lrs"]
+__all__ = ["find_lr", "check_sweep_settings", "FinderResult", "Sweep", "debiased_ema", "suggest", "sweep_lrs"]
 
-SCHEMA = "lrscope.finder/1"
-RULES = ("combined", "steepest", "midpoint", "valley", "minimum_over_10")
-_BOOTSTRAP = 40
 MAX_ITER = 100_000  # optimizer steps in one sweep (the rates are held in memory, one float each)
 MAX_REPEATS = 100
 MAX_RATE = 1e6
-
-
-# ---------------------------------------------------------------- results
-
-
-@dataclass
-class Sweep:
-    """One pass of the range test: the rates used, the loss at each, and what the rules read off."""
-
-    lrs: np.ndarray
-    losses: np.ndarray
-    smoothed: np.ndarray
-    fit: np.ndarray
-    slope: np.ndarray
-    suggestions: dict[str, float]
-    range: tuple[float, float]
-    interval: tuple[float, float]
-    stopped: str  # "completed", "diverged", "loader exhausted"
-    seed: int | None = None
-    reliable: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "lrs": _finite_list(self.lrs), "losses": _finite_list(self.losses),
-            "smoothed": _finite_list(self.smoothed), "fit": _finite_list(self.fit),
-            "slope": _finite_list(self.slope), "suggestions": dict(self.suggestions),
-            "range": list(self.range), "interval": list(self.interval), "stopped": self.stopped,
-            "seed": self.seed,
-            "reliable": self.reliable,
-        }
-
-
-@dataclass
-class FinderResult:
-    """What :func:`find_lr` found.  ``lrs``/``losses``/``smoothed``: the first sweep; ``sweeps``: all."""
-
-    lrs: np.ndarray
-    losses: np.ndarray
-    smoothed: np.ndarray
-    suggestion: float
-    suggestions: dict[str, float]
-    range: tuple[float, float]
-    spread: float | None
-    interval: tuple[float, float]
-    sweeps: list[Sweep]
-    settings: dict[str, Any]
-    notes: list[str] = field(default_factory=list)
-    reliable: bool = True
-    seconds: float = 0.0
-
-    @property
-    def repeats(self) -> int:
-        return len(self.sweeps)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "suggestion": float(self.suggestion),
-            "suggestions": {k: float(v) for k, v in self.suggestions.items()},
-            "range": [float(self.range[0]), float(self.range[1])],
-            "spread_decades": None if self.spread is None else float(self.spread),
-            "interval": [float(self.interval[0]), float(self.interval[1])],
-            "reliable": bool(self.reliable),
-            "repeats": self.repeats,
-            "settings": dict(self.settings),
-            "notes": list(self.notes),
-            "seconds": round(float(self.seconds), 4),
-            "sweeps": [s.to_json() for s in self.sweeps],
-        }
-
-    def plot(self, ax=None):
-        """Raw and fitted loss against lr (log axis), the slope on a twin axis, every suggestion marked."""
-        from ..viz.finder import plot_finder
-
-        return plot_finder(self, ax=ax)
-
-    def summary(self) -> str:
-        low, high = self.range
-        text = f"suggested lr {self.suggestion:.3g}; range {low:.3g} .. {high:.3g}"
-        if self.spread is not None:
-            text += f"; spread over {self.repeats} repeats {self.spread:.2f} decades"
-        low, high = self.interval
-        return text + f"; 90% interval from the curve's noise {low:.3g} .. {high:.3g}"
-
-
-def _finite_list(values) -> list:
-    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=float).tolist()]
-
-
-# ---------------------------------------------------------------- the rules (numpy only)
-
-
-def sweep_lrs(start_lr: float, end_lr: float, num_iter: int, mode: str = "exp") -> np.ndarray:
-    """lr[i], i = 0..n-1: ``start * (end/start)**(i/(n-1))`` (exp) or ``start + (end-start) i/(n-1)``."""
-    r = np.arange(num_iter) / (num_iter - 1)
-    if mode == "exp":
-        return start_lr * (end_lr / start_lr) ** r
-    return start_lr + (end_lr - start_lr) * r
-
-
-def debiased_ema(losses: np.ndarray, beta: float) -> np.ndarray:
-    """s_i = m_i / (1 - beta^(i+1)), m_i = beta m_{i-1} + (1 - beta) loss_i (Kingma & Ba 2015)."""
-    out = np.empty(len(losses))
-    m = 0.0
-    for i, value in enumerate(losses):
-        m = beta * m + (1.0 - beta) * value
-        out[i] = m / (1.0 - beta ** (i + 1)) if beta > 0 else value
-    return out
-
-
-def _running_median(y: np.ndarray, half: int = 3) -> np.ndarray:
-    """Centred running median over 2*half+1 points (edges padded), for one curve (n,) or many (n, B)."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    pad = [(half, half)] + [(0, 0)] * (y.ndim - 1)
-    padded = np.pad(y, pad, mode="edge")
-    return np.median(sliding_window_view(padded, 2 * half + 1, axis=0), axis=-1)
-
-
-def _robust_clip(y: np.ndarray) -> np.ndarray:
-    """Clip spikes to running median +/- 3 robust sd, and cap the divergent tail above the starting level."""
-    med = _running_median(y)
-    mad = 1.4826 * np.median(np.abs(y - med), axis=0) + 1e-12
-    y = np.clip(y, med - 3 * mad, med + 3 * mad)
-    head = max(3, len(y) // 10)
-    start = np.median(med[:head], axis=0)
-    floor = np.min(med, axis=0)
-    return np.minimum(y, start + np.maximum(start - floor, 1e-12))
-
-
-def _local_quadratic(x: np.ndarray, h: float):
-    """Rows of a Gaussian-kernel local quadratic fit: (F, S) with fit = F @ y and slope = S @ y."""
-    d = x[None, :] - x[:, None]
-    w = np.exp(-0.5 * (d / h) ** 2)
-    basis = np.stack([w, w * d, w * d * d])  # 3 x n x n: the weighted design, transposed
-    moments = np.stack([(w * d**k).sum(1) for k in range(5)], axis=1)  # n x 5
-    a = np.stack([moments[:, 0:3], moments[:, 1:4], moments[:, 2:5]], axis=1)  # n x 3 x 3
-    a_inv = np.linalg.pinv(a)
-    f = np.einsum("ik,kij->ij", a_inv[:, 0, :], basis)
-    s = np.einsum("ik,kij->ij", a_inv[:, 1, :], basis)
-    return f, s
-
-
-def _bandwidth(x: np.ndarray) -> float:
-    span = float(x[-1] - x[0])
-    step = float(np.median(np.diff(x))) if len(x) > 1 else span
-    return max(2.0 * step, span / 50.0, 1e-6)
-
-
-def _crossing(x: np.ndarray, fit: np.ndarray, imin: int, level: float) -> float:
-    """log10 lr where the fit, walking left from its minimum, last rises above ``level`` (interpolated)."""
-    k = imin
-    while k > 0 and fit[k - 1] < level:
-        k -= 1
-    if k == 0:
-        return float(x[0])
-    t = (fit[k - 1] - level) / max(fit[k - 1] - fit[k], 1e-300)
-    return float(x[k - 1] + min(max(t, 0.0), 1.0) * (x[k] - x[k - 1]))
-
-
-def _valley(fit: np.ndarray, imin: int) -> int:
-    """fastai's valley on the fit: the longest decreasing run before the minimum, a bit past its middle."""
-    best = (0, 0)
-    i = 0
-    while i <= imin:
-        j = i
-        while j + 1 <= imin and fit[j + 1] < fit[j]:
-            j += 1
-        if j - i > best[1] - best[0]:
-            best = (i, j)
-        i = j + 1
-    length = best[1] - best[0]
-    return best[0] + length // 3 + length // 6
-
-
-def _rules(x: np.ndarray, fit: np.ndarray, slope: np.ndarray) -> tuple[dict[str, float], tuple[float, float]]:
-    """Every rule for one fitted curve, as log10 lr."""
-    imin = int(np.argmin(fit))
-    head = max(3, imin // 3)
-    top = float(np.median(fit[:head])) if imin > 0 else float(fit[0])
-    low = float(fit[imin])
-    steep = int(np.argmin(slope[: imin + 1]))
-    out = {
-        "steepest": float(x[steep]),
-        "midpoint": _crossing(x, fit, imin, top - 0.5 * (top - low)),
-        "valley": float(x[_valley(fit, imin)]),
-        "minimum_over_10": float(x[imin]) - 1.0,
-    }
-    out["combined"] = 0.5 * (out["steepest"] + out["midpoint"])
-    drop = top - low
-    bounds = (_crossing(x, fit, imin, top - 0.1 * drop), _crossing(x, fit, imin, top - 0.9 * drop))
-    return {k: out[k] for k in RULES}, bounds
-
-
-def suggest(lrs, losses, *, bootstrap: int = _BOOTSTRAP) -> dict[str, Any]:
-    """Read the suggestions off one curve (see the module docstring).
-
-    Returns a dict with ``fit``, ``slope`` (d loss / d log10 lr), ``suggestions`` (lr per rule), ``range``,
-    ``interval`` (90 % bootstrap interval of the combined suggestion), ``notes`` (why it may be unreliable)
-    and ``reliable``.
-    """
-    lrs = np.asarray(lrs, dtype=float)
-    losses = np.asarray(losses, dtype=float)
-    ok = np.isfinite(losses) & (lrs > 0)
-    n_ok = int(ok.sum())
-    if n_ok < 10:
-        raise UserError(f"the range test produced {n_ok} usable points; at least 10 are needed "
-                        "(lower start_lr, raise num_iter, or check the loss for NaN)")
-    x = np.log10(lrs[ok])
-    y = _robust_clip(losses[ok])
-    f, s = _local_quadratic(x, _bandwidth(x))
-    fit, slope = f @ y, s @ y
-    rules, bounds = _rules(x, fit, slope)
-    notes = []
-    imin = int(np.argmin(fit))
-    head = max(3, imin // 3)
-    top = float(np.median(fit[:head])) if imin > 0 else float(fit[0])
-    drop = top - float(fit[imin])
-    noise = float(np.median(np.abs(y - fit))) * 1.4826
-    reliable = True
-    if drop <= 3 * noise or drop <= 0.02 * abs(top):
-        notes.append(f"the loss hardly fell during the sweep (drop {drop:.3g} against noise {noise:.3g}): "
-                     "the suggestion is unreliable; widen the lr range or check the model")
-        reliable = False
-    if imin >= len(fit) - 2:
-        notes.append("the loss was still falling at end_lr: raise end_lr to see where it turns")
-    if imin <= 1:
-        notes.append("the loss was lowest at start_lr: lower start_lr")
-        reliable = False
-    interval = (rules["combined"], rules["combined"])
-    if bootstrap > 0:
-        rng = np.random.default_rng(0)  # own generator: never touches the global RNGs
-        resid = y - fit
-        signs = rng.choice([-1.0, 1.0], size=(len(y), bootstrap))
-        ys = fit[:, None] + resid[:, None] * signs
-        fits, slopes = f @ ys, s @ ys
-        values = [_rules(x, fits[:, b], slopes[:, b])[0]["combined"] for b in range(bootstrap)]
-        lo, hi = np.percentile(values, [5, 95])
-        interval = (float(lo), float(hi))
-    full_fit = np.full(len(lrs), np.nan)
-    full_slope = np.full(len(lrs), np.nan)
-    full_fit[ok], full_slope[ok] = fit, slope
-    return {
-        "fit": full_fit, "slope": full_slope,
-        "suggestions": {k: float(10.0**v) for k, v in rules.items()},
-        "range": (float(10.0 ** bounds[0]), float(10.0 ** bounds[1])),
-        "interval": (float(10.0 ** interval[0]), float(10.0 ** interval[1])),
-        "notes": notes, "reliable": reliable,
-    }
 
 
 # ---------------------------------------------------------------- batches
@@ -627,31 +350,8 @@ def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: C
                      "re-iterable loader (e.g. a DataLoader) to get the full sweep")
     if run.skipped:
         notes.append(f"{run.skipped} optimizer step(s) skipped by the GradScaler were not counted")
-    return _combine(sweeps, notes, time.perf_counter() - t0, dict(
+    return combine_sweeps(sweeps, notes, time.perf_counter() - t0, dict(
         start_lr=float(start_lr), end_lr=float(end_lr), num_iter=num_iter, mode=mode, smooth=smooth,
         diverge=diverge, repeats=repeats, accumulation_steps=accumulation_steps, amp=use_amp,
         validation=val_loader is not None, seed=seed, world_size=run.world,
         lr_in_every_param_group=True))
-
-
-def _log_median(values) -> float:
-    return float(10.0 ** np.median(np.log10(np.asarray(values, dtype=float))))
-
-
-def _combine(sweeps: list[Sweep], notes: list[str], seconds: float, settings: dict) -> FinderResult:
-    suggestions = {rule: _log_median([s.suggestions[rule] for s in sweeps]) for rule in RULES}
-    low = _log_median([s.range[0] for s in sweeps])
-    high = _log_median([s.range[1] for s in sweeps])
-    combined = [s.suggestions["combined"] for s in sweeps]
-    spread = float(np.log10(max(combined) / min(combined))) if len(sweeps) > 1 else None
-    interval = (_log_median([s.interval[0] for s in sweeps]), _log_median([s.interval[1] for s in sweeps]))
-    reliable = sum(s.reliable for s in sweeps) * 2 > len(sweeps)
-    stopped = [s.stopped for s in sweeps]
-    if "diverged" in stopped:
-        notes.append(f"the loss diverged and the sweep stopped early in {stopped.count('diverged')} of "
-                     f"{len(sweeps)} sweep(s)")
-    first = sweeps[0]
-    return FinderResult(lrs=first.lrs, losses=first.losses, smoothed=first.smoothed,
-                        suggestion=suggestions["combined"], suggestions=suggestions, range=(low, high),
-                        spread=spread, interval=interval, sweeps=sweeps, settings=settings, notes=notes,
-                        reliable=reliable, seconds=seconds)

@@ -1,6 +1,9 @@
 """The LR range test picture: raw and fitted loss against lr (log axis), d loss / d log10 lr on a twin axis,
-every suggestion and the range marked; with several repeats, every sweep drawn.  Never computes or trains:
-everything drawn comes from the :class:`lrscope.probes.finder.FinderResult` (or its JSON document)."""
+every suggestion and the range marked; with several repeats, every sweep drawn.
+
+Never computes or trains: everything drawn comes from the
+:class:`lrscope.analysis.finder_result.FinderResult` (or its JSON document).
+"""
 
 from __future__ import annotations
 

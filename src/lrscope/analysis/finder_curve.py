@@ -1,0 +1,214 @@
+"""Reading an LR range test's curve: the suggested learning rate, the range and how far noise moves them.
+
+Finders that take ``argmin(np.gradient(loss))`` differentiate a noisy curve point by point, so one lucky
+batch moves the answer by a decade.  Here, on the raw losses of one sweep, against x = log10(lr):
+
+1. Spikes are clipped: each loss is limited to its running median (7 points) +/- 3 robust standard
+   deviations (1.4826 x the median absolute deviation), and losses far above the starting level are capped
+   (divergence).
+2. A centred local quadratic regression with a Gaussian kernel (bandwidth h = max(2 grid steps, span/50)
+   decades, i.e. about 0.14 decade for 100 points over 7 decades; Cleveland 1979, "Robust locally weighted
+   regression") gives a smooth loss ``fit`` and its slope d loss / d log10 lr at every point, without the
+   lag of an EMA.
+3. Only the part of the curve before the fit's minimum counts.  Rules read off it:
+   - ``steepest``: the most negative slope;
+   - ``midpoint``: where the fit crosses halfway between its starting level and its minimum
+     (log-interpolated);
+   - ``valley`` (fastai's rule, on the fit): about halfway along the longest decreasing stretch;
+   - ``minimum_over_10``: the lr at the fit's minimum divided by 10.
+4. The suggestion is ``combined`` = the geometric mean of ``steepest`` and ``midpoint``: the first is a
+   derivative (sharp but noisier), the second a level crossing (a zeroth-order statistic, much steadier);
+   both sit in the steep middle of the descent.
+5. ``range`` = (where 10 % of the drop is done, where 90 % is done): the lower and upper bounds for a
+   cyclical schedule (Smith 2017) and the upper bound is the peak for 1cycle (Smith & Topin 2018).
+6. ``interval``: a 90 % interval for the suggestion from a wild bootstrap of the fit's residuals (Rademacher
+   signs; Wu 1986), i.e. how far the curve's own noise could move it, so one sweep says something about its
+   own reliability.
+
+NumPy only: the sweep that records the curve is :mod:`lrscope.probes.finder`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import UserError
+
+RULES = ("combined", "steepest", "midpoint", "valley", "minimum_over_10")
+BOOTSTRAP = 40  # wild-bootstrap resamples behind ``interval``
+MIN_POINTS = 10  # finite points a curve needs before any rule is read off it
+
+
+def sweep_lrs(start_lr: float, end_lr: float, num_iter: int, mode: str = "exp") -> np.ndarray:
+    """lr[i], i = 0..n-1: ``start * (end/start)**(i/(n-1))`` (exp) or ``start + (end-start) i/(n-1)``."""
+    r = np.arange(num_iter) / (num_iter - 1)
+    if mode == "exp":
+        return start_lr * (end_lr / start_lr) ** r
+    return start_lr + (end_lr - start_lr) * r
+
+
+def debiased_ema(losses: np.ndarray, beta: float) -> np.ndarray:
+    """s_i = m_i / (1 - beta^(i+1)), m_i = beta m_{i-1} + (1 - beta) loss_i (Kingma & Ba 2015)."""
+    out = np.empty(len(losses))
+    m = 0.0
+    for i, value in enumerate(losses):
+        m = beta * m + (1.0 - beta) * value
+        out[i] = m / (1.0 - beta ** (i + 1)) if beta > 0 else value
+    return out
+
+
+def running_median(y: np.ndarray, half: int = 3) -> np.ndarray:
+    """Centred running median over 2*half+1 points (edges padded), for one curve (n,) or many (n, B)."""
+    pad = [(half, half)] + [(0, 0)] * (y.ndim - 1)
+    padded = np.pad(y, pad, mode="edge")
+    return np.median(sliding_window_view(padded, 2 * half + 1, axis=0), axis=-1)
+
+
+def robust_clip(y: np.ndarray) -> np.ndarray:
+    """Clip spikes to running median +/- 3 robust sd, and cap the divergent tail above the starting level."""
+    med = running_median(y)
+    mad = 1.4826 * np.median(np.abs(y - med), axis=0) + 1e-12
+    y = np.clip(y, med - 3 * mad, med + 3 * mad)
+    head = max(3, len(y) // 10)
+    start = np.median(med[:head], axis=0)
+    floor = np.min(med, axis=0)
+    return np.minimum(y, start + np.maximum(start - floor, 1e-12))
+
+
+def local_quadratic(x: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a Gaussian-kernel local quadratic fit: (F, S) with fit = F @ y and slope = S @ y."""
+    d = x[None, :] - x[:, None]
+    w = np.exp(-0.5 * (d / h) ** 2)
+    basis = np.stack([w, w * d, w * d * d])  # 3 x n x n: the weighted design, transposed
+    moments = np.stack([(w * d**k).sum(1) for k in range(5)], axis=1)  # n x 5
+    a = np.stack([moments[:, 0:3], moments[:, 1:4], moments[:, 2:5]], axis=1)  # n x 3 x 3
+    a_inv = np.linalg.pinv(a)
+    f = np.einsum("ik,kij->ij", a_inv[:, 0, :], basis)
+    s = np.einsum("ik,kij->ij", a_inv[:, 1, :], basis)
+    return f, s
+
+
+def bandwidth(x: np.ndarray) -> float:
+    """h = max(2 grid steps, span / 50) in the units of x (decades of lr)."""
+    span = float(x[-1] - x[0])
+    step = float(np.median(np.diff(x))) if len(x) > 1 else span
+    return max(2.0 * step, span / 50.0, 1e-6)
+
+
+def _crossing(x: np.ndarray, fit: np.ndarray, imin: int, level: float) -> float:
+    """log10 lr where the fit, walking left from its minimum, last rises above ``level`` (interpolated)."""
+    k = imin
+    while k > 0 and fit[k - 1] < level:
+        k -= 1
+    if k == 0:
+        return float(x[0])
+    t = (fit[k - 1] - level) / max(fit[k - 1] - fit[k], 1e-300)
+    return float(x[k - 1] + min(max(t, 0.0), 1.0) * (x[k] - x[k - 1]))
+
+
+def _valley(fit: np.ndarray, imin: int) -> int:
+    """fastai's valley on the fit: the longest decreasing run before the minimum, a bit past its middle."""
+    best = (0, 0)
+    i = 0
+    while i <= imin:
+        j = i
+        while j + 1 <= imin and fit[j + 1] < fit[j]:
+            j += 1
+        if j - i > best[1] - best[0]:
+            best = (i, j)
+        i = j + 1
+    length = best[1] - best[0]
+    return best[0] + length // 3 + length // 6
+
+
+def _starting_level(fit: np.ndarray, imin: int) -> float:
+    """The fit's level before it falls: the median of its first third up to the minimum (3 points at least)."""
+    head = max(3, imin // 3)
+    return float(np.median(fit[:head])) if imin > 0 else float(fit[0])
+
+
+def rules(x: np.ndarray, fit: np.ndarray, slope: np.ndarray) -> tuple[dict[str, float], tuple[float, float]]:
+    """Every rule for one fitted curve, and the range's bounds, as log10 lr."""
+    imin = int(np.argmin(fit))
+    top = _starting_level(fit, imin)
+    low = float(fit[imin])
+    steep = int(np.argmin(slope[: imin + 1]))
+    out = {
+        "steepest": float(x[steep]),
+        "midpoint": _crossing(x, fit, imin, top - 0.5 * (top - low)),
+        "valley": float(x[_valley(fit, imin)]),
+        "minimum_over_10": float(x[imin]) - 1.0,
+    }
+    out["combined"] = 0.5 * (out["steepest"] + out["midpoint"])
+    drop = top - low
+    bounds = (_crossing(x, fit, imin, top - 0.1 * drop), _crossing(x, fit, imin, top - 0.9 * drop))
+    return {k: out[k] for k in RULES}, bounds
+
+
+def _doubts(y: np.ndarray, fit: np.ndarray) -> tuple[list[str], bool]:
+    """Why a fitted curve's suggestion may mislead, and whether it is still reliable."""
+    notes = []
+    imin = int(np.argmin(fit))
+    top = _starting_level(fit, imin)
+    drop = top - float(fit[imin])
+    noise = float(np.median(np.abs(y - fit))) * 1.4826
+    reliable = True
+    if drop <= 3 * noise or drop <= 0.02 * abs(top):
+        notes.append(f"the loss hardly fell during the sweep (drop {drop:.3g} against noise {noise:.3g}): "
+                     "the suggestion is unreliable; widen the lr range or check the model")
+        reliable = False
+    if imin >= len(fit) - 2:
+        notes.append("the loss was still falling at end_lr: raise end_lr to see where it turns")
+    if imin <= 1:
+        notes.append("the loss was lowest at start_lr: lower start_lr")
+        reliable = False
+    return notes, reliable
+
+
+def _bootstrap_interval(x, y, fit, f, s, resamples: int) -> tuple[float, float]:
+    """5-95 % of the combined rule over fits to fit + residual x random signs (own generator, seed 0)."""
+    rng = np.random.default_rng(0)  # never touches the global RNGs
+    signs = rng.choice([-1.0, 1.0], size=(len(y), resamples))
+    ys = fit[:, None] + (y - fit)[:, None] * signs
+    fits, slopes = f @ ys, s @ ys
+    values = [rules(x, fits[:, b], slopes[:, b])[0]["combined"] for b in range(resamples)]
+    lo, hi = np.percentile(values, [5, 95])
+    return float(lo), float(hi)
+
+
+def suggest(lrs, losses, *, bootstrap: int = BOOTSTRAP) -> dict[str, Any]:
+    """Read the suggestions off one curve (see the module docstring).
+
+    Returns a dict with ``fit``, ``slope`` (d loss / d log10 lr), ``suggestions`` (lr per rule), ``range``,
+    ``interval`` (90 % bootstrap interval of the combined suggestion), ``notes`` (why it may be unreliable)
+    and ``reliable``.
+    """
+    lrs = np.asarray(lrs, dtype=float)
+    losses = np.asarray(losses, dtype=float)
+    ok = np.isfinite(losses) & (lrs > 0)
+    n_ok = int(ok.sum())
+    if n_ok < MIN_POINTS:
+        raise UserError(f"the range test produced {n_ok} usable points; at least {MIN_POINTS} are needed "
+                        "(lower start_lr, raise num_iter, or check the loss for NaN)")
+    x = np.log10(lrs[ok])
+    y = robust_clip(losses[ok])
+    f, s = local_quadratic(x, bandwidth(x))
+    fit, slope = f @ y, s @ y
+    found, bounds = rules(x, fit, slope)
+    notes, reliable = _doubts(y, fit)
+    interval = (found["combined"], found["combined"])
+    if bootstrap > 0:
+        interval = _bootstrap_interval(x, y, fit, f, s, bootstrap)
+    full_fit = np.full(len(lrs), np.nan)
+    full_slope = np.full(len(lrs), np.nan)
+    full_fit[ok], full_slope[ok] = fit, slope
+    return {
+        "fit": full_fit, "slope": full_slope,
+        "suggestions": {k: float(10.0**v) for k, v in found.items()},
+        "range": (float(10.0 ** bounds[0]), float(10.0 ** bounds[1])),
+        "interval": (float(10.0 ** interval[0]), float(10.0 ** interval[1])),
+        "notes": notes, "reliable": reliable,
+    }

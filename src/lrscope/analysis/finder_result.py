@@ -1,0 +1,120 @@
+"""What an LR range test found: one :class:`Sweep` per repeat, and the :class:`FinderResult` that combines them.
+
+With several repeats every rule is combined as the median in log space; ``spread`` is log10(max/min) of the
+per-repeat suggestions, in decades.  The JSON document is ``lrscope.finder/1``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .finder_curve import RULES
+
+SCHEMA = "lrscope.finder/1"
+
+
+@dataclass
+class Sweep:
+    """One pass of the range test: the rates used, the loss at each, and what the rules read off."""
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    fit: np.ndarray
+    slope: np.ndarray
+    suggestions: dict[str, float]
+    range: tuple[float, float]
+    interval: tuple[float, float]
+    stopped: str  # "completed", "diverged", "loader exhausted"
+    seed: int | None = None
+    reliable: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lrs": _finite_list(self.lrs), "losses": _finite_list(self.losses),
+            "smoothed": _finite_list(self.smoothed), "fit": _finite_list(self.fit),
+            "slope": _finite_list(self.slope), "suggestions": dict(self.suggestions),
+            "range": list(self.range), "interval": list(self.interval), "stopped": self.stopped,
+            "seed": self.seed,
+            "reliable": self.reliable,
+        }
+
+
+@dataclass
+class FinderResult:
+    """What :func:`lrscope.probes.finder.find_lr` found.  ``lrs``/``losses``/``smoothed``: the first sweep;
+    ``sweeps``: all.  Drawn by :func:`lrscope.viz.finder.plot_finder`."""
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    suggestion: float
+    suggestions: dict[str, float]
+    range: tuple[float, float]
+    spread: float | None
+    interval: tuple[float, float]
+    sweeps: list[Sweep]
+    settings: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    reliable: bool = True
+    seconds: float = 0.0
+
+    @property
+    def repeats(self) -> int:
+        return len(self.sweeps)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "suggestion": float(self.suggestion),
+            "suggestions": {k: float(v) for k, v in self.suggestions.items()},
+            "range": [float(self.range[0]), float(self.range[1])],
+            "spread_decades": None if self.spread is None else float(self.spread),
+            "interval": [float(self.interval[0]), float(self.interval[1])],
+            "reliable": bool(self.reliable),
+            "repeats": self.repeats,
+            "settings": dict(self.settings),
+            "notes": list(self.notes),
+            "seconds": round(float(self.seconds), 4),
+            "sweeps": [s.to_json() for s in self.sweeps],
+        }
+
+    def summary(self) -> str:
+        low, high = self.range
+        text = f"suggested lr {self.suggestion:.3g}; range {low:.3g} .. {high:.3g}"
+        if self.spread is not None:
+            text += f"; spread over {self.repeats} repeats {self.spread:.2f} decades"
+        low, high = self.interval
+        return text + f"; 90% interval from the curve's noise {low:.3g} .. {high:.3g}"
+
+
+def _finite_list(values) -> list:
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=float).tolist()]
+
+
+def _log_median(values) -> float:
+    return float(10.0 ** np.median(np.log10(np.asarray(values, dtype=float))))
+
+
+def combine_sweeps(sweeps: list[Sweep], notes: list[str], seconds: float, settings: dict) -> FinderResult:
+    """One result from the repeats: each rule and bound the median in log space, reliable when most were."""
+    suggestions = {rule: _log_median([s.suggestions[rule] for s in sweeps]) for rule in RULES}
+    low = _log_median([s.range[0] for s in sweeps])
+    high = _log_median([s.range[1] for s in sweeps])
+    combined = [s.suggestions["combined"] for s in sweeps]
+    spread = float(np.log10(max(combined) / min(combined))) if len(sweeps) > 1 else None
+    interval = (_log_median([s.interval[0] for s in sweeps]), _log_median([s.interval[1] for s in sweeps]))
+    reliable = sum(s.reliable for s in sweeps) * 2 > len(sweeps)
+    stopped = [s.stopped for s in sweeps]
+    if "diverged" in stopped:
+        notes.append(f"the loss diverged and the sweep stopped early in {stopped.count('diverged')} of "
+                     f"{len(sweeps)} sweep(s)")
+    first = sweeps[0]
+    return FinderResult(lrs=first.lrs, losses=first.losses, smoothed=first.smoothed,
+                        suggestion=suggestions["combined"], suggestions=suggestions, range=(low, high),
+                        spread=spread, interval=interval, sweeps=sweeps, settings=settings, notes=notes,
+                        reliable=reliable, seconds=seconds)

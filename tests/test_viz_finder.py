@@ -1,0 +1,38 @@
+"""The range test's picture (lrscope.viz.finder), drawn from a result and from its JSON document."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from lrscope.analysis.finder_curve import debiased_ema, suggest, sweep_lrs
+from lrscope.analysis.finder_result import Sweep, combine_sweeps
+from lrscope.viz.finder import plot_finder, save_finder_plot
+
+
+def two_sweeps():
+    lrs = sweep_lrs(1e-4, 1e3, 30)
+    x = np.log10(lrs)
+    sweeps = []
+    for seed in (1, 2):
+        losses = 1.1 - 1.0 / (1 + np.exp(-(x + 1) * 3)) + np.random.default_rng(seed).normal(0, 0.02, 30)
+        losses[-3:] = [5.0, 40.0, np.inf]  # the divergent tail
+        found = suggest(lrs, losses)
+        sweeps.append(Sweep(lrs=lrs, losses=losses, smoothed=debiased_ema(losses, 0.98), fit=found["fit"],
+                            slope=found["slope"], suggestions=found["suggestions"], range=found["range"],
+                            interval=found["interval"], stopped="diverged", seed=seed,
+                            reliable=found["reliable"]))
+    return combine_sweeps(sweeps, [], 0.0, {})
+
+
+def test_plot_marks_every_suggestion(tmp_path):
+    result = two_sweeps()
+    back = json.loads(json.dumps(result.to_json(), allow_nan=False))
+    ax = plot_finder(result)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(label.startswith("suggestion") for label in labels)
+    assert any(label.startswith("steepest") for label in labels)
+
+    out = save_finder_plot(back, tmp_path / "f.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
