@@ -110,11 +110,7 @@ def test_schedule_staircase_settles_at_each_noise_floor():
 
 
 def test_schedule_spec_text_is_parsed():
-    pytest.importorskip("lrscope.schedules", reason="schedules not built yet")
-    try:
-        rates = schedule_rates("piecewise([0.1, 0.01], [5])", 10)
-    except UserError:
-        pytest.skip("parse_schedule not available yet")
+    rates = schedule_rates("piecewise([0.1, 0.01], [5])", 10)
     np.testing.assert_allclose(rates, [0.1] * 5 + [0.01] * 5)
 
 

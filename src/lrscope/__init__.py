@@ -11,19 +11,32 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# public name -> (module, attribute); attribute None means the module itself
-_LAZY: dict[str, tuple[str, str | None]] = {
+# public name -> (module, attribute): what a user calls, by what it is for (docs/api.md)
+_LAZY: dict[str, tuple[str, str]] = {
+    # schedules
     "parse_schedule": ("lrscope.schedules", "parse_schedule"),
     "Schedule": ("lrscope.schedules", "Schedule"),
     "ScheduleLR": ("lrscope.schedules.torch", "ScheduleLR"),
-    "Recorder": ("lrscope.logs.recorder", "Recorder"),
-    "RunLog": ("lrscope.logs.runlog", "RunLog"),
+    # logs: read anyone's log, record your own loop
     "read_log": ("lrscope.logs.read", "read_log"),
+    "RunLog": ("lrscope.logs.runlog", "RunLog"),
+    "Recorder": ("lrscope.logs.recorder", "Recorder"),
+    # analysis
     "explain": ("lrscope.analysis.explain", "explain"),
+    # the reference runner
+    "train": ("lrscope.train.loop", "train"),
+    "TrainConfig": ("lrscope.train.config", "TrainConfig"),
+    # probes of a model
     "find_lr": ("lrscope.probes.finder", "find_lr"),
     "NoiseMeter": ("lrscope.probes.noise", "NoiseMeter"),
-    "landscape": ("lrscope.landscape", None),
-    "curvature": ("lrscope.curvature", None),
+    "plane": ("lrscope.probes.landscape", "plane"),
+    "line": ("lrscope.probes.landscape", "line"),
+    "interpolate": ("lrscope.probes.landscape", "interpolate"),
+    "trajectory": ("lrscope.probes.landscape", "trajectory"),
+    "top_eigenvalues": ("lrscope.probes.curvature", "top_eigenvalues"),
+    "hutchinson_trace": ("lrscope.probes.curvature", "hutchinson_trace"),
+    "SharpnessHook": ("lrscope.probes.curvature", "SharpnessHook"),
+    # errors
     "UserError": ("lrscope.errors", "UserError"),
 }
 
@@ -35,8 +48,7 @@ def __getattr__(name: str) -> Any:
         module_name, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'lrscope' has no attribute {name!r}") from None
-    module = importlib.import_module(module_name)
-    value = module if attribute is None else getattr(module, attribute)
+    value = getattr(importlib.import_module(module_name), attribute)
     globals()[name] = value
     return value
 

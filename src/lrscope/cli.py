@@ -125,7 +125,7 @@ def _sigint(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-# ---------------------------------------------------------------- schedule (issue 2)
+# ---------------------------------------------------------------- schedule
 
 
 @app.command("schedule")
@@ -171,7 +171,7 @@ def schedule_command(
                         f"{view.jumps} jump(s)", markup=False)
 
 
-# ---------------------------------------------------------------- train, demo, plot (issue 2)
+# ---------------------------------------------------------------- train, demo, plot
 
 
 @app.command("train")
@@ -259,7 +259,7 @@ def plot_cmd(
     print(f"plot written to {_shown(plot_run(run, out, max_bytes=max_bytes))}")
 
 
-# ---------------------------------------------------------------- explain (issue 3)
+# ---------------------------------------------------------------- explain
 
 
 @app.command("explain")
@@ -301,7 +301,7 @@ def explain_cmd(
         con.print(f"plot written to {_shown(plot)}", markup=False, highlight=False)
 
 
-# ---------------------------------------------------------------- find, compare (issue 4)
+# ---------------------------------------------------------------- find, compare
 
 
 @app.command("find")
@@ -366,7 +366,7 @@ def compare_cmd(
     print(comparison_table(rows, target_acc), end="")
     print(f"written: {out / 'compare.json'}, {out / 'compare.md'}, {out / 'compare.png'}")
 
-# ---------------------------------------------------------------- noise: predict, whatif, nqm (issue 5)
+# ---------------------------------------------------------------- noise: predict, whatif, nqm
 
 @app.command("predict")
 def predict_cmd(
@@ -450,7 +450,7 @@ def nqm_cmd(
     print(summary["out"])
 
 
-# ---------------------------------------------------------------- landscape, sharpness (issue 6)
+# ---------------------------------------------------------------- landscape, sharpness
 
 
 @app.command("landscape")
@@ -512,7 +512,7 @@ def sharpness_cmd(
               f"(2+2beta)/lr {row['eos_momentum']:.4g} ({row['hvp_count']} HVPs)")
     print(f"plot written to {doc['files']['plot']}")
 
-# ---------------------------------------------------------------- report, toy (issue 7)
+# ---------------------------------------------------------------- report, toy
 
 
 @app.command("toy")
@@ -558,7 +558,7 @@ def report_cmd(
     print(_shown(report_job(run, out, max_bytes=max_bytes)))
 
 
-# ---------------------------------------------------------------- sweep (issue 9)
+# ---------------------------------------------------------------- sweep
 
 
 @app.command("sweep")

@@ -11,7 +11,7 @@ from .events import Event, ScheduleShape
 from .stages import Stage
 
 SCHEMA = "lrscope.explain/1"
-NOISE_COLUMNS = ("noise_trace", "grad_sq", "b_simple", "b_noise")  # issue 5 fills these in
+NOISE_COLUMNS = ("noise_trace", "grad_sq", "b_simple", "b_noise")  # the noise probe (probes/noise.py) fills these in
 
 
 @dataclass

@@ -317,7 +317,7 @@ def _overfit_segment(ctx: Context, v: Series, t: Series, start: int, stop: int, 
 
 
 def noise_findings(ctx: Context) -> list[Finding]:
-    """The noise floor (issue 5, :func:`lrscope.analysis.floor.noise_findings`): at each decay the drop that
+    """The noise floor (:mod:`lrscope.analysis.floor`): at each decay the drop that
     (lr1 - lr2) tr(Sigma) / (4 B (1 - momentum)) predicts next to the observed one, and for the last stage
     what a tenfold decay now would gain.  Needs the ``noise_trace`` column (``--noise-every``) and the run's
     batch size (config.json); without them there is nothing to say.  The numbers are in the sentences.
