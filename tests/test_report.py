@@ -9,8 +9,9 @@ import shutil
 import pytest
 
 from lrscope.errors import UserError
-from lrscope.report.html import build_report, fmt, write_demo_report
-from lrscope.report.sample import write_sample_run
+from lrscope.report.html import build_report, write_demo_report
+from lrscope.report.text import fmt
+from report_sample import write_sample_run
 
 EXTERNAL = re.compile(
     r"""(?:src|href|xlink:href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import""", re.I

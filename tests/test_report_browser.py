@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lrscope.report.html import write_demo_report
-from lrscope.report.sample import write_sample_run
+from report_sample import write_sample_run
 
 pytestmark = pytest.mark.browser
 

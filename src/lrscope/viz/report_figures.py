@@ -1,54 +1,28 @@
-"""The report's figures: small Matplotlib figures (Agg, no pyplot) turned into inline SVG for the HTML page.
+"""The report's figures: small Matplotlib figures (Agg, no pyplot) from arrays and dicts already read from a
+run's result files; the page embeds them with :func:`lrscope.viz.svg.to_svg`.
 
-Every function takes plain arrays or dicts already read from result files and returns an SVG string that is
-responsive (no fixed width or height, only a viewBox), has no XML prolog, no DOCTYPE and no metadata block:
-nothing in it points outside the page.
+    rate_figure(x, lr)                 the learning rate against time
+    curves_figure(runs, shade, marks)  loss and accuracy of one or more runs, their rates dashed on twin axes
+    series_figure(x, series, ...)      named series against one x (noise, sharpness against 2/lr)
+    plane_figure(x, y, loss)           a 2-D loss slice as filled contours
+
+The range test's picture is :func:`lrscope.viz.finder.plot_finder` and the schedule's
+:func:`lrscope.viz.schedule.schedule_figure`, the same pictures the commands save.
 """
 
 from __future__ import annotations
 
-import io
-import re
-
 import numpy as np
+
+from .curves import safe_text
+from .svg import new_figure
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 LR_COLOR = "#7f7f7f"
 
 
-def new_figure(width: float = 7.2, height: float = 3.4):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100, facecolor="white")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def to_svg(fig) -> str:
-    """The figure as an inline, responsive SVG element."""
-    from matplotlib.ticker import LogLocator, NullFormatter
-
-    for ax in fig.axes:  # decade labels only on log axes: no '6 × 10⁻¹' clutter
-        for axis, scale in ((ax.yaxis, ax.get_yscale()), (ax.xaxis, ax.get_xscale())):
-            if scale == "log":
-                axis.set_major_locator(LogLocator(base=10, numticks=8))
-                axis.set_minor_formatter(NullFormatter())
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.05, metadata={"Date": None})
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg") :]
-    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
-    head_end = svg.index(">")
-    # no fixed size (CSS scales it), and no namespace URLs: the HTML parser knows SVG and xlink without them
-    head = re.sub(r'\s(width|height|xmlns|xmlns:xlink)="[^"]*"', "", svg[:head_end])
-    return head + ' class="fig" role="img"' + svg[head_end:]
-
-
 def _text(text) -> str:
     """A label Matplotlib draws as it is (printable, ``$`` escaped from mathtext)."""
-    from ..viz.curves import safe_text
-
     return safe_text(text, 80)
 
 
@@ -84,8 +58,8 @@ def _style(ax, xlabel: str, ylabel: str):
         ax.spines[side].set_visible(False)
 
 
-def schedule_figure(x, lr, *, xlabel: str = "epoch", title: str | None = None) -> str:
-    """The learning rate against time."""
+def rate_figure(x, lr, *, xlabel: str = "epoch", title: str | None = None):
+    """The learning rate against time, as logged (or sampled from a schedule)."""
     fig = new_figure(7.2, 2.6)
     ax = fig.add_subplot(111)
     ax.step(x, _finite(lr), where="post", color=COLORS[0], lw=1.6)
@@ -94,10 +68,10 @@ def schedule_figure(x, lr, *, xlabel: str = "epoch", title: str | None = None) -
     _style(ax, xlabel, "learning rate")
     if title:
         ax.set_title(_text(title), fontsize=9)
-    return to_svg(fig)
+    return fig
 
 
-def curves_figure(runs: list[dict], *, shade: list[tuple[float, float]] = (), marks: list[float] = ()) -> str:
+def curves_figure(runs: list[dict], *, shade: list[tuple[float, float]] = (), marks: list[float] = ()):
     """Loss (left) and accuracy (right, when any) against epoch for one or more runs; rates dashed, twin axes.
 
     ``runs``: dicts with ``label`` and columns ``epoch``, ``lr``, ``train_loss``, ``val_loss``, ``val_acc``,
@@ -154,7 +128,7 @@ def curves_figure(runs: list[dict], *, shade: list[tuple[float, float]] = (), ma
             twin.lines[0].set_color(COLORS[0])
             twin.lines[0].set_alpha(0.6)
     fig.tight_layout()
-    return to_svg(fig)
+    return fig
 
 
 def series_figure(
@@ -166,7 +140,7 @@ def series_figure(
     log_y: bool | None = None,
     lr=None,
     hlines: dict[str, np.ndarray] | None = None,
-) -> str:
+):
     """Several named series against one x; optional rate on a twin axis and reference lines (e.g. 2/lr)."""
     fig = new_figure(7.2, 3.0)
     ax = fig.add_subplot(111)
@@ -193,36 +167,10 @@ def series_figure(
     if lr is not None:
         _lr_twin(ax, x, lr)
     fig.tight_layout()
-    return to_svg(fig)
+    return fig
 
 
-def finder_figure(lrs, losses, smoothed=None, *, suggestion=None, bounds=None) -> str:
-    """The LR range test: loss against the rate (log x), the suggestion and the range marked."""
-    fig = new_figure(6.4, 3.0)
-    ax = fig.add_subplot(111)
-    lrs, losses = _finite(lrs), _finite(losses)
-    ax.plot(lrs[: losses.size], losses, color="#9ecae1", lw=1.0, label="loss")
-    if smoothed is not None:
-        sm = _finite(smoothed)
-        ax.plot(lrs[: sm.size], sm, color=COLORS[0], lw=1.6, label="smoothed")
-    if bounds and all(b is not None for b in bounds):
-        ax.axvspan(float(bounds[0]), float(bounds[1]), color="#2ca02c", alpha=0.12, lw=0, label="range")
-    if suggestion is not None:
-        ax.axvline(
-            float(suggestion), color="#d62728", lw=1.2, ls="--", label=f"suggestion {float(suggestion):.3g}"
-        )
-    ax.set_xscale("log")
-    finite = losses[np.isfinite(losses)]
-    if finite.size:
-        lo, hi = np.percentile(finite, [0, 90])
-        ax.set_ylim(lo - 0.05 * (hi - lo + 1e-12), hi + 0.4 * (hi - lo + 1e-12))
-    _style(ax, "learning rate", "loss")
-    ax.legend(fontsize=7, framealpha=0.85)
-    fig.tight_layout()
-    return to_svg(fig)
-
-
-def plane_figure(x, y, loss, *, title: str | None = None, path=None) -> str:
+def plane_figure(x, y, loss, *, title: str | None = None, path=None):
     """A 2-D loss slice as filled contours (log levels when the values span decades)."""
     fig = new_figure(5.2, 4.2)
     ax = fig.add_subplot(111)
@@ -244,4 +192,4 @@ def plane_figure(x, y, loss, *, title: str | None = None, path=None) -> str:
     if title:
         ax.set_title(_text(title), fontsize=9)
     fig.tight_layout()
-    return to_svg(fig)
+    return fig

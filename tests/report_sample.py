@@ -1,12 +1,11 @@
-"""A synthetic run directory holding every kind of result file the report reads (for tests and previews).
+"""A synthetic run directory holding every kind of result file the report reads (a fixture of the report's tests).
 
-    write_sample_run("sample-run")                     # a staircase run with explain, finder, noise,
-    landscape
-    write_sample_run("d/step"); write_sample_run("d/onecycle", schedule="onecycle(0.4, total=20)",
-    extras=False)
+    write_sample_run("sample-run")     # a staircase run with explain, finder, noise and landscape results
+    write_sample_run("d/onecycle", schedule="onecycle(0.4, total=20)", extras=False)   # records only
 
 The numbers are made up to look like a piecewise-constant run (flat stages, a cliff after each tenfold decay);
-the files follow the schemas the other commands write (DESIGN.md and the issues).
+the files follow the schemas the other commands write (the range test's is the real one, read off a synthetic
+curve by :mod:`lrscope.analysis.finder_curve`).
 """
 
 from __future__ import annotations
@@ -16,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_json, write_text
-from ..logs.rundir import CONFIG, EXPLAIN, METRICS, PROBES
+from lrscope.analysis.finder_curve import debiased_ema, suggest
+from lrscope.analysis.finder_result import Sweep, combine_sweeps
+from lrscope.atomic import write_json, write_text
+from lrscope.logs.rundir import CONFIG, EXPLAIN, METRICS, PROBES
 
 
 def write_sample_run(
@@ -158,19 +159,7 @@ def write_sample_run(
     probes.mkdir(exist_ok=True)
     lrs = np.geomspace(1e-5, 3.0, 60)
     losses = 2.3 - 1.5 / (1 + np.exp(-(np.log10(lrs) + 2.5) * 2)) + np.where(lrs > 0.5, (lrs - 0.5) * 6, 0)
-    write_json(
-        probes / "finder.json",
-        {
-            "schema": "lrscope.finder/1",
-            "lrs": lrs,
-            "losses": losses,
-            "smoothed": losses,
-            "suggestion": 0.003,
-            "suggestions": {"steepest": 0.003, "valley": 0.02, "minimum/10": 0.03},
-            "range": [0.0003, 0.3],
-            "spread": 0.12,
-        },
-    )
+    write_json(probes / "finder.json", finder_document(lrs, losses))
     write_json(
         probes / "predict-e0010-to0.01.json",
         {
@@ -213,3 +202,12 @@ def write_sample_run(
         },
     )
     return run
+
+
+def finder_document(lrs: np.ndarray, losses: np.ndarray) -> dict:
+    """The ``lrscope.finder/1`` document of one sweep that recorded ``losses`` at ``lrs``."""
+    found = suggest(lrs, losses)
+    sweep = Sweep(lrs=lrs, losses=losses, smoothed=debiased_ema(losses, 0.98), fit=found["fit"],
+                  slope=found["slope"], suggestions=found["suggestions"], range=found["range"],
+                  interval=found["interval"], stopped="completed", reliable=found["reliable"])
+    return combine_sweeps([sweep], list(found["notes"]), 0.0, {"start_lr": 1e-5, "end_lr": 3.0}).to_json()
