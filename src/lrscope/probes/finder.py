@@ -2,15 +2,14 @@
 
 ``find_lr`` trains the user's model for ``num_iter`` optimizer steps while the learning rate rises from
 ``start_lr`` to ``end_lr`` (exponentially by default), records the loss of every step, and reads a suggested
-learning rate and an LR range for cyclical / 1cycle schedules off the curve
-(:mod:`lrscope.analysis.finder_curve` says how, and why the suggestion moves little with the seed).
-Afterwards the model, optimizer, GradScaler and RNGs are exactly as they came in (:mod:`lrscope.probes.state`),
-whatever happened during the sweep.
+learning rate and an LR range for cyclical / 1cycle schedules off the curve (:mod:`lrscope.analysis.finder_curve`
+says how, and why the suggestion moves little with the seed).  Afterwards the model, optimizer, GradScaler
+and RNGs are exactly as they came in, whatever happened during the sweep (:mod:`lrscope.probes.state`).
 
 With ``repeats`` > 1 the sweep runs again from the same starting state with further data (the loader is
 simply iterated on, so a shuffling loader gives new orders) and, when ``seed`` is given, per-repeat seeds
-derived from it with ``numpy.random.SeedSequence``; the repeats are combined by
-:func:`lrscope.analysis.finder_result.combine_sweeps`.
+derived from it with ``numpy.random.SeedSequence``.  The repeats are combined (every rule the median in log
+space) by :func:`lrscope.analysis.finder_result.combine_sweeps`.
 
 The learning rate of the sweep is written into *every* param group (per-group ratios are not kept; the
 suggestion is the rate for a single-group optimizer).  The loss recorded at step i is the loss of the batch
