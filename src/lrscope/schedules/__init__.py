@@ -5,43 +5,36 @@
 >>> s(5)
 0.1
 
-NumPy only: the torch adapter ``lrscope.schedules.torch.ScheduleLR`` is imported on its own, never from here.
+The value and its text live in ``core`` (events in ``events``); the schedules in ``decays``, ``cyclical`` and
+``composites``; reading specs, JSON and ``auto`` in ``spec``.  NumPy only: the torch adapter
+``lrscope.schedules.torch.ScheduleLR`` is imported on its own, never from here.
 """
 
 from __future__ import annotations
 
-from .core import (
-    SGDR,
+from .composites import Join, Warmup, join, warmup
+from .core import Schedule, format_spec, signature
+from .cyclical import SGDR, OneCycle, Triangular, onecycle, sgdr, triangular
+from .decays import (
     Constant,
     Cosine,
-    Event,
-    Events,
     Exponential,
-    Join,
     Linear,
     MultiStep,
-    OneCycle,
     Piecewise,
     Poly,
-    Schedule,
     Step,
-    Triangular,
-    Warmup,
     constant,
     cosine,
     exponential,
-    join,
     linear,
     multistep,
-    onecycle,
     piecewise,
     poly,
-    sgdr,
     step,
-    triangular,
-    warmup,
 )
-from .spec import SCHEDULES, format_spec, parse_schedule, signature
+from .events import Event, Events
+from .spec import SCHEDULES, fill_auto, has_auto, parse_schedule, schedule_from_json
 
 __all__ = [
     "SCHEDULES",
@@ -64,7 +57,9 @@ __all__ = [
     "constant",
     "cosine",
     "exponential",
+    "fill_auto",
     "format_spec",
+    "has_auto",
     "join",
     "linear",
     "multistep",
@@ -72,6 +67,7 @@ __all__ = [
     "parse_schedule",
     "piecewise",
     "poly",
+    "schedule_from_json",
     "sgdr",
     "signature",
     "step",

@@ -1,9 +1,15 @@
 """The schedule spec language: Python call syntax with literal arguments, e.g. ``cosine(0.1, total=100)``.
 
-``parse_schedule(text)`` reads a spec with :mod:`ast` (literals and schedule calls only, never ``eval``);
-``format_spec(schedule)`` writes the canonical text, which parses back to an equal schedule: the first
-``positional`` parameters without keywords, the others as ``name=value``, parameters left at their defaults
-omitted. A bare number means ``constant(number)``.
+This module reads text into schedules; writing is the value's own business (``s.spec``,
+:func:`~lrscope.schedules.core.format_spec`), and the canonical text parses back to an equal schedule.
+
+- ``parse_schedule(text)`` reads a spec with :mod:`ast` (literals and schedule calls only, never ``eval``).
+  A bare number means ``constant(number)``.
+- ``schedule_from_json(document)`` reads the document ``s.to_json()`` writes.
+- ``auto`` is a placeholder for a rate the LR finder gives: ``has_auto(text)`` says whether a spec holds one,
+  and ``fill_auto(text, suggestion, low, high)`` puts the finder's numbers in its place (``max_lr`` gets
+  high, ``base_lr`` and ``min_lr`` get low, anything else the suggestion), read by the same parser, so
+  ``onecycle(auto, total=60)`` becomes ``onecycle(0.31, total=60)``.  ``parse_schedule`` refuses the word.
 
 A spec comes from the command line, so it is read as hostile input, in three steps, each of which refuses with
 a :class:`~lrscope.errors.UserError` that names the character position (counted from 1 in the text as given):
@@ -17,8 +23,8 @@ a :class:`~lrscope.errors.UserError` that names the character position (counted 
 2. the tree may hold only numbers (one sign at most), quoted strings, True/False, lists and schedule calls with
    keyword arguments; anything else (attribute access, arithmetic, lambda, comprehensions, ...) is refused at
    the node's position;
-3. every number is finite and sane: a float's magnitude is at most ``MAX_NUMBER`` (1e300), an integer's at most
-   ``MAX_INT`` (10**15).
+3. every number is finite and sane: a float's magnitude is at most ``MAX_NUMBER`` (1e300), an integer's
+   at most ``MAX_INT`` (10**15).
 
 As a last line of defence any RecursionError, MemoryError, OverflowError or ValueError still raised while
 reading a spec becomes a UserError.
@@ -28,25 +34,45 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import keyword as python_keywords
 import math
+import re
 import warnings
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from ..errors import UserError
-from . import core as _core
-from .core import SCHEDULE_CLASSES, Schedule
+from .composites import Join, Warmup
+from .core import SCHEMA, Schedule, signature
+from .cyclical import SGDR, OneCycle, Triangular
+from .decays import Constant, Cosine, Exponential, Linear, MultiStep, Piecewise, Poly, Step
+from .params import MAX_INT, MAX_NUMBER
 
-SCHEDULES: dict[str, type[Schedule]] = {cls.name: cls for cls in SCHEDULE_CLASSES}
+SCHEDULES: dict[str, type[Schedule]] = {
+    cls.name: cls
+    for cls in (
+        Constant,
+        Step,
+        MultiStep,
+        Piecewise,
+        Exponential,
+        Linear,
+        Poly,
+        Cosine,
+        SGDR,
+        Triangular,
+        OneCycle,
+        Warmup,
+        Join,
+    )
+}
 
 MAX_SPEC_CHARS = 20_000  # a piecewise schedule of about a thousand stages; a 10**6-element list is refused
 MAX_DEPTH = 32  # brackets inside brackets: real specs nest 4 deep (warmup(5, join([cosine(...)], [10])))
 MAX_ITEM_TOKENS = 16  # tokens in one argument or list item (lr=-1.5e-3 is 6); a bracketed group counts as 1
 MAX_WORD = 100  # characters of one number or name (0x + 98 hex digits, a float written out to 17 digits)
 MAX_STRING = 200  # characters of one quoted string (mode='triangular2' is 13)
-MAX_NUMBER = _core.MAX_NUMBER  # 1e300: floats beyond it overflow at the first multiplication
-MAX_INT = _core.MAX_INT  # 10**15: step counts, periods, milestones
 
 _EXPECTED = (
     "only numbers, quoted strings, True/False, lists and schedule calls such as cosine(0.1, total=100) may "
@@ -57,13 +83,10 @@ _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 _OPEN, _CLOSE = "([{", ")]}"
 _KEYWORDS = frozenset(python_keywords.kwlist) - {"True", "False", "None"}
 
-
-def signature(cls: type[Schedule]) -> str:
-    """``name(a, b, c=default, ...)`` for messages and docs."""
-    parts = []
-    for f in fields(cls):
-        parts.append(f.name if f.default is MISSING else f"{f.name}={_text(f.default)}")
-    return f"{cls.name}({', '.join(parts)})"
+AUTO = "auto"  # the placeholder for a rate the LR finder gives (see fill_auto)
+_AUTO_WORD = re.compile(rf"\b{AUTO}\b")
+_HIGH_ROLES = frozenset({"max_lr"})  # parameters auto fills with the range's upper bound
+_LOW_ROLES = frozenset({"base_lr", "min_lr"})  # ... with its lower bound; any other with the suggestion
 
 
 def valid_names() -> str:
@@ -78,10 +101,93 @@ def parse_schedule(text: str) -> Schedule:
     """
     if isinstance(text, Schedule):
         return text
+    schedule, _ = _read(text)
+    return schedule
+
+
+def schedule_from_json(document: Any) -> Schedule:
+    """The schedule a ``s.to_json()`` document describes (the dict or its JSON text)."""
+    if isinstance(document, (str, bytes)):
+        document = json.loads(document)
+    if not isinstance(document, dict) or "type" not in document:
+        raise UserError(f"not a schedule JSON document (expected keys type and params): {document!r:.200}")
+    if document.get("schema", SCHEMA) != SCHEMA:
+        raise UserError(f"unsupported schedule schema {document.get('schema')!r}, expected {SCHEMA!r}")
+    return _from_json_body(document)
+
+
+def _from_json_body(doc: dict) -> Schedule:
+    cls = SCHEDULES.get(doc.get("type"))
+    if cls is None:
+        raise UserError(f"unknown schedule type {doc.get('type')!r} in JSON; valid: {', '.join(SCHEDULES)}")
+
+    def value(v: Any) -> Any:
+        if isinstance(v, dict) and "type" in v:
+            return _from_json_body(v)
+        if isinstance(v, list):
+            return [value(x) for x in v]
+        return v
+
+    params = doc.get("params", {})
+    known = {f.name for f in fields(cls)}
+    unknown = set(params) - known
+    if unknown:
+        raise UserError(f"{cls.name}() has no parameter(s) {', '.join(sorted(unknown))}")
+    return cls(**{k: value(v) for k, v in params.items()})
+
+
+# ---------------------------------------------------------------------------------------- auto
+
+
+def has_auto(spec: str) -> bool:
+    """Whether the word ``auto`` appears in ``spec`` (so a range test must run before it can be read)."""
+    return bool(_AUTO_WORD.search(spec or ""))
+
+
+def fill_auto(spec: str, suggestion: float, low: float, high: float) -> str:
+    """``spec`` with each ``auto`` replaced by the LR finder's number for the parameter it stands for.
+
+    ``max_lr`` gets ``high`` (the range's upper bound), ``base_lr`` and ``min_lr`` get ``low``, any other
+    place (``lr``, ``start``, a list item, the whole spec) gets ``suggestion``; each number is rounded to
+    three significant digits.  The spec is read as :func:`parse_schedule` reads it (the same refusals), and
+    the filled tree is written back as Python would (``ast.unparse``):
+
+    >>> fill_auto("triangular(auto, auto, 8)", 0.1, 0.012, 0.314)
+    'triangular(0.012, 0.314, 8)'
+    """
+    _, tree = _read(spec, _Auto(suggestion, low, high))
+    return ast.unparse(tree)
+
+
+@dataclass(frozen=True)
+class _Auto:
+    """The LR finder's numbers that ``auto`` stands for: its suggestion and its range (low, high)."""
+
+    suggestion: float
+    low: float
+    high: float
+
+    def resolve(self, node: ast.expr, parameter: str) -> ast.expr:
+        """``node``, or the number for ``parameter`` in its place when node is the word ``auto``."""
+        if not (isinstance(node, ast.Name) and node.id == AUTO):
+            return node
+        value = self.high if parameter in _HIGH_ROLES else self.low if parameter in _LOW_ROLES else self.suggestion
+        return ast.copy_location(ast.Constant(float(f"{value:.3g}")), node)
+
+
+def _resolve(node: ast.expr, parameter: str, auto: _Auto | None) -> ast.expr:
+    return node if auto is None else auto.resolve(node, parameter)
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+
+def _read(text: str, auto: _Auto | None = None) -> tuple[Schedule, ast.Expression]:
+    """The schedule a spec describes and its (filled) tree; any failure is a UserError."""
     if not isinstance(text, str):
         raise UserError(f"a schedule spec must be text such as 'cosine(0.1, total=100)', got {_cut(repr(text))}")
     try:
-        return _parse(text)
+        return _parse(text, auto)
     except UserError:
         raise
     except (RecursionError, MemoryError, OverflowError, ValueError) as error:  # the last line of defence
@@ -91,7 +197,7 @@ def parse_schedule(text: str) -> Schedule:
         ) from None
 
 
-def _parse(text: str) -> Schedule:
+def _parse(text: str, auto: _Auto | None) -> tuple[Schedule, ast.Expression]:
     source = text.strip()
     if not source:
         raise UserError(
@@ -114,9 +220,9 @@ def _parse(text: str) -> Schedule:
             f"schedule spec: position {position}: cannot parse it: {error.msg}; expected Python call syntax "
             f"such as cosine(0.1, total=100)"
         ) from None
-    node = tree.body
+    node = tree.body = _resolve(tree.body, "lr", auto)
     if _is_number(node):
-        return SCHEDULES["constant"](_value(node, where))
+        return SCHEDULES["constant"](_value(node, where)), tree
     if not isinstance(node, ast.Call):
         if isinstance(node, (ast.Constant, ast.Name, ast.List, ast.Tuple)):
             raise where.error(
@@ -125,7 +231,7 @@ def _parse(text: str) -> Schedule:
                 f"cosine(0.1, total=100)",
             )
         _value(node, where)  # refuses it, saying what it is (attribute access, arithmetic, --5, ...)
-    return _call(node, where)
+    return _call(node, where, auto), tree
 
 
 class _Where:
@@ -282,14 +388,10 @@ _LEFT_OPERAND = {
 def _is_number(node: ast.AST) -> bool:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         node = node.operand
-    return (
-        isinstance(node, ast.Constant)
-        and isinstance(node.value, (int, float))
-        and not isinstance(node.value, bool)
-    )
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
 
 
-def _call(node: ast.Call, where: _Where) -> Schedule:
+def _call(node: ast.Call, where: _Where, auto: _Auto | None = None) -> Schedule:
     if not isinstance(node.func, ast.Name):
         what = _NOT_ALLOWED.get(type(node.func), "")
         what = "calling the result of a call" if isinstance(node.func, ast.Call) else what
@@ -311,10 +413,11 @@ def _call(node: ast.Call, where: _Where) -> Schedule:
         raise where.error(
             node.args[len(params)], f"{name}() takes at most {len(params)} arguments, got {len(node.args)}; {usage}"
         )
-    for param, arg in zip(params, node.args, strict=False):
+    for i, (param, arg) in enumerate(zip(params, node.args, strict=False)):
         if isinstance(arg, ast.Starred):
             raise where.error(arg, f"{name}(): *arguments are not allowed; {usage}")
-        kwargs[param] = _value(arg, where)
+        node.args[i] = _resolve(arg, param, auto)
+        kwargs[param] = _value(node.args[i], where, auto)
     for keyword in node.keywords:
         if keyword.arg is None:
             raise where.error(keyword, f"{name}(): **arguments are not allowed; {usage}")
@@ -324,7 +427,8 @@ def _call(node: ast.Call, where: _Where) -> Schedule:
             raise where.error(keyword, f"{name}() has no parameter {keyword.arg!r}{hint}; {usage}")
         if keyword.arg in kwargs:
             raise where.error(keyword, f"{name}() got {keyword.arg!r} twice; {usage}")
-        kwargs[keyword.arg] = _value(keyword.value, where)
+        keyword.value = _resolve(keyword.value, keyword.arg, auto)
+        kwargs[keyword.arg] = _value(keyword.value, where, auto)
     missing = [f.name for f in fields(cls) if f.default is MISSING and f.name not in kwargs]
     if missing:
         raise where.error(node, f"{name}() is missing {', '.join(missing)}; {usage}")
@@ -334,11 +438,12 @@ def _call(node: ast.Call, where: _Where) -> Schedule:
         raise where.error(node, str(error)) from None
 
 
-def _value(node: ast.AST, where: _Where) -> Any:
+def _value(node: ast.AST, where: _Where, auto: _Auto | None = None) -> Any:
     if isinstance(node, ast.Call):
-        return _call(node, where)
+        return _call(node, where, auto)
     if isinstance(node, (ast.List, ast.Tuple)):
-        return [_value(item, where) for item in node.elts]
+        node.elts = [_resolve(item, "lr", auto) for item in node.elts]
+        return [_value(item, where, auto) for item in node.elts]
     if isinstance(node, ast.Constant):
         value = node.value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -386,36 +491,3 @@ def _snippet(node: ast.AST, where: _Where) -> str:
 
 def _cut(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# ---------------------------------------------------------------------------------------- writing
-
-
-def format_spec(schedule: Schedule) -> str:
-    """The canonical spec text of ``schedule`` (parses back to an equal value)."""
-    parts = []
-    for i, f in enumerate(fields(schedule)):
-        value = getattr(schedule, f.name)
-        if i < schedule.positional:
-            parts.append(_text(value))
-        elif f.default is MISSING or not _same(value, f.default):
-            parts.append(f"{f.name}={_text(value)}")
-    return f"{schedule.name}({', '.join(parts)})"
-
-
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, Schedule):
-        return format_spec(value)
-    if isinstance(value, (tuple, list)):
-        return "[" + ", ".join(_text(v) for v in value) + "]"
-    if isinstance(value, (bool, str)):
-        return repr(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    raise TypeError(f"cannot write {value!r} in a schedule spec")
