@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lrscope.jobs.explain import explain_path
 from lrscope.errors import UserError
+from lrscope.jobs.explain import explain_path
 
 REAL = Path(os.environ.get("LRSCOPE_REAL_LOGS", faultlib.ROOT.parent / "shared" / "data" / "real-logs"))
 SOURCES = sorted(p for p in REAL.glob("*") if p.suffix != ".md") if REAL.is_dir() else []

@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 
 from lrscope.errors import UserError
-from lrscope.schedules import Event, join, multistep, parse_schedule, piecewise, sgdr, step
-from lrscope.schedules.core import Events
+from lrscope.schedules import Event, Events, join, multistep, parse_schedule, piecewise, sgdr, step
 from lrscope.schedules.table import MAX_JUMP_ROWS, rows
 from lrscope.viz.schedule import MAX_BINS, MAX_MARKERS, decimate, plot_schedule, schedule_figure
 
