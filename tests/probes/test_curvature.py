@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-import lrscope.curvature as C
+import lrscope.probes.curvature as C
 from lrscope.errors import UserError
 
 CE = nn.CrossEntropyLoss()

@@ -1,16 +1,29 @@
-"""Gradient-noise estimates: unbiased on problems with known G and Sigma, and invisible to training."""
+"""Gradient-noise estimates: unbiased on problems with known G and Sigma, invisible to training, and the
+same from the gradients of data-parallel ranks."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from lrscope.errors import UserError
-from lrscope.probes.noise import NoiseEstimate, NoiseHook, NoiseMeter, estimate_from_slices
+from lrscope.probes.noise import (
+    NoiseEstimate,
+    NoiseHook,
+    NoiseMeter,
+    RankGradientNorms,
+    estimate_from_slices,
+    noise_from_rank_gradients,
+)
+from lrscope.train.distributed import DistContext, exit_process
 
 
 def test_slice_estimator_is_unbiased_for_known_gradient_distribution():
@@ -147,7 +160,9 @@ def test_bad_arguments():
 
 def _train(tmp_path, name, noise_every):
     from lrscope.logs.rundir import read_metrics
-    from lrscope.train.loop import TrainConfig, train
+    from lrscope.probes.hooks import hooks_for
+    from lrscope.train.config import TrainConfig
+    from lrscope.train.loop import train
 
     config = TrainConfig(
         data="synthetic:n=300,dim=8,classes=3",
@@ -159,7 +174,7 @@ def _train(tmp_path, name, noise_every):
         seed=1,
         threads=1,
     )
-    run = train(config, tmp_path / name)
+    run = train(config, tmp_path / name, hooks=hooks_for(config))
     return read_metrics(run, "step"), read_metrics(run, "epoch")
 
 
@@ -181,7 +196,8 @@ def test_hook_does_not_change_the_trajectory(tmp_path):
 def test_hook_measures_on_the_batch_the_next_step_takes(tmp_path):
     """Not the batch just stepped on (its loss was just lowered: tr(Sigma) would read low), but the next one,
     augmentation included, across the epoch boundary too."""
-    from lrscope.train.loop import TrainConfig, train
+    from lrscope.train.config import TrainConfig
+    from lrscope.train.loop import train
 
     seen, measured = [], []
 
@@ -208,3 +224,52 @@ def test_hook_measures_on_the_batch_the_next_step_takes(tmp_path):
             assert torch.equal(x, seen[step])
     per_epoch = len(seen) // config.epochs
     assert any(step == per_epoch for step, _ in measured)  # one measurement crossed the epoch boundary
+
+
+# ---------------------------------------------------------------- the noise estimate from rank gradients
+
+
+@given(world=st.integers(2, 5), b=st.integers(1, 9), seed=st.integers(0, 1000))
+@settings(max_examples=25, deadline=None)
+def test_rank_gradient_estimate_is_the_slice_estimate(world, b, seed):
+    grads = torch.randn(world, 7, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    mean = grads.mean(0)
+    got = noise_from_rank_gradients(float((grads**2).sum()), float(mean @ mean), b, world)
+    want = estimate_from_slices(grads, b)
+    assert got.batch_size == want.batch_size == world * b and got.groups == world
+    assert got.noise_trace == pytest.approx(want.noise_trace, rel=1e-9, abs=1e-12)
+    assert got.grad_sq == pytest.approx(want.grad_sq, rel=1e-9, abs=1e-12)
+
+
+def _noise_worker(rank: int, world: int, rendezvous: str, out: str) -> None:
+    torch.distributed.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 3))
+        net = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=1e-5)  # several buckets
+        norms = RankGradientNorms.attach(net)
+        x = torch.randn(8, 5, generator=torch.Generator().manual_seed(10 + rank))
+        y = torch.randint(0, 3, (8,), generator=torch.Generator().manual_seed(20 + rank))
+        nn.CrossEntropyLoss()(net(x), y).backward()
+        ctx = DistContext(rank=rank, world_size=world)
+        estimate = norms.estimate(model, 8, ctx)
+        own = torch.autograd.grad(nn.CrossEntropyLoss()(model(x), y), list(model.parameters()))
+        flat = torch.cat([g.reshape(-1) for g in own]).double()
+        every = [torch.zeros_like(flat) for _ in range(world)]
+        torch.distributed.all_gather(every, flat)
+        want = estimate_from_slices(torch.stack(every), 8)
+        if rank == 0:
+            Path(out).write_text(json.dumps([estimate.noise_trace, want.noise_trace, estimate.grad_sq,
+                                             want.grad_sq]))
+    finally:
+        torch.distributed.destroy_process_group()
+    exit_process(0)  # a normal exit can abort in torch's gloo workers (see exit_process)
+
+
+def test_ddp_comm_hook_measures_the_rank_gradients(tmp_path):
+    out = tmp_path / "noise.json"
+    torch.multiprocessing.spawn(_noise_worker, args=(2, str(tmp_path / "rendezvous"), str(out)), nprocs=2,
+                                join=True)
+    trace, want_trace, grad_sq, want_grad_sq = json.loads(out.read_text())
+    assert trace == pytest.approx(want_trace, rel=1e-4) and trace > 0
+    assert grad_sq == pytest.approx(want_grad_sq, rel=1e-4, abs=1e-6)

@@ -15,6 +15,10 @@ example per slice) it is the exact per-example estimate, computed with ``torch.f
 single estimate is unbiased but noisy; :class:`NoiseMeter` smooths numerator and denominator separately
 (bias-corrected EMAs), as the paper advises, and the ratio of the smoothed values is B_simple.
 
+Under torch.distributed the W ranks' own gradients are the slices: :func:`noise_from_rank_gradients` takes
+the per-rank batch as B_small and the global batch as B_big, from two numbers a data-parallel step has anyway
+(:class:`RankGradientNorms` notes them inside DDP's all-reduce).
+
 Measuring never disturbs training: gradients come from ``torch.autograd.grad`` (``p.grad`` is left alone),
 module buffers (batch-norm running statistics) are restored, and the RNG state is forked, so a run with
 :class:`NoiseHook` gives bitwise the same losses as one without.
@@ -29,6 +33,8 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..train.data import epoch_batches, steps_per_epoch
+from ..train.distributed import DistContext, current
 
 # one measurement costs about two training steps of a small model (an extra forward and backward pass, in
 # slices), so measuring every 50 steps keeps the overhead near 4 % (bench/bench_noise.py)
@@ -220,6 +226,103 @@ class NoiseMeter:
         return torch.cat([grads[k].reshape(m, -1) for k in params], dim=1)
 
 
+# ---------------------------------------------------------------- gradient noise across ranks
+
+
+def noise_from_rank_gradients(sum_local_sq: float, global_sq: float, local_batch: int,
+                              world: int) -> NoiseEstimate:
+    """The two-batch-size estimate of McCandlish et al. 2018 ("An Empirical Model of Large-Batch Training",
+    arXiv:1812.06162, appendix A.1) with the per-rank batch as B_small = b and the global batch as
+    B_big = W b, from two numbers a data-parallel step has anyway:
+
+        |G_small|^2 = (1/W) sum_r |g_r|^2      (``sum_local_sq`` = sum_r |g_r|^2, before the all-reduce)
+        |G_big|^2   = |g|^2                    (``global_sq``: the all-reduced, averaged gradient)
+        tr(Sigma)   = (|G_small|^2 - |G_big|^2) / (1/b - 1/(W b)) = b (sum_r |g_r|^2 - W |g|^2) / (W - 1)
+        |G|^2       = (W b |G_big|^2 - b |G_small|^2) / (W b - b) = |g|^2 - tr(Sigma) / (W b)
+
+    Identical to :func:`estimate_from_slices` with the W rank gradients as the slices; every rank must hold
+    ``local_batch`` examples (skip the last, uneven batch of an epoch).
+    """
+    if world < 2:
+        raise UserError("the rank-gradient noise estimate needs at least 2 ranks")
+    b, w = int(local_batch), int(world)
+    trace = b * (float(sum_local_sq) - w * float(global_sq)) / (w - 1)
+    grad_sq = float(global_sq) - trace / (w * b)
+    if not (math.isfinite(trace) and math.isfinite(grad_sq)):
+        raise UserError("the gradient norms are not finite; cannot estimate the gradient noise")
+    return NoiseEstimate(grad_sq=grad_sq, noise_trace=trace, batch_size=w * b, groups=w)
+
+
+def measure_across_ranks(model, loss_fn, x, y, ctx: DistContext) -> NoiseEstimate:
+    """Gradient noise from this rank's share (x, y) of one global batch: each rank's gradient g_r of its
+    mean loss (at the current parameters, no step taken, buffers and RNG untouched), then
+    :func:`noise_from_rank_gradients` with the per-rank batch and the global batch as the two sizes.
+    Costs one forward and backward pass and one all-reduce of the gradient; every rank must call it with
+    equally many examples.
+    """
+    import torch.distributed as dist
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    buffers = [b.detach().clone() for b in model.buffers()]
+    devices = [x.device.index or 0] if x.is_cuda else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            grads = torch.autograd.grad(loss_fn(model(x), y), params)
+    finally:
+        with torch.no_grad():
+            for buffer, saved in zip(model.buffers(), buffers, strict=True):
+                buffer.copy_(saved)
+    flat = torch.cat([g.reshape(-1) for g in grads]).double()
+    local_sq = float(flat @ flat)
+    dist.all_reduce(flat)
+    flat /= ctx.world_size
+    (sum_local_sq,) = ctx.sum(local_sq)
+    return noise_from_rank_gradients(sum_local_sq, float(flat @ flat), int(y.shape[0]), ctx.world_size)
+
+
+class RankGradientNorms:
+    """A DDP communication hook that notes |g_r|^2, this rank's own gradient before the all-reduce, then
+    all-reduces as DDP would (average over ranks).  With it, :meth:`estimate` after a step costs one scalar
+    all-reduce: no extra forward or backward pass.
+
+        norms = RankGradientNorms.attach(ddp_model)
+        loss.backward(); optimizer.step()
+        estimate = norms.estimate(model, local_batch)   # every rank, at the same steps
+    """
+
+    def __init__(self):
+        self.local_sq = 0.0  # |g_r|^2 of the last completed backward pass (a tensor once measured)
+        self._running = 0.0  # summed over the buckets of the backward pass in progress (kept on the device)
+
+    @classmethod
+    def attach(cls, ddp_model) -> RankGradientNorms:
+        norms = cls()
+        ddp_model.register_comm_hook(norms, _noting_allreduce)
+        return norms
+
+    def estimate(self, model, local_batch: int, ctx: DistContext | None = None) -> NoiseEstimate:
+        """The estimate for the last backward pass (``model``: the unwrapped model, whose ``.grad`` holds the
+        averaged gradient)."""
+        ctx = ctx or current()
+        global_sq = sum(float(p.grad.double().pow(2).sum()) for p in model.parameters() if p.grad is not None)
+        (sum_local_sq,) = ctx.sum(float(self.local_sq))
+        return noise_from_rank_gradients(sum_local_sq, global_sq, local_batch, ctx.world_size)
+
+
+def _noting_allreduce(state: RankGradientNorms, bucket):
+    """DDP comm hook: add this bucket's |local gradient|^2 to ``state``, then the default mean all-reduce."""
+    from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+
+    # no .item() here: on a GPU that would stall the backward pass at every bucket
+    state._running = state._running + torch.linalg.vector_norm(bucket.buffer(), dtype=torch.float64).square()
+    if bucket.is_last():
+        state.local_sq, state._running = state._running, 0.0
+    return allreduce_hook(None, bucket)
+
+
+# ---------------------------------------------------------------- the training hook
+
+
 class NoiseHook:
     """A hook for the reference runner (``lrscope train --noise-every K``): every K steps measure the gradient
     noise where the next step starts: at the parameters just after the step, on the batch the next step
@@ -244,8 +347,6 @@ class NoiseHook:
     def after_step(self, state) -> None:
         if state.step % self.every:
             return
-        from ..train.distributed import current, measure_across_ranks
-
         dist = current()
         x, y = self._next_batch(state, dist.rank, dist.world_size)
         if dist.active:
@@ -264,8 +365,6 @@ class NoiseHook:
         """Whether the next global batch holds ``batch_size * world_size`` examples (only the last of an
         epoch can hold fewer)."""
         config, bundle = state.config, state.bundle
-        from ..train.loop import steps_per_epoch
-
         n_steps = steps_per_epoch(bundle, config.batch_size, world_size)
         done = state.step - state.epoch * n_steps
         index = done if done < n_steps else 0
@@ -283,8 +382,6 @@ class NoiseHook:
         config, bundle = getattr(state, "config", None), getattr(state, "bundle", None)
         if config is None or bundle is None or not hasattr(config, "batch_size"):
             return state.batch
-        from ..train.loop import epoch_batches, steps_per_epoch
-
         n_steps = steps_per_epoch(bundle, config.batch_size, world_size)
         done = state.step - state.epoch * n_steps  # steps completed in the current epoch
         epoch, index = (state.epoch, done) if done < n_steps else (state.epoch + 1, 0)

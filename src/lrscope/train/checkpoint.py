@@ -36,16 +36,25 @@ from ..errors import UserError
 from ..logs.rundir import CHECKPOINTS
 from .rng import rng_state, rng_state_problem, set_rng_state
 
+__all__ = ["checkpoint_dir", "checkpoint_path", "list_checkpoints", "save_checkpoint", "load_checkpoint",
+           "fit_model", "fit_optimizer", "rng_state", "set_rng_state"]
+
 _NAME = re.compile(r"^epoch-(\d{4,})\.pt$")
 
 
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    """RUN/checkpoints."""
+    return Path(run_dir) / CHECKPOINTS
+
+
 def checkpoint_path(run_dir: str | Path, epoch: int) -> Path:
-    return Path(run_dir) / CHECKPOINTS / f"epoch-{int(epoch):04d}.pt"
+    """RUN/checkpoints/epoch-NNNN.pt for ``epoch`` completed epochs."""
+    return checkpoint_dir(run_dir) / f"epoch-{int(epoch):04d}.pt"
 
 
 def list_checkpoints(run_dir: str | Path) -> dict[int, Path]:
     """{completed epochs: path}, sorted by epoch (empty when there are none)."""
-    folder = Path(run_dir) / CHECKPOINTS
+    folder = checkpoint_dir(run_dir)
     if not folder.is_dir():
         return {}
     found = {}
@@ -54,10 +63,6 @@ def list_checkpoints(run_dir: str | Path) -> dict[int, Path]:
         if match:
             found[int(match.group(1))] = path
     return dict(sorted(found.items()))
-
-
-__all__ = ["checkpoint_path", "list_checkpoints", "save_checkpoint", "load_checkpoint", "fit_model",
-           "fit_optimizer", "rng_state", "set_rng_state"]
 
 
 def save_checkpoint(
@@ -93,7 +98,6 @@ def save_checkpoint(
             if old_epoch != epoch:
                 old.unlink(missing_ok=True)
     return path
-
 
 
 # ---------------------------------------------------------------- reading (never runs code from the file)

@@ -13,12 +13,18 @@ Specs (``load_data(spec)``):
 
 Inputs are standardised per channel with the training split's mean and standard deviation.  Label noise flips
 a seeded fraction of the *training* labels to a different class; validation labels stay clean.  Augmentation
-is applied per batch by :func:`augment_batch` with a generator the caller seeds (the loop seeds it from (seed,
-epoch)).
+is applied per batch by :func:`augment_batch` with a generator the caller seeds (:func:`epoch_batches` seeds
+it from (seed, epoch)).
+
+Data order.  :func:`epoch_batches` draws the permutation (and any augmentation) from a generator seeded by
+(seed, epoch) only, so a probe can replay the data stream of any epoch, and a resumed run sees the same
+batches.  A global batch is ``batch_size * world_size`` examples and each rank takes its contiguous slice of
+it, so a distributed run with batch B per rank follows a single-process run with batch B * world_size.
 """
 
 from __future__ import annotations
 
+import math
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +144,39 @@ def augment_batch(
         mask = torch.rand(n, generator=generator) < 0.5
         out = torch.where(mask[:, None, None, None], out.flip(-1), out)
     return out.contiguous()
+
+
+# ---------------------------------------------------------------- data order
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 63-bit seed that depends only on (seed, epoch)."""
+    return int(
+        np.random.SeedSequence([unsigned_seed(seed), int(epoch)]).generate_state(2, np.uint64)[0] >> np.uint64(1)
+    )
+
+
+def steps_per_epoch(bundle: DataBundle, batch_size: int, world_size: int = 1) -> int:
+    """Global batches in one epoch (the last may be smaller)."""
+    return math.ceil(bundle.n_train / (batch_size * world_size))
+
+
+def epoch_batches(
+    bundle: DataBundle, batch_size: int, seed: int, epoch: int, *, rank: int = 0, world_size: int = 1
+):
+    """This rank's (x, y) for each global batch of ``epoch`` (0-based); depends only on (seed, epoch)."""
+    generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))
+    order = torch.randperm(bundle.n_train, generator=generator)
+    global_batch = batch_size * world_size
+    for start in range(0, bundle.n_train, global_batch):
+        idx = order[start : start + global_batch]
+        x, y = bundle.train_x[idx], bundle.train_y[idx]
+        if bundle.augment:
+            x = augment_batch(x, generator, flip=bundle.is_image and bundle.input_shape[0] == 3)
+        if world_size > 1:
+            share = math.ceil(len(idx) / world_size)
+            x, y = x[rank * share : (rank + 1) * share], y[rank * share : (rank + 1) * share]
+        yield x, y
 
 
 # ---------------------------------------------------------------- sources

@@ -9,7 +9,7 @@ torchrun starts N processes and tells each its place through the environment (``
 context, whose every method is a no-op, so the loop has one code path.
 
 Equivalence.  A global batch is ``batch_size * world_size`` examples drawn from one permutation that depends
-only on (seed, epoch); rank r takes its contiguous share (``loop.epoch_batches``).  DDP averages the ranks'
+only on (seed, epoch); rank r takes its contiguous share (``data.epoch_batches``).  DDP averages the ranks'
 gradients, and the gradient of the global mean loss is
 
     grad (1/n) sum_i l_i = (1/W) sum_r grad [ (W n_r / n) * mean_{i in r} l_i ]
@@ -31,7 +31,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import math
 import os
 import re
 import subprocess
@@ -409,100 +408,3 @@ class _LauncherErrors:
     def summary(self) -> list[str]:
         return self.user or self.internal or ["lrscope: error: a training process failed (torchrun exit code "
                                               "non-zero)\n"]
-
-
-# ---------------------------------------------------------------- gradient noise across ranks
-
-
-def noise_from_rank_gradients(sum_local_sq: float, global_sq: float, local_batch: int, world: int):
-    """The two-batch-size estimate of McCandlish et al. 2018 ("An Empirical Model of Large-Batch Training",
-    arXiv:1812.06162, appendix A.1) with the per-rank batch as B_small = b and the global batch as
-    B_big = W b, from two numbers a data-parallel step has anyway:
-
-        |G_small|^2 = (1/W) sum_r |g_r|^2      (``sum_local_sq`` = sum_r |g_r|^2, before the all-reduce)
-        |G_big|^2   = |g|^2                    (``global_sq``: the all-reduced, averaged gradient)
-        tr(Sigma)   = (|G_small|^2 - |G_big|^2) / (1/b - 1/(W b)) = b (sum_r |g_r|^2 - W |g|^2) / (W - 1)
-        |G|^2       = (W b |G_big|^2 - b |G_small|^2) / (W b - b) = |g|^2 - tr(Sigma) / (W b)
-
-    Identical to ``lrscope.probes.noise.estimate_from_slices`` with the W rank gradients as the slices; every
-    rank must hold ``local_batch`` examples (skip the last, uneven batch of an epoch).
-    """
-    from ..probes.noise import NoiseEstimate
-
-    if world < 2:
-        raise UserError("the rank-gradient noise estimate needs at least 2 ranks")
-    b, w = int(local_batch), int(world)
-    trace = b * (float(sum_local_sq) - w * float(global_sq)) / (w - 1)
-    grad_sq = float(global_sq) - trace / (w * b)
-    if not (math.isfinite(trace) and math.isfinite(grad_sq)):
-        raise UserError("the gradient norms are not finite; cannot estimate the gradient noise")
-    return NoiseEstimate(grad_sq=grad_sq, noise_trace=trace, batch_size=w * b, groups=w)
-
-
-def measure_across_ranks(model, loss_fn, x, y, ctx: DistContext):
-    """Gradient noise from this rank's share (x, y) of one global batch: each rank's gradient g_r of its
-    mean loss (at the current parameters, no step taken, buffers and RNG untouched), then
-    :func:`noise_from_rank_gradients` with the per-rank batch and the global batch as the two sizes.
-    Costs one forward and backward pass and one all-reduce of the gradient; every rank must call it with
-    equally many examples.
-    """
-    import torch
-    import torch.distributed as dist
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    buffers = [b.detach().clone() for b in model.buffers()]
-    devices = [x.device.index or 0] if x.is_cuda else []
-    try:
-        with torch.random.fork_rng(devices=devices):
-            grads = torch.autograd.grad(loss_fn(model(x), y), params)
-    finally:
-        with torch.no_grad():
-            for buffer, saved in zip(model.buffers(), buffers, strict=True):
-                buffer.copy_(saved)
-    flat = torch.cat([g.reshape(-1) for g in grads]).double()
-    local_sq = float(flat @ flat)
-    dist.all_reduce(flat)
-    flat /= ctx.world_size
-    (sum_local_sq,) = ctx.sum(local_sq)
-    return noise_from_rank_gradients(sum_local_sq, float(flat @ flat), int(y.shape[0]), ctx.world_size)
-
-
-class RankGradientNorms:
-    """A DDP communication hook that notes |g_r|^2, this rank's own gradient before the all-reduce, then
-    all-reduces as DDP would (average over ranks).  With it, :meth:`estimate` after a step costs one scalar
-    all-reduce: no extra forward or backward pass.
-
-        norms = RankGradientNorms.attach(ddp_model)
-        loss.backward(); optimizer.step()
-        estimate = norms.estimate(model, local_batch)   # every rank, at the same steps
-    """
-
-    def __init__(self):
-        self.local_sq = 0.0  # |g_r|^2 of the last completed backward pass (a tensor once measured)
-        self._running = 0.0  # summed over the buckets of the backward pass in progress (kept on the device)
-
-    @classmethod
-    def attach(cls, ddp_model) -> RankGradientNorms:
-        norms = cls()
-        ddp_model.register_comm_hook(norms, _noting_allreduce)
-        return norms
-
-    def estimate(self, model, local_batch: int, ctx: DistContext | None = None):
-        """The estimate for the last backward pass (``model``: the unwrapped model, whose ``.grad`` holds the
-        averaged gradient)."""
-        ctx = ctx or current()
-        global_sq = sum(float(p.grad.double().pow(2).sum()) for p in model.parameters() if p.grad is not None)
-        (sum_local_sq,) = ctx.sum(float(self.local_sq))
-        return noise_from_rank_gradients(sum_local_sq, global_sq, local_batch, ctx.world_size)
-
-
-def _noting_allreduce(state: RankGradientNorms, bucket):
-    """DDP comm hook: add this bucket's |local gradient|^2 to ``state``, then the default mean all-reduce."""
-    import torch
-    from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
-
-    # no .item() here: on a GPU that would stall the backward pass at every bucket
-    state._running = state._running + torch.linalg.vector_norm(bucket.buffer(), dtype=torch.float64).square()
-    if bucket.is_last():
-        state.local_sq, state._running = state._running, 0.0
-    return allreduce_hook(None, bucket)

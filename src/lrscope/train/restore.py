@@ -24,8 +24,8 @@ from torch import nn
 from ..errors import UserError
 from ..logs.rundir import require_run_dir
 from . import checkpoint as ckpt
+from .config import TrainConfig, data_and_model, make_optimizer, parse_schedule_spec
 from .data import DataBundle
-from .loop import TrainConfig, data_and_model, make_optimizer, parse_schedule_spec
 
 
 @dataclass
