@@ -3,21 +3,15 @@
 A direction is a list of tensors, one per parameter, in ``model.parameters()`` order (the order of
 ``named_parameters()``; shared parameters appear once).  A picture evaluates L(theta0 + a*d1 + b*d2).
 
-* :func:`random_directions`: Gaussian directions with *filter normalisation* (Li, Xu, Taylor, Studer,
-Goldstein,
-  "Visualizing the Loss Landscape of Neural Nets", NeurIPS 2018, arXiv:1712.09913): for every parameter with
-  two
+* :func:`random_directions`: Gaussian directions with *filter normalisation* (Li, Xu, Taylor, Studer, Goldstein,
+  "Visualizing the Loss Landscape of Neural Nets", NeurIPS 2018, arXiv:1712.09913): for every parameter with two
   or more dimensions, each slice along dim 0 (an output filter of a convolution, a row of a linear layer) is
-  rescaled so that ``||d_i|| = ||w_i||``.  One-dimensional parameters (biases, norm scales and shifts) are
-  zeroed
+  rescaled so that ``||d_i|| = ||w_i||``.  One-dimensional parameters (biases, norm scales and shifts) are zeroed
   by default; with ``include_1d=True`` they are drawn too and scaled once, as a whole, to the norm of the
-  parameter.  Directions are Gaussian (not uniform), drawn from a local ``torch.Generator`` (the global RNG
-  is never
-  touched), on the CPU so a seed gives the same directions on every device.
-* Orthogonal second direction: Gram-Schmidt is done *per filter* before rescaling, so the result is both
-exactly
-  filter-normalised and exactly orthogonal to the first direction (the sum of per-filter inner products is
-  zero).
+  parameter.  Directions are Gaussian (not uniform), drawn from a local ``torch.Generator`` (the global RNG is
+  never touched), on the CPU so a seed gives the same directions on every device.
+* Orthogonal second direction: Gram-Schmidt is done *per filter* before rescaling, so the result is both exactly
+  filter-normalised and exactly orthogonal to the first direction (the sum of per-filter inner products is zero).
 * :func:`interpolation_direction`: d = theta_b - theta_a (Goodfellow, Vinyals, Saxe, "Qualitatively
   characterizing neural network optimization problems", ICLR 2015).
 * :func:`trajectory_pca`: the two principal directions of a run's checkpoints around the final point, and the
@@ -85,8 +79,7 @@ def normalize_direction(
     normalization: str = "filter",
     include_1d: bool = False,
 ) -> list[torch.Tensor]:
-    """Rescale ``direction`` to the weights: per filter ("filter"), per tensor ("layer") or not at all
-    ("none").
+    """Rescale ``direction`` to the weights: per filter ("filter"), per tensor ("layer") or not at all ("none").
 
     Filter: ``d_i <- d_i * ||w_i|| / (||d_i|| + 1e-10)`` for each slice i along dim 0.  1-D tensors are zeroed
     unless ``include_1d``; then they are scaled once, as a whole, to ``||w||``.
@@ -179,8 +172,8 @@ def check_same_architecture(
 
 
 def interpolation_direction(model_a: nn.Module, model_b: nn.Module):
-    """(theta_a, [theta_b - theta_a], buffer_a, [buffer_b - buffer_a]) for the path theta_a + alpha*(theta_b
-    - theta_a).
+    """(theta_a, [theta_b - theta_a], buffer_a, [buffer_b - buffer_a]) for the path
+    theta_a + alpha*(theta_b - theta_a).
 
     Floating-point buffers (BatchNorm running statistics) are interpolated too, so alpha = 0 and alpha = 1
     reproduce the two models exactly in evaluation mode; integer buffers keep model_a's values.
@@ -201,11 +194,11 @@ def interpolation_direction(model_a: nn.Module, model_b: nn.Module):
 
 @dataclass
 class TrajectoryPCA:
-    """Two orthonormal directions (flat and per tensor), the projected path and the share of variance each
-    explains.
+    """Two orthonormal directions (flat and per tensor), the projected path and the share of variance that
+    each explains.
 
-    ``coords[e] = ((theta_e - theta_final) . d1, (theta_e - theta_final) . d2)``: the final point sits at (0,
-    0).
+    ``coords[e] = ((theta_e - theta_final) . d1, (theta_e - theta_final) . d2)``: the final point sits at
+    (0, 0).
     """
 
     directions: list[list[torch.Tensor]]
@@ -231,9 +224,8 @@ def trajectory_pca(points: Sequence[Sequence[torch.Tensor]], final: Sequence[tor
     """PCA of the offsets theta_e - theta_final (centred), as in Li et al. 2018 sec. 7.
 
     The directions are the top two right singular vectors of the centred offset matrix (unit norm); the path
-    is
-    projected by inner products, and ``residual`` is each point's distance from the plane (how faithful the
-    picture is).
+    is projected by inner products, and ``residual`` is each point's distance from the plane: how faithful
+    the picture is.
     """
     if len(points) < 3:
         raise UserError(f"a trajectory plane needs at least 3 checkpoints; got {len(points)}")

@@ -1,18 +1,17 @@
 """Evaluate a model's loss (and accuracy) at many points theta0 + sum_d c[k, d] * direction_d, without
 touching the user's model.
 
-Each point's parameters are ``theta0 + c1*d1 + c2*d2`` (fused ``torch._foreach`` list ops).  Three ways to run
-the points:
+Each point's parameters are ``theta0 + c1*d1 + c2*d2`` (fused ``torch._foreach`` list ops).  There are three
+ways to run the points:
 
 * **loop**: one forward per point, written in place into one private copy of the model.
 * **threads** (CPU): the same loop split over W worker threads (W = ``torch.get_num_threads()``), each with its
   own private copy and one intra-op thread; convolutional copies and the batch go to ``channels_last``, and the
   batch is fed in pieces whose activations fit about CACHE_BYTES (the loss is their size-weighted mean, exact for
-  a mean-reduced loss, as with loaders).  On small
-  convolutional models torch's intra-op threading scales poorly (2 threads did 1.3x the work of one in our
-  trials), while independent points scale almost perfectly, and oneDNN's channels-last kernels ran the 3x3
-  convolutions of the landscape benchmark 2-3x faster single-threaded.  Together: about 2x the plain loop on 2
-  cores (bench/RESULTS.md).
+  a mean-reduced loss, as with loaders).  On small convolutional models torch's intra-op threading scales poorly
+  (2 threads did 1.3x the work of one in our trials), while independent points scale almost perfectly, and
+  oneDNN's channels-last kernels ran the 3x3 convolutions of the landscape benchmark 2-3x faster single-threaded.
+  Together: about 2x the plain loop on 2 cores (bench/RESULTS.md).
 * **vmap**: K points at once, ``vmap(functional_call)`` over parameters stacked along a new leading dim, K
   chosen so that K * (3 * parameter bytes + activation bytes of one forward) fits ``memory_budget``.  Wins
   for small MLPs (where the per-point Python overhead dominates), and on GPUs.  On a CPU, ``vmap`` over
@@ -488,13 +487,10 @@ class PointEvaluator:
 
 
 def _working_copy(model: nn.Module):
-    """A private deep copy in eval mode whose parameters the loop overwrites in place (one copy for all
-    points).
+    """A private deep copy in eval mode whose parameters the loop overwrites in place (one copy for all points).
 
-    ``functional_call`` re-binds every parameter on every call, which cost about as much as a small MLP's
-    forward in
-    our trials; writing into a copy costs three fused list ops.  Models that cannot be deep-copied fall back
-    to
+    ``functional_call`` re-binds every parameter on every call, which cost about as much as a small MLP's forward
+    in our trials; writing into a copy costs three fused list ops.  Models that cannot be deep-copied fall back to
     ``functional_call`` (None).
     """
     try:

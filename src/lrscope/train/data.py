@@ -124,8 +124,7 @@ def load_data(
 def augment_batch(
     x: torch.Tensor, generator: torch.Generator, *, max_shift: int = 1, flip: bool = False
 ) -> torch.Tensor:
-    """Cheap image augmentation: a random shift of up to ``max_shift`` pixels (zero padding), optional
-    h-flips.
+    """Cheap image augmentation: a random shift of up to ``max_shift`` pixels (zero padding), optional h-flips.
 
     Flat (non-image) inputs get small Gaussian jitter instead.  All randomness comes from ``generator``.
     """
