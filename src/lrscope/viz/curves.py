@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.events import rate_changes
 from ..errors import UserError
 
 
@@ -26,16 +27,6 @@ def safe_text(text, width: int | None = None) -> str:
     if width is not None and len(text) > width:
         text = text[: width - 3] + "..."
     return text.replace("$", r"\$")
-
-
-def lr_changes(lr: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
-    """Indices i where lr[i] differs from lr[i-1] by more than ``rtol`` relative."""
-    lr = np.asarray(lr, dtype=float)
-    if lr.size < 2:
-        return np.zeros(0, dtype=int)
-    prev, cur = lr[:-1], lr[1:]
-    changed = np.abs(cur - prev) > rtol * np.maximum(np.abs(prev), 1e-300)
-    return np.nonzero(changed & np.isfinite(prev) & np.isfinite(cur))[0] + 1
 
 
 def plot_curves(curves: dict, out: str | os.PathLike, *, title: str | None = None) -> Path:
@@ -60,7 +51,7 @@ def plot_curves(curves: dict, out: str | os.PathLike, *, title: str | None = Non
     panels = [(axes[0][0], "loss", ("train_loss", "val_loss"), True)]
     if has_acc:
         panels.append((axes[1][0], "accuracy", ("train_acc", "val_acc"), False))
-    changes = lr_changes(cols["lr"]) if "lr" in cols else np.zeros(0, dtype=int)
+    changes = rate_changes(cols["lr"], rtol=1e-9) if "lr" in cols else np.zeros(0, dtype=int)
     for ax, label, keys, log in panels:
         for key, style in zip(keys, ("-", "--"), strict=True):
             if key in cols and np.isfinite(cols[key]).any():
