@@ -1,36 +1,29 @@
 """Curvature of the loss: Hessian-vector products, top eigenvalues (Lanczos or power iteration), Hutchinson
-trace,
-and a training hook that tracks sharpness against the edge-of-stability thresholds.
+trace, and a training hook that tracks sharpness against the edge-of-stability thresholds.
 
 HVP, forward-over-reverse (Pearlmutter 1994; the torch.func recipe): with f(theta) the mean loss,
 
     H v = d/de grad f(theta + e v) |_{e=0} = jvp(grad(f), (theta,), (v,))[1]
 
 evaluated through ``torch.func.functional_call`` on private copies of the parameters and buffers: the user's
-module,
-its ``.grad`` fields and its running statistics are never written.  Over a loader the HVP is the batch-size
-weighted mean of the per-batch HVPs (one pass over the data per product, or per ``vmap``-ed block of
-products).
+module, its ``.grad`` fields and its running statistics are never written.  Over a loader the HVP is the
+batch-size weighted mean of the per-batch HVPs (one pass over the data per product, or per ``vmap``-ed block
+of products).
 
 Top eigenvalues: Lanczos (Lanczos 1950; Golub & Van Loan, Matrix Computations, ch. 10) with full
 reorthogonalisation.  After j products the tridiagonal T_j's largest eigenvalues (Ritz values) approximate the
 Hessian's largest; Lanczos stops when the top-k Ritz values change by less than ``tol`` (relative) from one
-step
-to the next (and their residuals are small, see RESIDUAL_FACTOR).  The extreme eigenvalues converge at a rate
-set by the gap (Kaniel-Paige), far faster than power
-iteration (error ~ (lambda_2/lambda_1)^(2j)), which is kept as ``method="power"`` (with deflation, as
-PyHessian
-does).  "Top" means largest algebraic values: for sharpness these are the positive top of the spectrum.
+step to the next (and their residuals are small, see RESIDUAL_FACTOR).  The extreme eigenvalues converge at a
+rate set by the gap (Kaniel-Paige), far faster than power iteration (error ~ (lambda_2/lambda_1)^(2j)), which
+is kept as ``method="power"`` (with deflation, as PyHessian does).  "Top" means largest algebraic values: for
+sharpness these are the positive top of the spectrum.
 
 Trace: Hutchinson 1990, tr(H) = E[z^T H z] for Rademacher z; the running mean stops when it changes by less
-than
-``tol`` relative (after a few samples); the standard error is reported.
+than ``tol`` relative (after a few samples); the standard error is reported.
 
 Edge of stability (Cohen, Kaur, Li, Kolter, Talwalkar, ICLR 2021, arXiv:2103.00065): gradient descent with
-rate
-eta is stable along an eigendirection only while lambda < 2/eta; with heavy-ball momentum beta the threshold
-is
-(2 + 2 beta)/eta, with Nesterov momentum (2 + 2 beta)/(eta (1 + 2 beta)) (their appendix).
+rate eta is stable along an eigendirection only while lambda < 2/eta; with heavy-ball momentum beta the
+threshold is (2 + 2 beta)/eta, with Nesterov momentum (2 + 2 beta)/(eta (1 + 2 beta)) (their appendix).
 """
 
 from __future__ import annotations
@@ -52,16 +45,14 @@ from ..errors import UserError
 from ..validate import check_float, check_int
 from .directions import named_params, unflatten
 from .evaluate import _split, as_batches, preserved_modes
+from .landscape import subset
 
 METHODS = ("lanczos", "power")
 MAX_K = 100  # top eigenvalues: Lanczos keeps a basis of a few times k parameter-sized vectors
 # Lanczos also asks the Ritz pair's residual ||H y - theta y|| = |beta_j s_j| to be below this many tol
-# (relative):
-# a Ritz value can stall near a lower eigenvalue while the top direction is still faint in the Krylov space,
-# and the
-# step-to-step change alone then stops too early (seen on a small CNN: 6 % low).  The eigenvalue error is at
-# most
-# the residual and typically residual^2 / gap.
+# (relative): a Ritz value can stall near a lower eigenvalue while the top direction is still faint in the
+# Krylov space, and the step-to-step change alone then stops too early (seen on a small CNN: 6 % low).  The
+# eigenvalue error is at most the residual and typically residual^2 / gap.
 RESIDUAL_FACTOR = 10.0
 
 
@@ -190,10 +181,8 @@ def lanczos(
     """Top-k eigenpairs of a symmetric operator by Lanczos with full reorthogonalisation.
 
     Returns (values largest first, vectors as rows [k, n], converged, Ritz-value history).  Stops when every
-    one of
-    the top-k Ritz values moved by at most ``tol`` relative since the previous step and its residual is at
-    most
-    ``RESIDUAL_FACTOR * tol`` relative, at an invariant subspace, or after ``max_iter`` products.
+    one of the top-k Ritz values moved by at most ``tol`` relative since the previous step and its residual
+    is at most ``RESIDUAL_FACTOR * tol`` relative, at an invariant subspace, or after ``max_iter`` products.
     """
     max_iter = int(min(max_iter, n))
     generator = generator or torch.Generator().manual_seed(0)
@@ -292,9 +281,8 @@ def top_eigenvalues(
     """The ``k`` largest Hessian eigenvalues of the mean loss on ``data`` (a batch or a loader).
 
     The model is evaluated in eval mode unless ``train_mode`` (BatchNorm then uses batch statistics; its
-    running
-    statistics are updated only in private copies).  The start vector comes from a local generator seeded with
-    ``seed``; the global RNG is untouched.
+    running statistics are updated only in private copies).  The start vector comes from a local generator
+    seeded with ``seed``; the global RNG is untouched.
     """
     if method not in METHODS:
         raise UserError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
@@ -361,8 +349,7 @@ def hutchinson_trace(
     """tr(H) ~ mean of z^T H z over Rademacher z (Hutchinson 1990).
 
     ``batch`` vectors share one pass over the data (vmap over the tangent); stops once the running mean moves
-    by
-    less than ``tol`` relative after ``min_samples`` samples, or after ``max_samples``.
+    by less than ``tol`` relative after ``min_samples`` samples, or after ``max_samples``.
     """
     batch = check_int("batch", batch, low=1, high=1024)
     op = HessianOperator(model, loss_fn, data, train_mode=train_mode)
@@ -398,16 +385,14 @@ def stability_thresholds(lr: float, momentum: float = 0.0, nesterov: bool = Fals
 
 
 class SharpnessHook:
-    """Training hook (lrscope.train.loop protocol): the top Hessian eigenvalue every ``every`` steps (or
-    epochs).
+    """A hook for the reference loop (``lrscope train --sharpness-every K``): the top Hessian eigenvalue every
+    ``every`` steps (or epochs).
 
     Adds to the step record (``unit="step"``, via ``state.extra``) or the epoch record (``unit="epoch"``):
     ``sharpness`` (top eigenvalue on a fixed subset of ``samples`` training examples, eval mode),
-    ``eos_2_over_lr``
-    (2/lr), ``eos_momentum`` ((2 + 2 beta)/lr for SGD heavy-ball momentum beta, Nesterov's threshold with
-    nesterov)
-    and ``sharpness_hvps``.  The subset is drawn once from a local generator; training's RNG stream is
-    untouched.
+    ``eos_2_over_lr`` (2/lr), ``eos_momentum`` ((2 + 2 beta)/lr for SGD heavy-ball momentum beta, Nesterov's
+    threshold with nesterov) and ``sharpness_hvps``.  The subset is drawn once from a local generator;
+    training's RNG stream is untouched.
     """
 
     def __init__(
@@ -429,8 +414,6 @@ class SharpnessHook:
         self.data = None
 
     def on_start(self, state) -> None:
-        from .landscape import subset
-
         self.data = subset(state.bundle, self.samples, self.seed)
 
     def _measure(self, state) -> dict:

@@ -1,11 +1,11 @@
 """Loss-landscape slices: a random line or plane, the line between two models, and the PCA plane of a run.
 
 Every slice is L(theta0 + a*d1 [+ b*d2]) evaluated by :mod:`lrscope.probes.evaluate` (one forward per point,
-no
-model copies per point) along directions from :mod:`lrscope.probes.directions`.  Results are :class:`Surface`
-objects: ``x``, ``y`` coordinates, ``loss`` of shape [len(y), len(x)] (index [i over y, j over x]; a line has
-shape [len(x)]), ``acc`` where the task is classification, ``directions`` (lists of tensors in
-``model.parameters()`` order) and provenance (seed, data size, model fingerprint), saved as npz + JSON.
+no model copies per point) along directions from :mod:`lrscope.probes.directions`.  Results are
+:class:`LandscapeSurface` objects: ``x``, ``y`` coordinates, ``loss`` of shape [len(y), len(x)] (index [i over
+y, j over x]; a line has shape [len(x)]), ``acc`` where the task is classification, ``directions`` (lists of
+tensors in ``model.parameters()`` order) and provenance (seed, data size, model fingerprint); each saves itself
+as npz + JSON.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..analysis.events import rate_changes
 from ..errors import UserError
+from ..logs.rundir import read_metrics
+from ..train.checkpoint import list_checkpoints, load_checkpoint
+from ..train.restore import load_run
 from ..validate import check_float, check_int, check_seed
 from . import directions as dirs
 from .evaluate import DEFAULT_BUDGET, evaluate_points
@@ -35,7 +39,7 @@ MAX_SAMPLES = 1_000_000
 
 
 @dataclass
-class Surface:
+class LandscapeSurface:
     """A landscape slice.  ``loss[i, j]`` is the loss at theta0 + x[j]*d1 + y[i]*d2 (a line: ``loss[j]``)."""
 
     kind: str
@@ -178,7 +182,7 @@ def plane(
     mode: str = "auto",
     memory_budget: int = DEFAULT_BUDGET,
     accuracy: bool | None = None,
-) -> Surface:
+) -> LandscapeSurface:
     """Loss on the plane theta0 + a*d1 + b*d2, a and b on ``steps`` points in [-span, span].
 
     Directions are filter-normalised Gaussians (Li et al. 2018) drawn from ``seed`` unless given; see
@@ -232,7 +236,7 @@ def line(
     mode: str = "auto",
     memory_budget: int = DEFAULT_BUDGET,
     accuracy: bool | None = None,
-) -> Surface:
+) -> LandscapeSurface:
     """Loss along theta0 + a*d, a on ``steps`` points in [-span, span] (a filter-normalised Gaussian d)."""
     steps, span = _check_steps_span(steps, span)
     if direction is None:
@@ -278,11 +282,10 @@ def interpolate(
     mode: str = "auto",
     memory_budget: int = DEFAULT_BUDGET,
     accuracy: bool | None = None,
-) -> Surface:
+) -> LandscapeSurface:
     """Loss along (1 - alpha)*theta_a + alpha*theta_b, alpha on ``steps`` points in [start, stop] (Goodfellow
-    et al. 2015).  Floating-point buffers (BatchNorm statistics) are interpolated with the weights, so alpha
-    = 0
-    and 1 give the two models' own losses.  Different architectures are a UserError."""
+    et al. 2015).  Floating-point buffers (BatchNorm statistics) are interpolated with the weights, so
+    alpha = 0 and 1 give the two models' own losses.  Different architectures are a UserError."""
     steps = check_int("steps", steps, low=2, high=MAX_LINE_STEPS)
     if not (math.isfinite(start) and math.isfinite(stop)) or stop <= start:
         raise UserError(f"need start < stop; got start={start}, stop={stop}")
@@ -312,12 +315,12 @@ def interpolate(
         steps=int(steps),
         bn=bn,
     )
-    return Surface("interp", alphas, None, evaluation.loss, evaluation.acc, tuple(directions), prov)
+    return LandscapeSurface("interp", alphas, None, evaluation.loss, evaluation.acc, tuple(directions), prov)
 
 
 def _grid(
     model, loss_fn, data, kind, xs, ys, directions, *, bn, mode, memory_budget, accuracy, extra, base=None
-) -> Surface:
+) -> LandscapeSurface:
     base = dirs.parameters_of(model) if base is None else base
     if ys is None:
         coords = xs[:, None]
@@ -337,7 +340,7 @@ def _grid(
     )
     shape = (len(xs),) if ys is None else (len(ys), len(xs))
     acc = None if evaluation.acc is None else evaluation.acc.reshape(shape)
-    return Surface(
+    return LandscapeSurface(
         kind,
         xs,
         ys,
@@ -351,19 +354,13 @@ def _grid(
 # ---------------------------------------------------------------- a run's trajectory
 
 
-def lr_stages(lrs: list[float]) -> list[int]:
-    """Stage index per entry: a new stage wherever the rate changes by more than 1 % (piecewise-constant)."""
-    stages, stage = [], 0
-    for i, lr in enumerate(lrs):
-        if (
-            i > 0
-            and lr is not None
-            and lrs[i - 1] is not None
-            and not math.isclose(lr, lrs[i - 1], rel_tol=0.01)
-        ):
-            stage += 1
-        stages.append(stage)
-    return stages
+def lr_stages(lrs: list[float | None]) -> list[int]:
+    """Stage index per entry: a new stage wherever the rate changes by more than 1 % (piecewise-constant); a
+    rate that is not known (None) starts no stage."""
+    lr = np.array([math.nan if v is None else v for v in lrs], dtype=np.float64)
+    starts = np.zeros(len(lr), dtype=int)
+    starts[rate_changes(lr, rtol=0.01)] = 1
+    return np.cumsum(starts).tolist()
 
 
 def trajectory(
@@ -378,17 +375,13 @@ def trajectory(
     mode: str = "auto",
     memory_budget: int = DEFAULT_BUDGET,
     data=None,
-) -> Surface:
+) -> LandscapeSurface:
     """The PCA plane of a run's checkpoints (Li et al. 2018 sec. 7): contour around the final point, path
     projected onto it, each checkpoint's LR stage from metrics.jsonl.
 
     The grid covers the projected path plus ``margin`` of its extent on each side.  Data: ``samples`` training
     examples drawn with ``seed`` (or ``data`` as given).
     """
-    from ..logs.rundir import read_metrics
-    from ..train.checkpoint import list_checkpoints, load_checkpoint
-    from ..train.restore import load_run
-
     steps = check_int("steps", steps, low=2, high=MAX_PLANE_STEPS)
     run = load_run(run_dir)
     checkpoints = list_checkpoints(run_dir)
@@ -438,9 +431,8 @@ def trajectory(
         },
     )
     by_epoch = {int(r["epoch"]): r.get("lr") for r in read_metrics(run_dir, "epoch") if "epoch" in r}
-    lrs = [
-        by_epoch.get(e, by_epoch.get(e + 1)) for e in chosen
-    ]  # epoch 0 (initial weights): the first epoch's rate
+    # epoch 0 (the initial weights) takes the first epoch's rate
+    lrs = [by_epoch.get(e, by_epoch.get(e + 1)) for e in chosen]
     surface.path = {
         "epochs": np.asarray(chosen),
         "coords": coords,

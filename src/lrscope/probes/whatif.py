@@ -75,7 +75,7 @@ class WhatIf:
 
 
 def _batches(bundle, batch_size: int, seed: int, first_epoch: int, steps: int) -> list:
-    from ..train.loop import epoch_batches
+    from ..train.data import epoch_batches
 
     out, epoch = [], first_epoch
     while len(out) < steps:
@@ -129,7 +129,7 @@ def continue_at(model, optimizer, loss_fn, lr: float, batches, probe=None, probe
 
 
 def _copy(run):
-    from ..train.loop import make_optimizer
+    from ..train.config import make_optimizer
 
     model = copy.deepcopy(run.model)
     optimizer = make_optimizer(run.config, model)

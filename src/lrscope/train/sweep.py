@@ -82,7 +82,7 @@ def plan_trials(schedules, seeds, *, data: str, model: str, epochs: int, out_dir
                 lr_scales=(), batch_sizes=(), **train_options: Any) -> list[Trial]:
     """Every combination of the axes, each with its validated TrainConfig (as a dict) and run directory."""
     from .compare import run_name
-    from .loop import TrainConfig
+    from .config import TrainConfig
 
     schedules = list(schedules or [])
     if not schedules:
@@ -123,9 +123,10 @@ def run_trial(trial: dict) -> dict:
     one-line message (the Ray worker runs this)."""
     started = time.perf_counter()
     try:
-        from .loop import TrainConfig, train
+        from .config import TrainConfig
+        from .loop import train
 
-        train(TrainConfig.from_dict(trial["config"]), trial["run_dir"])
+        train(TrainConfig.from_dict(trial["config"]), trial["run_dir"])  # a sweep trains without probes
         return {"status": "ok", "error": None, "time_s": time.perf_counter() - started}
     except Exception as error:  # noqa: BLE001 - every failure is the trial's result, reported, not raised
         text = " ".join(str(error).split()) or type(error).__name__
