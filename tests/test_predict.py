@@ -8,13 +8,16 @@ import shutil
 
 import pytest
 
-from lrscope.analysis.floor import noise_findings, predict_run
+from lrscope.analysis.floor import noise_findings
 from lrscope.errors import UserError
+from lrscope.jobs.predict import predict_job
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from lrscope.train.loop import TrainConfig, train
+    from lrscope.probes.hooks import hooks_for
+    from lrscope.train.config import TrainConfig
+    from lrscope.train.loop import train
 
     base = tmp_path_factory.mktemp("runs")
     common = dict(
@@ -26,7 +29,8 @@ def runs(tmp_path_factory):
         threads=1,
         schedule="multistep(0.1, milestones=[2])",
     )
-    noisy = train(TrainConfig(**common, noise_every=2), base / "noisy")
+    noisy_config = TrainConfig(**common, noise_every=2)
+    noisy = train(noisy_config, base / "noisy", hooks=hooks_for(noisy_config))
     quiet = train(TrainConfig(**{**common, "epochs": 1}), base / "quiet")
     return noisy, quiet
 
@@ -52,7 +56,7 @@ def test_predict_json(runs, cli):
     low, high = doc["band"]
     assert low <= doc["predicted_drop"] <= high
     # default epoch: the last checkpoint (epoch 3, rate 0.01)
-    assert predict_run(noisy, 0.001).epoch == 3
+    assert predict_job(noisy, 0.001).epoch == 3
 
 
 def test_whatif_json_and_run_dir_untouched(runs, cli):
@@ -112,7 +116,7 @@ def test_noise_findings_from_columns(runs):
     assert found[-1]["kind"] == "noise_floor_gain" and found[-1]["gain"] > 0
     assert noise_findings({"lr": cols["lr"], "train_loss": cols["train_loss"]}) == []
     with pytest.raises(UserError):
-        predict_run(quiet, 0.01)
+        predict_job(quiet, 0.01)
 
 
 def test_measurements_pool_over_the_plateau_and_stop_where_it_ends():

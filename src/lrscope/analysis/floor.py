@@ -34,7 +34,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import UserError
-from ..validate import check_float, check_int
 
 PREDICT_SCHEMA = "lrscope.predict/1"
 MIN_MEASUREMENTS = 8  # look back further than the last epoch (at the same rate) until this many are found
@@ -388,29 +387,3 @@ def checkpoint_epochs(run_dir) -> list[int]:
         return []
     found = (re.fullmatch(r"epoch-(\d{4,})\.pt", p.name) for p in folder.iterdir())
     return sorted(int(m.group(1)) for m in found if m)
-
-
-def predict_run(run_dir, lr_to: float, epoch: int | None = None) -> Prediction:
-    """``lrscope predict RUN --to LR [--at EPOCH]``: the prediction for a decay after ``epoch`` completed
-    epochs (default: the last checkpoint, or the last epoch recorded when the run keeps no checkpoints).
-    """
-    from ..logs.rundir import read_config, read_metrics, require_run_dir
-
-    run_dir = require_run_dir(run_dir)
-    lr_to = check_float("--to", lr_to, low=0.0, low_open=True, high=1e6)
-    epoch_records = read_metrics(run_dir, "epoch")
-    if not epoch_records:
-        raise UserError(f"{run_dir} has no epoch records in its metrics.jsonl; nothing to predict from")
-    if epoch is None:
-        saved = [e for e in checkpoint_epochs(run_dir) if e >= 1]
-        epoch = (
-            saved[-1] if saved else max(int(r["epoch"]) for r in epoch_records if _is_number(r.get("epoch")))
-        )
-    else:
-        epoch = check_int("--at (completed epochs)", epoch, low=1)
-    config = read_config(run_dir)
-    if not config:
-        raise UserError(
-            f"{run_dir} has no config.json; the prediction needs the run's batch size and momentum"
-        )
-    return predict_decay(epoch_records, read_metrics(run_dir, "step"), config, lr_to, epoch)

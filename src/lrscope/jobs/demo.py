@@ -26,7 +26,16 @@ import math
 import shutil
 from pathlib import Path
 
-from .errors import UserError
+from ..atomic import write_text
+from ..console import note, out_console
+from ..errors import UserError
+from ..logs.rundir import read_metrics
+from ..probes.hooks import hooks_for
+from ..report.html import write_demo_report
+from ..train.config import TrainConfig
+from ..train.data import load_data
+from ..train.loop import train
+from .explain import explain_run
 
 MARKER = ".lrscope-demo"
 EPOCHS = 58
@@ -49,8 +58,6 @@ ONECYCLE_PEAK = 0.025
 
 def demo_configs(n_train: int) -> dict:
     """{run name: TrainConfig} of the demo (``n_train`` fixes the 1cycle length in steps)."""
-    from .train.loop import TrainConfig
-
     total = math.ceil(n_train / BATCH) * EPOCHS
     return {
         "step": TrainConfig(**COMMON, **STEP),
@@ -77,8 +84,6 @@ def prepare_out(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UserError(f"cannot create {out}: {error.strerror}") from None
-    from .atomic import write_text
-
     write_text(out / MARKER, "lrscope demo output; `lrscope demo` may replace this directory\n")
 
 
@@ -93,20 +98,15 @@ def decay_table(rows: list[dict], around: int = 3) -> list[dict]:
     return [dict(r, decay=(r is not rows[0] and any(r is rows[k] for k in decays))) for r in picked]
 
 
-def run_demo(out: str | Path = "lrscope-demo") -> dict:
+def demo_job(out: str | Path = "lrscope-demo") -> dict:
     """Train both runs into ``out``, print the table and the explanation; returns {name: run dir}."""
-    from .console import note, out_console
-    from .logs.rundir import read_metrics
-    from .train.data import load_data
-    from .train.loop import train
-
     out = Path(out)
     prepare_out(out)
     n_train = load_data("digits", seed=COMMON["seed"], val_fraction=COMMON["val_fraction"]).n_train
     runs = {}
     for name, config in demo_configs(n_train).items():
         note(f"demo: training {name} ({config.schedule}, {config.epochs} epochs)")
-        runs[name] = train(config, out / name)
+        runs[name] = train(config, out / name, hooks=hooks_for(config))
 
     console = out_console()
     rows = sorted(read_metrics(runs["step"], "epoch"), key=lambda r: r["epoch"])
@@ -124,9 +124,6 @@ def run_demo(out: str | Path = "lrscope-demo") -> dict:
         f"onecycle train loss {other[-1]['train_loss']:.4f}, val acc {other[-1]['val_acc']:.3f}",
         markup=False,
     )
-    from .analysis.explain import explain_run
-    from .report.html import write_demo_report
-
     explanation = explain_run(runs["step"])
     console.print("\n" + explanation.text(), markup=False)
     console.print(f"\nruns written to {out}/step and {out}/onecycle", markup=False)

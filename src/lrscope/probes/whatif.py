@@ -32,10 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import write_json
 from ..errors import UserError
-from ..logs.rundir import PROBES, read_config, read_metrics
-from ..outputs import run_subdir
+from ..logs.rundir import read_config, read_metrics
 from ..validate import check_float, check_int
 
 WHATIF_SCHEMA = "lrscope.whatif/1"
@@ -143,7 +141,6 @@ def whatif(
     at_epoch: int | None = None,
     steps: int = 50,
     window: int | None = None,
-    write: bool = True,
 ) -> WhatIf:
     """Cut the rate to ``to_lr`` after ``at_epoch`` completed epochs (default: the last checkpoint) and
     measure.
@@ -158,8 +155,6 @@ def whatif(
     from ..logs.rundir import require_run_dir
 
     require_run_dir(run_dir)
-    if write:
-        run_subdir(run_dir, PROBES, create=False)  # refuse a symlinked RUN/probes before any work
     if not checkpoint_epochs(run_dir):
         raise UserError(
             f"{run_dir} has no checkpoints (RUN/checkpoints/epoch-NNNN.pt); whatif restarts the run from "
@@ -233,8 +228,4 @@ def whatif(
         new_rate_losses=new.tolist(),
         notes=notes,
     )
-    if write:
-        path = run_subdir(run_dir, PROBES) / f"whatif-e{run.epoch:04d}-to{float(to_lr):g}-k{steps}.json"
-        result.result_file = str(path)
-        write_json(path, result.to_json())
     return result

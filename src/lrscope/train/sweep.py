@@ -26,12 +26,9 @@ import contextlib
 import dataclasses
 import itertools
 import logging
-import math
 import os
-import shutil
 import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -81,7 +78,7 @@ class Trial:
 def plan_trials(schedules, seeds, *, data: str, model: str, epochs: int, out_dir: Path,
                 lr_scales=(), batch_sizes=(), **train_options: Any) -> list[Trial]:
     """Every combination of the axes, each with its validated TrainConfig (as a dict) and run directory."""
-    from .compare import run_name
+    from ..analysis.comparison import run_name
     from .config import TrainConfig
 
     schedules = list(schedules or [])
@@ -236,46 +233,6 @@ def _tune(trials: list[Trial], *, cpus_per_trial: float, max_concurrent: int, st
 # ---------------------------------------------------------------- the sweep
 
 
-def run_sweep(schedules, seeds=(0,), *, data: str, model: str, epochs: int, out_dir: str | Path,
-              address: str | None = None, lr_scales=(), batch_sizes=(), cpus_per_trial: float = 1.0,
-              num_cpus: int | None = None, max_concurrent: int | None = None, **train_options: Any) -> Path:
-    """Run one trial per combination of ``schedules`` x ``seeds`` (x ``lr_scales`` x ``batch_sizes`` when
-    given) with Ray Tune; write DIR/sweep.json and the comparison; return the path of sweep.json.
-
-    ``train_options``: further TrainConfig fields shared by every trial (optimizer, momentum, ...).
-    ``num_cpus``: size of the local Ray instance (default: the CPUs this machine has, at most what the trials
-    can use); ignored with ``address``.
-    """
-    out = Path(out_dir).resolve()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"--out {out} already exists and is not empty; choose a new directory")
-    if not (cpus_per_trial > 0 and math.isfinite(cpus_per_trial)):
-        raise UserError(f"--cpus-per-trial must be > 0; got {cpus_per_trial}")
-    trials = plan_trials(schedules, seeds, data=data, model=model, epochs=epochs, out_dir=out,
-                         lr_scales=lr_scales, batch_sizes=batch_sizes, **train_options)
-    wanted = max(1, math.ceil(len(trials) * cpus_per_trial))
-    if num_cpus is None:
-        num_cpus = min(os.cpu_count() or 1, wanted)
-    if num_cpus < cpus_per_trial:
-        raise UserError(f"--num-cpus {num_cpus} is fewer than --cpus-per-trial {cpus_per_trial}")
-    concurrent = max_concurrent or max(1, int(num_cpus // cpus_per_trial))
-    from ..console import note
-
-    if address:
-        check_address(address)  # before anything is written
-    where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-    note(f"sweep: {len(trials)} trial{'s' if len(trials) != 1 else ''} on {where}")
-    temp_root = Path(tempfile.mkdtemp(prefix="lrscope-ray-"))
-    try:
-        with _stdout_to_stderr(), ray_session(address, num_cpus, temp_root):
-            (out / RUNS).mkdir(parents=True, exist_ok=True)
-            outcomes = _tune(trials, cpus_per_trial=cpus_per_trial, max_concurrent=concurrent,
-                             storage=temp_root / "results")
-    finally:
-        shutil.rmtree(temp_root, ignore_errors=True)
-    return write_sweep(out, trials, outcomes)
-
-
 def write_sweep(out: Path, trials: list[Trial], outcomes: dict) -> Path:
     """DIR/sweep.json plus the comparison (table, overlay plot) of the trials that finished."""
     from .compare import summarise_runs, write_comparison
@@ -324,16 +281,3 @@ def _best(row: dict | None) -> dict | None:
     if row is None:
         return None
     return {"val_acc": row["best_val_acc"], "epoch": row["best_epoch"], "val_loss": row["best_val_loss"]}
-
-
-def sweep_table(document: dict) -> str:
-    """The trials as lines of text: status, final and best validation accuracy, the error if any."""
-    lines = []
-    for t in document["trials"]:
-        if t["status"] == "ok":
-            f, b = t["final"], t["best"]
-            lines.append(f"ok     {t['name']}: final val acc {f['val_acc']:.4f}, loss {f['val_loss']:.4f}; "
-                         f"best val acc {b['val_acc']:.4f} (epoch {b['epoch']})")
-        else:
-            lines.append(f"error  {t['name']}: {t['error']}")
-    return "\n".join(lines) + "\n"

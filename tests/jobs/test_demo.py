@@ -7,17 +7,17 @@ import json
 
 import pytest
 
-from lrscope.demo import MARKER, decay_table, prepare_out
 from lrscope.errors import UserError
+from lrscope.jobs.demo import MARKER, decay_table, prepare_out
 from lrscope.logs.rundir import read_metrics
 
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
-    from lrscope.demo import run_demo
+    from lrscope.jobs.demo import demo_job
 
     out = tmp_path_factory.mktemp("demo") / "d"
-    run_demo(out)
+    demo_job(out)
     return out
 
 
@@ -41,14 +41,14 @@ def test_step_run_shows_the_staircase_with_margin(demo_dir):
 
 def test_noise_floor_predicts_the_first_decay(demo_dir):
     """E1's criterion: the prediction is within a factor 1.5 of the what-if drop and of the run's own drop."""
-    from lrscope.analysis.floor import predict_run
+    from lrscope.jobs.predict import predict_job
     from lrscope.probes.whatif import whatif
 
     rows = sorted(read_metrics(demo_dir / "step", "epoch"), key=lambda r: r["epoch"])
     k, _, _ = staircase(rows)
     at, lr_to = rows[k - 1]["epoch"], rows[k]["lr"]
-    predicted = predict_run(demo_dir / "step", lr_to, at).predicted_drop
-    observed = whatif(demo_dir / "step", lr_to, at, steps=50, write=False).observed_drop
+    predicted = predict_job(demo_dir / "step", lr_to, at).predicted_drop
+    observed = whatif(demo_dir / "step", lr_to, at, steps=50).observed_drop
     own = rows[k - 1]["train_loss"] - rows[k]["train_loss"]
     assert observed > 0 and own > 0
     for name, value in (("what-if", observed), ("run's own", own)):

@@ -15,12 +15,16 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..logs.rundir import CONFIG, read_config
-from .loop import TrainConfig, train
+from ..probes.hooks import hooks_for
+from ..schedules import has_auto
+from ..train.config import TrainConfig
+from ..train.loop import train
+from .auto import resolve_auto
 
 REQUIRED = ("data", "model", "schedule", "epochs")
 
 
-def train_command(options: dict, out: str | Path, *, resume: bool = False) -> Path:
+def train_job(options: dict, out: str | Path, *, resume: bool = False) -> Path:
     """``options``: TrainConfig fields the user gave (None = not given)."""
     given = {k: v for k, v in options.items() if v is not None}
     stored = read_config(out) if resume and Path(out).is_dir() else {}  # a dict, or UserError naming the file
@@ -35,15 +39,13 @@ def train_command(options: dict, out: str | Path, *, resume: bool = False) -> Pa
     config = TrainConfig.from_dict({**stored, **given})
     if stored.get("threads") is not None:  # threads was resolved and recorded when the run started; keep it
         config.threads = checked.threads
-    config.schedule = _resolve_auto(config, stored)
-    return train(config, out, resume=resume)
+    config.schedule = _resolved_schedule(config, stored)
+    return train(config, out, resume=resume, hooks=hooks_for(config))
 
 
-def _resolve_auto(config: TrainConfig, stored: dict) -> str:
+def _resolved_schedule(config: TrainConfig, stored: dict) -> str:
     """``auto`` in a schedule spec: run the LR range test first and put its range in (once: a resumed run keeps
     the rates its first start resolved, recorded in config.json)."""
-    from .compare import has_auto, resolve_auto
-
     if not has_auto(config.schedule):
         return config.schedule
     if stored.get("schedule") and not has_auto(stored["schedule"]):
