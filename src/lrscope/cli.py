@@ -1,12 +1,11 @@
-"""The command line: parse arguments, call one function, print.  No logic lives here.
+"""The command line: parse arguments, call one job (lrscope.jobs), print.  No logic lives here.
 
-Every command imports what it needs inside its body, so ``lrscope schedule`` and ``lrscope explain`` start without
-importing torch.  A :class:`lrscope.errors.UserError` becomes one line on stderr and exit code 2.
+Every command imports its job inside its body, so ``lrscope schedule`` and ``lrscope explain`` start without
+importing torch.  How a run ends (one line for a UserError, exit 2; what an interrupt kept) is lrscope.exits.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -15,8 +14,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import UserError
-from .outputs import FIGURE
+from .exits import files_written_line, on_interrupt, run_command_line, shown, watch_outputs
 
 app = typer.Typer(
     name="lrscope",
@@ -45,87 +43,17 @@ def print_json(document) -> None:
     sys.stdout.flush()
 
 
-def fail(message: str) -> None:
-    raise UserError(message)
-
-
 DEFAULT_MAX_BYTES = 2 * 1024**3  # lrscope.logs.read.DEFAULT_MAX_BYTES, without importing the readers here
 _MAX_BYTES_HELP = ("Largest text log (or run metrics.jsonl) to read, in bytes; default 2147483648 (2 GiB). "
                    "TensorBoard event files are not capped.")
 
 
-def _shown(path) -> str:
-    """A path as text any terminal can print (bytes that are not UTF-8 as escapes)."""
-    return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _check_output(path: Path, suffixes, option: str, inputs=()) -> Path:
-    """Refuse, before any work, an output that would replace an input or a run's record (lrscope.outputs)."""
-    from .outputs import check_output
-
-    checked = check_output(path, suffixes=suffixes, option=option, inputs=inputs)
-    _watch_outputs(checked)
-    return checked
-
-
 def _train_interrupt_line(out: Path) -> str:
-    from .logs.rundir import CHECKPOINTS
+    from .train.checkpoint import list_checkpoints
 
-    if (out / CHECKPOINTS).is_dir() and any((out / CHECKPOINTS).glob("epoch-*.pt")):
+    if list_checkpoints(out):
         return f"interrupted; the run in {out} is consistent: continue it with lrscope train --resume --out {out}"
-    return _interrupt_line_for_files()
-
-
-# What a Ctrl-C leaves behind, said in one line: each command names the files it may write (or gives its own
-# words), and the line lists those that were written before the interrupt (each written whole, atomically).
-_INTERRUPT: dict = {"seen": False, "watched": {}, "words": None}
-
-
-def _watch_outputs(*paths) -> None:
-    """Remember how ``paths`` (files, or folders whose files count) look now, to tell later what changed."""
-    for path in paths:
-        if path is not None:
-            _INTERRUPT["watched"][Path(path)] = _look(Path(path))
-
-
-def _on_interrupt(words) -> None:
-    """``words()`` gives the line to print after an interrupt (for commands whose state is not a file list)."""
-    _INTERRUPT["words"] = words
-
-
-def _look(path: Path) -> dict:
-    try:
-        if path.is_dir():
-            return {p.name: p.stat().st_mtime_ns for p in path.iterdir() if p.is_file()}
-        return {path.name: path.stat().st_mtime_ns} if path.is_file() else {}
-    except OSError:
-        return {}
-
-
-def _interrupt_line() -> str:
-    if _INTERRUPT["words"] is not None:
-        return _INTERRUPT["words"]()
-    return _interrupt_line_for_files()
-
-
-def _interrupt_line_for_files() -> str:
-    written = []
-    for path, before in _INTERRUPT["watched"].items():
-        now = _look(path)
-        changed = sorted(name for name, stamp in now.items() if before.get(name) != stamp)
-        base = path if path.is_dir() else path.parent
-        written += [str(base / name) for name in changed]
-    if not written:
-        return "interrupted; nothing was written"
-    return f"interrupted; written before it (each file whole): {', '.join(written)}; nothing else was written"
-
-
-def _sigint(signum, frame) -> None:
-    _INTERRUPT["seen"] = True
-    raise KeyboardInterrupt
-
-
-# ---------------------------------------------------------------- schedule
+    return files_written_line()
 
 
 @app.command("schedule")
@@ -139,12 +67,12 @@ def schedule_command(
     """Evaluate a schedule: a compact table (or the N rates as JSON) and optionally a plot (no torch)."""
     from .jobs.schedule import schedule_job
 
-    _watch_outputs(plot)
+    watch_outputs(plot)
     view = schedule_job(spec, steps, plot=plot, log_y=log_y, table=not as_json)
     if view.plot is not None:
         from .console import note
 
-        note(f"wrote {_shown(view.plot)}")
+        note(f"wrote {shown(view.plot)}")
     if as_json:
         print_json(view.lrs)
         return
@@ -222,15 +150,15 @@ def train_cmd(
         if code:
             raise typer.Exit(code)
         return
-    from .train.command import train_command
+    from .jobs.train import train_job
 
-    _on_interrupt(lambda: _train_interrupt_line(out))
+    on_interrupt(lambda: _train_interrupt_line(out))
     options = dict(data=data, model=model, schedule=schedule, epochs=epochs, batch_size=batch_size,
                    optimizer=optimizer, lr_scale=lr_scale, momentum=momentum, nesterov=nesterov,
                    weight_decay=weight_decay, seed=seed, step_unit=step_unit, label_noise=label_noise,
                    augment=augment, val_fraction=val_fraction, noise_every=noise_every,
                    sharpness_every=sharpness_every, keep=keep, threads=threads)
-    run = train_command(options, out, resume=resume)
+    run = train_job(options, out, resume=resume)
     if distributed.is_main():
         print(f"run written to {run}")
 
@@ -241,9 +169,9 @@ def demo_cmd(
         "lrscope-demo"),
 ) -> None:
     """Reproduce the staircase on embedded data: a step schedule vs 1cycle, explained."""
-    from .demo import run_demo
+    from .jobs.demo import demo_job
 
-    run_demo(out)
+    demo_job(out)
 
 
 @app.command("plot")
@@ -255,8 +183,8 @@ def plot_cmd(
     """Loss and accuracy curves with the learning rate on a log twin axis."""
     from .jobs.plot import plot_run
 
-    _watch_outputs(out)
-    print(f"plot written to {_shown(plot_run(run, out, max_bytes=max_bytes))}")
+    watch_outputs(out)
+    print(f"plot written to {shown(plot_run(run, out, max_bytes=max_bytes))}")
 
 
 # ---------------------------------------------------------------- explain
@@ -278,7 +206,7 @@ def explain_cmd(
     """Explain a run: LR changes, the drops after them, whether each stage was long enough."""
     from .jobs.explain import explain_job
 
-    _watch_outputs(plot)
+    watch_outputs(plot)
     result = explain_job(log, plot=plot, schedule=schedule, format=fmt, lr=lr, loss=loss, x=x, max_bytes=max_bytes)
     if as_json:
         print_json(result.to_json())
@@ -289,7 +217,7 @@ def explain_cmd(
 
     con = out_console()
     src = result.source
-    con.print(f"[bold]{escape(_shown(src['path']))}[/bold]: {src['rows']} rows ({escape(str(src['format']))}, "
+    con.print(f"[bold]{escape(shown(src['path']))}[/bold]: {src['rows']} rows ({escape(str(src['format']))}, "
               f"x = {escape(str(src['x_name']))})", highlight=False)
     for n in result.notes:
         con.print(f"[yellow]note:[/yellow] {escape(n)}", highlight=False, markup=True)
@@ -298,7 +226,7 @@ def explain_cmd(
         style = styles.get(f.kind, "default")
         con.print(f"[{style}]-[/{style}] {escape(f.text)}", markup=True, highlight=False)
     if plot is not None:
-        con.print(f"plot written to {_shown(plot)}", markup=False, highlight=False)
+        con.print(f"plot written to {shown(plot)}", markup=False, highlight=False)
 
 
 # ---------------------------------------------------------------- find, compare
@@ -321,13 +249,12 @@ def find_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print the finder.json document.")] = False,
 ) -> None:
     """LR range test: sweep the rate up, suggest a rate and a range for cyclical/1cycle schedules."""
-    from .outputs import check_output_dir
-    from .train.compare import find_command
+    from .jobs.find import find_job
 
-    _watch_outputs(check_output_dir(out))
+    watch_outputs(out)
     options = dict(data=data, model=model, batch_size=batch_size, optimizer=optimizer, momentum=momentum,
                    weight_decay=weight_decay, seed=seed)
-    result = find_command(options, out, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, repeats=repeats)
+    result = find_job(options, out, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, repeats=repeats)
     if json_out:
         print_json(result.to_json())
         return
@@ -354,14 +281,14 @@ def compare_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print compare.json's document.")] = False,
 ) -> None:
     """Train each schedule at the same budget and seed, then tabulate and overlay them."""
-    from .outputs import check_output_dir
-    from .train.compare import COMPARE_SCHEMA, compare, comparison_table
+    from .analysis.comparison import comparison_document, comparison_table
+    from .jobs.compare import compare_job
 
-    _watch_outputs(check_output_dir(out))
-    rows = compare(specs, data=data, model=model, epochs=epochs, out=out, seed=seed, target_acc=target_acc,
-                   batch_size=batch_size, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
+    watch_outputs(out)
+    rows = compare_job(specs, data=data, model=model, epochs=epochs, out=out, seed=seed, target_acc=target_acc,
+                       batch_size=batch_size, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay)
     if json_out:
-        print_json({"schema": COMPARE_SCHEMA, "target_acc": target_acc, "runs": rows})
+        print_json(comparison_document(rows, target_acc))
         return
     print(comparison_table(rows, target_acc), end="")
     print(f"written: {out / 'compare.json'}, {out / 'compare.md'}, {out / 'compare.png'}")
@@ -378,9 +305,9 @@ def predict_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (lrscope.predict/1).")] = False,
 ) -> None:
     """Predict the immediate drop of the training loss at a decay, from the SGD noise floor."""
-    from .analysis.floor import predict_run
+    from .jobs.predict import predict_job
 
-    p = predict_run(run, to, at)
+    p = predict_job(run, to, at)
     if as_json:
         print_json(p.to_json())
         return
@@ -407,11 +334,11 @@ def whatif_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (lrscope.whatif/1).")] = False,
 ) -> None:
     """Cut the rate at a checkpoint, run K steps, compare the fall with the noise-floor prediction."""
+    from .jobs.whatif import whatif_job
     from .logs.rundir import PROBES
-    from .probes.whatif import whatif
 
-    _watch_outputs(run / PROBES)
-    r = whatif(run, to, at, steps, window)
+    watch_outputs(run / PROBES)
+    r = whatif_job(run, to, at, steps, window)
     if as_json:
         print_json(r.to_json())
         return
@@ -440,7 +367,7 @@ def nqm_cmd(
     """The noisy quadratic model under each schedule, with each rate's floor: the staircase, analytically."""
     from .jobs.nqm import nqm_job
 
-    _watch_outputs(out)
+    watch_outputs(out)
     summary = nqm_job(out, schedule or None, steps=steps)
     if as_json:
         print_json(summary)
@@ -468,12 +395,11 @@ def landscape_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Loss-landscape slice of a run: random plane or line, interpolation, or the trajectory's PCA plane."""
+    from .jobs.landscape import landscape_job
     from .logs.rundir import PROBES
-    from .probes.landscape import run_landscape
 
-    _check_output(out, FIGURE, "--out", inputs=[run])
-    _watch_outputs(run / PROBES)
-    doc = run_landscape(run, kind, out, steps=steps, span=span, epoch=epoch, epoch_b=epoch_b, samples=samples,
+    watch_outputs(out, run / PROBES)
+    doc = landscape_job(run, kind, out, steps=steps, span=span, epoch=epoch, epoch_b=epoch_b, samples=samples,
                         seed=seed, bn=bn)
     if as_json:
         print_json(doc)
@@ -495,15 +421,11 @@ def sharpness_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Top Hessian eigenvalue of a run's checkpoints against 2/LR and (2 + 2 beta)/LR."""
-    from .probes.curvature import run_sharpness
-
-    if all_epochs and epoch is not None:
-        fail("give --epoch E or --all, not both")
+    from .jobs.sharpness import sharpness_job
     from .logs.rundir import PROBES
 
-    _check_output(out, FIGURE, "--out", inputs=[run])
-    _watch_outputs(run / PROBES)
-    doc = run_sharpness(run, out, epoch=epoch, all_epochs=all_epochs, k=k, samples=samples, seed=seed)
+    watch_outputs(out, run / PROBES)
+    doc = sharpness_job(run, out, epoch=epoch, all_epochs=all_epochs, k=k, samples=samples, seed=seed)
     if as_json:
         print_json(doc)
         return
@@ -533,7 +455,7 @@ def toy_cmd(
     """Optimizers on a toy 2-D surface at several learning rates, animated (GIF/MP4) or as a picture (PNG)."""
     from .jobs.toy import make_toy
 
-    _watch_outputs(out)
+    watch_outputs(out)
     summary = make_toy(surface, out, lrs=lrs, optimizer=optimizer, noise=noise, schedule=schedule, steps=steps,
                        frames=frames, seed=seed, three_d=three_d)
     if as_json:
@@ -554,8 +476,8 @@ def report_cmd(
     """One self-contained HTML page with everything lrscope knows about a run."""
     from .jobs.report import report_job
 
-    _watch_outputs(out)
-    print(_shown(report_job(run, out, max_bytes=max_bytes)))
+    watch_outputs(out)
+    print(shown(report_job(run, out, max_bytes=max_bytes)))
 
 
 # ---------------------------------------------------------------- sweep
@@ -587,11 +509,10 @@ def sweep_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print sweep.json's document.")] = False,
 ) -> None:
     """Train one run per combination of schedules and seeds (and rate scales, batch sizes) as Ray Tune trials."""
-    from .outputs import check_output_dir
-    from .train.sweep import run_sweep, sweep_table
+    from .jobs.sweep import sweep_job, sweep_table
 
-    _watch_outputs(check_output_dir(out))
-    path = run_sweep(schedule, seed or [0], data=data, model=model, epochs=epochs, out_dir=out, address=address,
+    watch_outputs(out)
+    path = sweep_job(schedule, seed or [0], data=data, model=model, epochs=epochs, out_dir=out, address=address,
                      lr_scales=lr_scale or (), batch_sizes=batch_size or (), cpus_per_trial=cpus_per_trial,
                      num_cpus=num_cpus, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
                      step_unit=step_unit)
@@ -612,95 +533,10 @@ def main(argv: list[str] | None = None) -> None:
     from .train.distributed import exit_process, joined_group
 
     try:
-        _run_app(argv)
+        run_command_line(app, argv, debug=lambda: _DEBUG["on"])
     except SystemExit as done:
         if joined_group():
             exit_process(done.code)
         raise
     if joined_group():
         exit_process(0)
-
-
-def _run_app(argv: list[str] | None) -> None:
-    import signal
-
-    _INTERRUPT.update(seen=False, watched={}, words=None)  # main() may be called more than once in a process
-
-    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as escapes, never crashes
-        with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(errors="backslashreplace")
-
-    with contextlib.suppress(ValueError):  # not the main thread (an embedding program): keep its handler
-        signal.signal(signal.SIGINT, _sigint)
-    try:
-        code = app(args=argv, standalone_mode=False)  # without standalone mode, typer.Exit(n) comes back as n
-    except UserError as error:
-        if _DEBUG["on"]:
-            raise
-        print(f"lrscope: error: {_one_line(error)}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        _INTERRUPT["seen"] = True
-        code = 130
-    except SystemExit:
-        raise
-    except BrokenPipeError:  # `lrscope ... | head`: the reader left; say nothing more
-        _silence_stdout()
-        sys.exit(1)
-    except OSError as error:  # disk full, read-only, permission denied: the user's environment, not a bug
-        if _DEBUG["on"]:
-            raise
-        print(f"lrscope: error: {_os_error_text(error)}", file=sys.stderr)
-        sys.exit(2)
-    except BaseException as error:  # noqa: BLE001 - the last line of defence against tracebacks
-        if isinstance(error, typer.Exit):
-            sys.exit(error.exit_code)
-        if isinstance(error, typer.Abort):
-            print("lrscope: aborted", file=sys.stderr)
-            sys.exit(130)
-        if _is_usage_error(error):
-            if getattr(error, "message", "").startswith("Missing command") or "NoArgsIsHelp" in type(error).__name__:
-                error.show()  # Typer's help for a bare `lrscope`
-            else:
-                print(f"lrscope: error: {error.format_message()}", file=sys.stderr)
-            sys.exit(2)
-        if _DEBUG["on"]:
-            raise
-        print(f"lrscope: internal error: {type(error).__name__}: {error} (run with --debug for the traceback)",
-              file=sys.stderr)
-        sys.exit(1)
-    if code == 130 and _INTERRUPT["seen"]:  # Typer turns KeyboardInterrupt into exit code 130, silently
-        print(f"lrscope: {_interrupt_line()}", file=sys.stderr)
-    if isinstance(code, int) and code:
-        sys.exit(code)
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so that the interpreter's last flush cannot raise again."""
-    import contextlib
-
-    with contextlib.suppress(OSError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
-
-
-def _os_error_text(error: OSError) -> str:
-    """``cannot write F: No space left on device`` (or ``F: Permission denied``) for an OSError."""
-    import errno
-
-    reason = error.strerror or _one_line(error) or type(error).__name__
-    where = error.filename
-    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return f"no space left while writing {where} ({reason})" if where else f"no space left ({reason})"
-    if error.errno == errno.EROFS:
-        return f"cannot write {where}: {reason}" if where else f"cannot write: {reason}"
-    return f"{where}: {reason}" if where else reason
-
-
-def _is_usage_error(error: BaseException) -> bool:
-    """Click's usage errors (Typer vendors click as ``typer._click`` in recent releases)."""
-    return any(cls.__name__ in ("ClickException", "UsageError") for cls in type(error).__mro__) and hasattr(
-        error, "format_message")
