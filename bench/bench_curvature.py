@@ -15,7 +15,7 @@ import warnings
 import torch
 from torch import nn
 
-import lrscope.curvature as C
+import lrscope.probes.curvature as C
 
 PH = importlib.import_module("pyhessian.hessian")
 REPEATS = 3

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-import lrscope.landscape as L
+import lrscope.probes.landscape as L
 from lrscope.probes.directions import parameters_of, random_directions
 from lrscope.probes.evaluate import evaluate_points
 

@@ -19,13 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from lrscope.analysis.floor import predict_run
-from lrscope.demo import COMMON as DEMO_COMMON
-from lrscope.demo import STEP as DEMO_STEP
+from lrscope.jobs.demo import COMMON as DEMO_COMMON
+from lrscope.jobs.demo import STEP as DEMO_STEP
+from lrscope.jobs.predict import predict_job
 from lrscope.logs.rundir import read_metrics
+from lrscope.probes.hooks import hooks_for
 from lrscope.probes.noise import DEFAULT_EVERY, NoiseHook
 from lrscope.probes.whatif import whatif
-from lrscope.train.loop import TrainConfig, train
+from lrscope.train.config import TrainConfig
+from lrscope.train.loop import train
 
 SETUPS = {
     # the demo's step run (lrscope demo): decay x0.25 at epoch 50, 107 steps per epoch
@@ -114,13 +116,14 @@ def drops(root: Path, every: int) -> None:
     print("|---|---|---|---|---|---|---|")
     for i, (label, setup) in enumerate(SETUPS.items()):
         run = root / f"setup-{i}-{every}"
-        train(TrainConfig(**{"seed": 0, **setup, "noise_every": every}), run)
+        config = TrainConfig(**{"seed": 0, **setup, "noise_every": every})
+        train(config, run, hooks=hooks_for(config))
         rows = sorted(read_metrics(run, "epoch"), key=lambda r: r["epoch"])
         k = next(j for j in range(1, len(rows)) if rows[j]["lr"] < rows[j - 1]["lr"] * 0.999)
         at, lr_to = rows[k - 1]["epoch"], rows[k]["lr"]
         own = rows[k - 1]["train_loss"] - rows[k]["train_loss"]
-        pred = predict_run(run, lr_to, at).predicted_drop
-        obs = whatif(run, lr_to, at, 50, write=False).observed_drop
+        pred = predict_job(run, lr_to, at).predicted_drop
+        obs = whatif(run, lr_to, at, 50).observed_drop
         print(
             f"| {label} | epoch {at}: {rows[k - 1]['lr']:g} -> {lr_to:g} | {pred:.4f} | {obs:.4f} | "
             f"{pred / obs:.2f} | {own:.4f} | {pred / own:.2f} |"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lrscope.analysis.floor import floor_excess, predicted_drop
+from lrscope.analysis.noise_floor import floor_excess, predicted_drop
 from lrscope.analysis.nqm import (
     Spectrum,
     expected_loss,
@@ -64,7 +64,7 @@ def test_fixed_point_and_floor_formula():
     assert np.allclose((1 - 0.3 * h) ** 2 * star + 0.3**2 * c / 8.0, star)
     assert fixed_point(2.5, h, c, 8.0)[0] == np.inf
     spec = Spectrum.power_law(200)
-    small = 1e-3  # alpha h << 1: L* ~ alpha tr(C) / (4B), the floor of analysis/floor.py with momentum 0
+    small = 1e-3  # alpha h << 1: L* ~ alpha tr(C) / (4B), the floor of analysis/noise_floor.py with momentum 0
     assert floor_loss(small, spec, 16.0) == pytest.approx(
         float(floor_excess(small, spec.c.sum(), 16.0)), rel=1e-3
     )

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from lrscope.analysis.floor import noise_findings
+from lrscope.analysis.noise_floor import noise_findings
 from lrscope.errors import UserError
 from lrscope.jobs.predict import predict_job
 
@@ -122,7 +122,7 @@ def test_noise_findings_from_columns(runs):
 def test_measurements_pool_over_the_plateau_and_stop_where_it_ends():
     """Back over epochs at the same rate: the first 3 epochs until 8 measurements, then only while the training
     loss stays within 10 % of this epoch's (up to 32); never across a rate change."""
-    from lrscope.analysis.floor import noise_measurements
+    from lrscope.analysis.noise_floor import noise_measurements
 
     losses = {1: 2.0, 2: 1.2, 3: 1.04, 4: 1.03, 5: 1.02, 6: 1.01, 7: 1.0, 8: 1.0}
     epochs = [{"epoch": e, "lr": 0.1, "train_loss": v} for e, v in losses.items()]

@@ -31,6 +31,11 @@ def _number_text(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def is_number(value) -> bool:
+    """A real number that is neither a bool nor NaN/inf (what a JSON record's numeric field must hold)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def check_int(name: str, value, *, low: int | None = None, high: int | None = None) -> int:
     """``value`` as an int in ``low..high`` (inclusive; None = unbounded), or :class:`UserError`."""
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)

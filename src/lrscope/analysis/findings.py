@@ -317,14 +317,14 @@ def _overfit_segment(ctx: Context, v: Series, t: Series, start: int, stop: int, 
 
 
 def noise_findings(ctx: Context) -> list[Finding]:
-    """The noise floor (:mod:`lrscope.analysis.floor`): at each decay the drop that
+    """The noise floor (:mod:`lrscope.analysis.noise_floor`): at each decay the drop that
     (lr1 - lr2) tr(Sigma) / (4 B (1 - momentum)) predicts next to the observed one, and for the last stage
     what a tenfold decay now would gain.  Needs the ``noise_trace`` column (``--noise-every``) and the run's
     batch size (config.json); without them there is nothing to say.  The numbers are in the sentences.
     """
     if "noise_trace" not in ctx.log.columns:
         return []
-    from .floor import noise_findings as floor_findings  # NumPy only, like this module
+    from .noise_floor import noise_findings as floor_findings  # NumPy only, like this module
 
     decays = [e for e in ctx.events if e.decay and e.lr_before is not None]
     try:

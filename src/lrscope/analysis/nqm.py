@@ -14,7 +14,7 @@ sum_i alpha c_i / (2 B (2 - alpha h_i)), about alpha tr(C) / (4 B) when alpha h_
 alpha2 brings the high-curvature modes to the new floor within ~1 / (2 alpha2 h_i) steps: the staircase,
 analytically.
 
-Momentum is folded in as the effective rate alpha / (1 - beta) (an approximation; see analysis/floor.py).
+Momentum is folded in as the effective rate alpha / (1 - beta) (an approximation; see analysis/noise_floor.py).
 NumPy only.
 
 Time is walked in blocks of ``_BLOCK`` steps, so ``expected_loss`` needs memory for one block, not for all

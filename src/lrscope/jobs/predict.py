@@ -1,14 +1,12 @@
 """``lrscope predict RUN --to LR [--at EPOCH]``: the noise-floor prediction of the loss's drop at a decay, from
-the gradient noise a run recorded (:func:`lrscope.analysis.floor.predict_decay`)."""
+the gradient noise a run recorded (:func:`lrscope.analysis.noise_floor.predict_decay`)."""
 
 from __future__ import annotations
 
-import math
-
-from ..analysis.floor import Prediction, checkpoint_epochs, predict_decay
+from ..analysis.noise_floor import Prediction, checkpoint_epochs, predict_decay
 from ..errors import UserError
 from ..logs.rundir import read_config, read_metrics, require_run_dir
-from ..validate import check_float, check_int
+from ..validate import check_float, check_int, is_number
 
 
 def predict_job(run_dir, lr_to: float, epoch: int | None = None) -> Prediction:
@@ -21,7 +19,7 @@ def predict_job(run_dir, lr_to: float, epoch: int | None = None) -> Prediction:
         raise UserError(f"{run_dir} has no epoch records in its metrics.jsonl; nothing to predict from")
     if epoch is None:
         saved = [e for e in checkpoint_epochs(run_dir) if e >= 1]
-        epoch = saved[-1] if saved else max(int(r["epoch"]) for r in epoch_records if _is_number(r.get("epoch")))
+        epoch = saved[-1] if saved else max(int(r["epoch"]) for r in epoch_records if is_number(r.get("epoch")))
     else:
         epoch = check_int("--at (completed epochs)", epoch, low=1)
     config = read_config(run_dir)
@@ -31,6 +29,3 @@ def predict_job(run_dir, lr_to: float, epoch: int | None = None) -> Prediction:
         )
     return predict_decay(epoch_records, read_metrics(run_dir, "step"), config, lr_to, epoch)
 
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -97,7 +97,7 @@ def save_finder_plot(result: Any, out: str | Path) -> Path:
 
 def save_comparison_plot(rows: list[dict], out: str | Path, target_acc: float | None = None) -> Path:
     """``lrscope compare``'s overlay: validation accuracy, validation loss and the rate against epoch, one
-    line per run (rows from :func:`lrscope.train.compare.summarise_runs`)."""
+    line per run (rows from :func:`lrscope.analysis.comparison.summarise_runs`)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import UserError
+from ..validate import is_number
 
 PREDICT_SCHEMA = "lrscope.predict/1"
 MIN_MEASUREMENTS = 8  # look back further than the last epoch (at the same rate) until this many are found
@@ -104,9 +105,6 @@ class Prediction:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in doc.items()}
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
 
 def noise_measurements(
     step_records: list[dict], epoch_records: list[dict], epoch: int, lr: float | None = None
@@ -122,21 +120,21 @@ def noise_measurements(
     by_epoch: dict[int, list[float]] = {}
     for r in step_records:
         t, e = r.get("noise_trace"), r.get("epoch")
-        if _is_number(t) and _is_number(e):
+        if is_number(t) and is_number(e):
             by_epoch.setdefault(math.ceil(float(e) - 1e-9), []).append(float(t))
     if not by_epoch:
         for r in epoch_records:
-            if _is_number(r.get("noise_trace")) and _is_number(r.get("epoch")):
+            if is_number(r.get("noise_trace")) and is_number(r.get("epoch")):
                 by_epoch[int(r["epoch"])] = [float(r["noise_trace"])]
     lr_of = {
         int(r["epoch"]): float(r["lr"])
         for r in epoch_records
-        if _is_number(r.get("epoch")) and _is_number(r.get("lr"))
+        if is_number(r.get("epoch")) and is_number(r.get("lr"))
     }
     loss_of = {
         int(r["epoch"]): float(r["train_loss"])
         for r in epoch_records
-        if _is_number(r.get("epoch")) and _is_number(r.get("train_loss"))
+        if is_number(r.get("epoch")) and is_number(r.get("train_loss"))
     }
     values: list[float] = []
     used: list[int] = []
@@ -160,7 +158,7 @@ def predict_decay(
     epochs (default: the last epoch recorded).  ``config`` needs ``batch_size`` (and ``momentum``,
     ``optimizer``).
     """
-    epochs = {int(r["epoch"]): r for r in epoch_records if _is_number(r.get("epoch"))}
+    epochs = {int(r["epoch"]): r for r in epoch_records if is_number(r.get("epoch"))}
     if not epochs:
         raise UserError("the run has no epoch records in metrics.jsonl; nothing to predict from")
     if epoch is None:
@@ -171,7 +169,7 @@ def predict_decay(
         )
     record = epochs[epoch]
     lr_from = float(record["lr"])
-    if not _is_number(lr_to) or lr_to < 0:
+    if not is_number(lr_to) or lr_to < 0:
         raise UserError(f"--to expects a learning rate >= 0; got {lr_to}")
     if lr_to >= lr_from:
         raise UserError(
