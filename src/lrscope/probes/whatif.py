@@ -151,7 +151,7 @@ def whatif(
     window = max(1, steps // 2) if window is None else check_int("--window", window, low=1, high=steps)
     to_lr = check_float("--to", to_lr, low=0.0, low_open=True, high=MAX_RATE)
     at_epoch = None if at_epoch is None else check_int("--at", at_epoch, low=0)
-    from ..analysis.floor import checkpoint_epochs
+    from ..analysis.noise_floor import checkpoint_epochs
     from ..logs.rundir import require_run_dir
 
     require_run_dir(run_dir)
@@ -197,7 +197,7 @@ def whatif(
 
     notes, predicted = [], None
     try:
-        from ..analysis.floor import predict_decay
+        from ..analysis.noise_floor import predict_decay
 
         prediction = predict_decay(
             list(epoch_rows.values()),
