@@ -7,6 +7,9 @@ that needs them is used.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 from typing import Any
 
 __version__ = "0.1.0"
@@ -41,6 +44,27 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 __all__ = ["__version__", *_LAZY]
+
+# Scripts written against lrscope 0.1 import the landscape and curvature probes by these short names; they are
+# the probes' own modules under a second name (no second module, no copy of their code).
+_MODULE_ALIASES = {"lrscope.landscape": "lrscope.probes.landscape", "lrscope.curvature": "lrscope.probes.curvature"}
+
+
+class _ModuleAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """``import lrscope.landscape`` gives ``lrscope.probes.landscape`` itself (imported when first asked for)."""
+
+    def find_spec(self, name, path, target=None):
+        return importlib.util.spec_from_loader(name, self) if name in _MODULE_ALIASES else None
+
+    def create_module(self, spec):
+        return importlib.import_module(_MODULE_ALIASES[spec.name])
+
+    def exec_module(self, module) -> None:
+        """The module was executed under its own name already."""
+
+
+if not any(isinstance(finder, _ModuleAlias) for finder in sys.meta_path):
+    sys.meta_path.append(_ModuleAlias())
 
 
 def __getattr__(name: str) -> Any:
