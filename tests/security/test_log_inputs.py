@@ -187,7 +187,7 @@ def test_a_log_over_max_bytes_is_refused_with_the_flag_to_pass(csv_log):
 
 def test_max_bytes_reaches_explain_and_plot(csv_log, run_dir, tmp_path):
     from lrscope.jobs.explain import explain_path
-    from lrscope.viz.curves import plot_run
+    from lrscope.jobs.plot import plot_run
 
     with pytest.raises(UserError, match="over the 100 bytes limit for a text log"):
         explain_path(csv_log, max_bytes=100)

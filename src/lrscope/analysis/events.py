@@ -30,7 +30,10 @@ CHANGE_REL = 1e-6
 
 
 @dataclass
-class Event:
+class RateChange:
+    """One change of the learning rate found in a log: its row and x, the rates around it (None where unknown),
+    where it came from ("logged", "schedule" or "inferred") and how sure that is."""
+
     row: int
     x: float
     lr_before: float | None
@@ -92,7 +95,7 @@ def rate_changes(lr: np.ndarray, rtol: float = CHANGE_REL) -> np.ndarray:
     return np.flatnonzero(changed & np.isfinite(prev) & np.isfinite(cur)) + 1
 
 
-def logged_events(lr: np.ndarray, x: np.ndarray) -> tuple[list[Event], ScheduleShape]:
+def logged_events(lr: np.ndarray, x: np.ndarray) -> tuple[list[RateChange], ScheduleShape]:
     """Step changes of a logged rate, and the shape of the whole schedule."""
     rows = np.flatnonzero(np.isfinite(lr) & (np.asarray(lr) >= 0))
     if len(rows) == 0:
@@ -112,7 +115,7 @@ def logged_events(lr: np.ndarray, x: np.ndarray) -> tuple[list[Event], ScheduleS
         c = np.log(cur / prev)
     c[~changed] = 0.0
     c[changed & ~np.isfinite(c)] = np.sign(cur - prev)[changed & ~np.isfinite(c)] * 10.0
-    events: list[Event] = []
+    events: list[RateChange] = []
     step_ks = []
     # a rate that changes on most rows (adaptive, or a per-batch list summarised per row) wobbles by large
     # ratios now and then: only a clear cut (3x or more) counts as a step there
@@ -139,7 +142,7 @@ def logged_events(lr: np.ndarray, x: np.ndarray) -> tuple[list[Event], ScheduleS
         if lone:
             step_ks.append(k)
             r = int(rows[k + 1])
-            events.append(Event(r, float(x[r]), float(prev[k]), float(cur[k]), "logged", 1.0))
+            events.append(RateChange(r, float(x[r]), float(prev[k]), float(cur[k]), "logged", 1.0))
     others = len(ks) - len(step_ks)
     peak = int(np.argmax(v))
     if v[peak] > v[0] * (1 + 1e-6) and peak > 0:
@@ -158,7 +161,7 @@ def logged_events(lr: np.ndarray, x: np.ndarray) -> tuple[list[Event], ScheduleS
     return events, shape
 
 
-def schedule_events(spec: str, x: np.ndarray, lr: np.ndarray | None = None) -> tuple[list[Event], object]:
+def schedule_events(spec: str, x: np.ndarray, lr: np.ndarray | None = None) -> tuple[list[RateChange], object]:
     """Events of a schedule spec (``lrscope.schedules.parse_schedule(spec).events(t0, t1)``) mapped to rows.
 
     t counts completed scheduler steps; a rate that changes at t is first used in epoch t+1 (1-based epochs, as
@@ -182,7 +185,7 @@ def schedule_events(spec: str, x: np.ndarray, lr: np.ndarray | None = None) -> t
         r = int(np.searchsorted(x, target - 1e-9))
         if r <= 0 or r >= len(x):
             continue
-        events.append(Event(r, float(x[r]), _f(before), _f(after), "schedule", 1.0))
+        events.append(RateChange(r, float(x[r]), _f(before), _f(after), "schedule", 1.0))
     return events, schedule
 
 
@@ -194,7 +197,7 @@ def _f(v) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def infer_events(falls: dict[str, list[Fall]], x: np.ndarray, available: list[str], tol: int) -> list[Event]:
+def infer_events(falls: dict[str, list[Fall]], x: np.ndarray, available: list[str], tol: int) -> list[RateChange]:
     """Simultaneous sharp falls across metrics -> inferred decay events.
 
     Falls of different metrics within ``tol`` rows form a group.  Kept when at least two metrics agree, or when
@@ -227,5 +230,5 @@ def infer_events(falls: dict[str, list[Fall]], x: np.ndarray, available: list[st
             row = rows[len(rows) // 2]
         else:
             row = preferred.row
-        events.append(Event(int(row), float(x[row]), None, None, "inferred", conf, roles))
+        events.append(RateChange(int(row), float(x[row]), None, None, "inferred", conf, roles))
     return events

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..logs.runlog import RunLog
 from .drops import drop_at, find_falls, relative_gain
-from .events import Event, ScheduleShape, filled_lr, infer_events, logged_events, schedule_events
+from .events import RateChange, ScheduleShape, filled_lr, infer_events, logged_events, schedule_events
 from .explanation import SCHEMA, Drop, Explanation, Finding
 from .findings import PRODUCERS, register_producer
 from .smooth import Series, bin_medians, series
@@ -54,7 +54,7 @@ def _explain(runlog: RunLog, schedule: str | None) -> Explanation:
     primary = next((r for r in ("train_loss", "val_loss", "train_acc", "val_acc") if r in all_series), None)
     spacing = _row_spacing(all_series.get(primary))
     tol = max(2, 2 * spacing)
-    events: list[Event]
+    events: list[RateChange]
     shape = ScheduleShape("unknown")
     lr = log.role("lr")
     if lr is not None:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .events import Event, ScheduleShape
+from .events import RateChange, ScheduleShape
 from .stages import Stage
 
 SCHEMA = "lrscope.explain/1"
@@ -36,7 +36,7 @@ class Finding:
 @dataclass
 class Explanation:
     source: dict
-    events: list[Event]
+    events: list[RateChange]
     drops: list[Drop]
     stages: list[Stage]
     findings: list[Finding]

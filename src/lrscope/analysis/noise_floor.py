@@ -371,17 +371,3 @@ def _config_of(log) -> dict:
 
 
 # ---------------------------------------------------------------- a run directory
-
-
-def checkpoint_epochs(run_dir) -> list[int]:
-    """Epochs with a checkpoint file RUN/checkpoints/epoch-NNNN.pt (found by name; torch is not imported)."""
-    import re
-    from pathlib import Path
-
-    from ..logs.rundir import CHECKPOINTS
-
-    folder = Path(run_dir) / CHECKPOINTS
-    if not folder.is_dir():
-        return []
-    found = (re.fullmatch(r"epoch-(\d{4,})\.pt", p.name) for p in folder.iterdir())
-    return sorted(int(m.group(1)) for m in found if m)

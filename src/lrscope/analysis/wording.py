@@ -10,7 +10,7 @@ import numpy as np
 
 from ..logs.runlog import RunLog
 from .drops import Fall
-from .events import Event, ScheduleShape
+from .events import RateChange, ScheduleShape
 from .explanation import Drop
 from .smooth import Series
 from .stages import Stage
@@ -22,7 +22,7 @@ class Context:
     x: np.ndarray
     series: dict[str, Series]
     falls: dict[str, list[Fall]]
-    events: list[Event]
+    events: list[RateChange]
     shape: ScheduleShape
     drops: list[Drop]
     stages: list[Stage]

@@ -19,7 +19,7 @@ from ..probes.hooks import hooks_for
 from ..schedules import has_auto
 from ..train.config import TrainConfig
 from ..train.loop import train
-from ..viz.finder import save_comparison_plot
+from ..viz.compare import save_comparison_plot
 from .auto import resolve_auto
 from .find import find_for_config
 

@@ -3,9 +3,9 @@ the gradient noise a run recorded (:func:`lrscope.analysis.noise_floor.predict_d
 
 from __future__ import annotations
 
-from ..analysis.noise_floor import Prediction, checkpoint_epochs, predict_decay
+from ..analysis.noise_floor import Prediction, predict_decay
 from ..errors import UserError
-from ..logs.rundir import read_config, read_metrics, require_run_dir
+from ..logs.rundir import list_checkpoints, read_config, read_metrics, require_run_dir
 from ..validate import check_float, check_int, is_number
 
 
@@ -18,7 +18,7 @@ def predict_job(run_dir, lr_to: float, epoch: int | None = None) -> Prediction:
     if not epoch_records:
         raise UserError(f"{run_dir} has no epoch records in its metrics.jsonl; nothing to predict from")
     if epoch is None:
-        saved = [e for e in checkpoint_epochs(run_dir) if e >= 1]
+        saved = [e for e in list_checkpoints(run_dir) if e >= 1]
         epoch = saved[-1] if saved else max(int(r["epoch"]) for r in epoch_records if is_number(r.get("epoch")))
     else:
         epoch = check_int("--at (completed epochs)", epoch, low=1)

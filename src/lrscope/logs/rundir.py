@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 from ..errors import UserError
@@ -27,6 +28,7 @@ CHECKPOINTS = "checkpoints"
 EXPLAIN = "explain.json"
 PROBES = "probes"
 REPORT = "report.html"
+CHECKPOINT_NAME = re.compile(r"^epoch-(\d{4,})\.pt$")  # epoch-NNNN.pt: NNNN completed epochs
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -173,3 +175,29 @@ def finite_or_none(value) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------- checkpoint names (the one place that knows them)
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    """RUN/checkpoints."""
+    return Path(run_dir) / CHECKPOINTS
+
+
+def checkpoint_path(run_dir: str | Path, epoch: int) -> Path:
+    """RUN/checkpoints/epoch-NNNN.pt for ``epoch`` completed epochs."""
+    return checkpoint_dir(run_dir) / f"epoch-{int(epoch):04d}.pt"
+
+
+def list_checkpoints(run_dir: str | Path) -> dict[int, Path]:
+    """{completed epochs: path}, sorted by epoch (empty when there are none)."""
+    folder = checkpoint_dir(run_dir)
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for path in folder.iterdir():
+        match = CHECKPOINT_NAME.match(path.name)
+        if match:
+            found[int(match.group(1))] = path
+    return dict(sorted(found.items()))

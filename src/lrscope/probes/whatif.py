@@ -19,7 +19,8 @@ those with noisy labels) sit well below their usual loss, so the old-rate side r
 comes out 2-5 times smaller than the drop of the training loss (bench/RESULTS.md).  A minibatch loss, taken
 before the step on examples not yet seen this epoch, has no such recency bias.
 
-Nothing in the run directory changes except a result file under RUN/probes/.
+The probe changes nothing in the run directory; ``lrscope whatif`` (lrscope.jobs.whatif) saves its result under
+RUN/probes/.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..logs.rundir import read_config, read_metrics
+from ..logs.rundir import list_checkpoints, read_config, read_metrics
 from ..validate import check_float, check_int
 
 WHATIF_SCHEMA = "lrscope.whatif/1"
@@ -142,20 +143,18 @@ def whatif(
     steps: int = 50,
     window: int | None = None,
 ) -> WhatIf:
-    """Cut the rate to ``to_lr`` after ``at_epoch`` completed epochs (default: the last checkpoint) and
-    measure.
-    """
+    """Cut the rate to ``to_lr`` after ``at_epoch`` completed epochs (default: the last checkpoint) and measure;
+    nothing is written (saving the result is the job's, lrscope.jobs.whatif)."""
     from ..train.restore import load_run
 
     steps = check_int("--steps", steps, low=2, high=MAX_STEPS)
     window = max(1, steps // 2) if window is None else check_int("--window", window, low=1, high=steps)
     to_lr = check_float("--to", to_lr, low=0.0, low_open=True, high=MAX_RATE)
     at_epoch = None if at_epoch is None else check_int("--at", at_epoch, low=0)
-    from ..analysis.noise_floor import checkpoint_epochs
     from ..logs.rundir import require_run_dir
 
     require_run_dir(run_dir)
-    if not checkpoint_epochs(run_dir):
+    if not list_checkpoints(run_dir):
         raise UserError(
             f"{run_dir} has no checkpoints (RUN/checkpoints/epoch-NNNN.pt); whatif restarts the run from "
             "one: `lrscope train` writes one every epoch (keep them all with --keep 0)"

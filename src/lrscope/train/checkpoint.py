@@ -33,36 +33,12 @@ import torch
 
 from ..atomic import write_bytes
 from ..errors import UserError
-from ..logs.rundir import CHECKPOINTS
+from ..logs.rundir import checkpoint_dir, checkpoint_path, list_checkpoints
 from .rng import rng_state, rng_state_problem, set_rng_state
 
 __all__ = ["checkpoint_dir", "checkpoint_path", "list_checkpoints", "save_checkpoint", "load_checkpoint",
            "fit_model", "fit_optimizer", "rng_state", "set_rng_state"]
 
-_NAME = re.compile(r"^epoch-(\d{4,})\.pt$")
-
-
-def checkpoint_dir(run_dir: str | Path) -> Path:
-    """RUN/checkpoints."""
-    return Path(run_dir) / CHECKPOINTS
-
-
-def checkpoint_path(run_dir: str | Path, epoch: int) -> Path:
-    """RUN/checkpoints/epoch-NNNN.pt for ``epoch`` completed epochs."""
-    return checkpoint_dir(run_dir) / f"epoch-{int(epoch):04d}.pt"
-
-
-def list_checkpoints(run_dir: str | Path) -> dict[int, Path]:
-    """{completed epochs: path}, sorted by epoch (empty when there are none)."""
-    folder = checkpoint_dir(run_dir)
-    if not folder.is_dir():
-        return {}
-    found = {}
-    for path in folder.iterdir():
-        match = _NAME.match(path.name)
-        if match:
-            found[int(match.group(1))] = path
-    return dict(sorted(found.items()))
 
 
 def save_checkpoint(

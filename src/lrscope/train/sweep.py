@@ -1,8 +1,6 @@
-"""``lrscope sweep``: one training run per combination of schedules, seeds (and rate scales, batch sizes), run
-as trials of Ray Tune on a local Ray instance or on an existing cluster.
-
-    run_sweep(["multistep(0.1, milestones=[3])", "onecycle(0.2, total=4)"], seeds=[0, 1],
-              data="digits", model="mlp", epochs=4, out_dir="sweeps/s1")
+"""Sweeps on Ray Tune: the trials of one training run per combination of schedules, seeds (and rate scales,
+batch sizes), run on a local Ray instance or on an existing cluster.  ``lrscope sweep`` (lrscope.jobs.sweep)
+plans them here, runs them and
 
 writes
 
@@ -33,7 +31,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_json
 from ..errors import UserError
 
 SWEEP_SCHEMA = "lrscope.sweep/1"
@@ -228,56 +225,3 @@ def _tune(trials: list[Trial], *, cpus_per_trial: float, max_concurrent: int, st
         else:
             outcomes[name] = {k: metrics.get(k) for k in ("status", "error", "time_s")}
     return outcomes
-
-
-# ---------------------------------------------------------------- the sweep
-
-
-def write_sweep(out: Path, trials: list[Trial], outcomes: dict) -> Path:
-    """DIR/sweep.json plus the comparison (table, overlay plot) of the trials that finished."""
-    from .compare import summarise_runs, write_comparison
-
-    entries, rows = [], []
-    for trial in trials:
-        outcome = dict(outcomes.get(trial.name) or {"status": "error", "error": "Ray did not run this trial"})
-        row = None
-        if outcome.get("status") == "ok":
-            if Path(trial.run_dir, "metrics.jsonl").is_file():
-                row = summarise_runs([trial.run_dir])[0]
-            else:
-                outcome = {**outcome, "status": "error",
-                           "error": f"the trial finished but {trial.run_dir} is not visible here: on a "
-                                    "multi-node cluster --out must be on a filesystem every node shares"}
-        entries.append({
-            "name": trial.name,
-            "schedule": trial.schedule,
-            "seed": trial.seed,
-            "lr_scale": trial.lr_scale,
-            "batch_size": trial.batch_size,
-            "status": outcome.get("status"),
-            "error": outcome.get("error"),
-            "final": _final(row),
-            "best": _best(row),
-            "run_dir": trial.run_dir,
-            "time_s": outcome.get("time_s"),
-        })
-        if row is not None:
-            rows.append({**row, "spec": trial.label, "schedule": trial.label})
-    if rows:
-        write_comparison(out, rows)
-    path = out / "sweep.json"
-    write_json(path, {"schema": SWEEP_SCHEMA, "out": str(out), "trials": entries})
-    return path
-
-
-def _final(row: dict | None) -> dict | None:
-    if row is None:
-        return None
-    return {"epoch": row["epochs"], "val_loss": row["final_val_loss"], "val_acc": row["final_val_acc"],
-            "train_loss": row["final_train_loss"]}
-
-
-def _best(row: dict | None) -> dict | None:
-    if row is None:
-        return None
-    return {"val_acc": row["best_val_acc"], "epoch": row["best_epoch"], "val_loss": row["best_val_loss"]}

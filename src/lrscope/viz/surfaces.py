@@ -1,10 +1,8 @@
-"""Pictures of loss-landscape slices (contour, heatmap, 3-D surface; a line plot; a trajectory over its
-contour).
+"""Pictures of loss-landscape slices (contour, heatmap, 3-D surface; a line plot; a trajectory over its contour).
 
 Takes a result with ``kind``, ``x``, ``y``, ``loss`` (and ``path`` for a trajectory) -- a
-:class:`lrscope.probes.landscape.Surface` or anything shaped like it -- and draws it.  Never computes a loss,
-never
-trains, never imports torch.  Losses are drawn on a log scale when they span more than two decades.
+:class:`lrscope.probes.landscape.LandscapeSurface` or anything shaped like it -- and draws it.  Never computes a
+loss, never trains, never imports torch.  Losses are drawn on a log scale when they span more than two decades.
 """
 
 from __future__ import annotations
