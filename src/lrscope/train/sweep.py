@@ -1,13 +1,6 @@
 """Sweeps on Ray Tune: the trials of one training run per combination of schedules, seeds (and rate scales,
-batch sizes), run on a local Ray instance or on an existing cluster.  ``lrscope sweep`` (lrscope.jobs.sweep)
-plans them here, runs them and
-
-writes
-
-    DIR/runs/<trial>/            one run directory per trial (``lrscope.train.loop.train``)
-    DIR/sweep.json               {"schema": "lrscope.sweep/1", "trials": [{name, schedule, seed, lr_scale,
-                                  batch_size, status, error, final, best, run_dir, time_s}, ...]}
-    DIR/compare.json/.md/.png    the table and overlay plot of ``lrscope compare`` over the trials that finished
+batch sizes), run on a local Ray instance or on an existing cluster.  ``lrscope sweep`` (lrscope.jobs.sweep,
+which says what a sweep writes) plans them here and runs them here, each trial into DIR/runs/<trial>/.
 
 A trial that fails (a schedule that diverges, a worker that dies) is reported with ``status: "error"`` and
 its one-line ``error``; the other trials still run to the end.  Ray's own files (its session directory, Tune's
