@@ -16,6 +16,15 @@ def test_every_public_name_resolves_to_its_home():
     assert sorted(lrscope.__all__) == sorted(["__version__", *lrscope._LAZY])
 
 
+def test_the_reference_runner_is_called_through_its_package():
+    import lrscope.train
+    import lrscope.train.config
+    import lrscope.train.loop
+
+    assert lrscope.train.train is lrscope.train.loop.train
+    assert lrscope.train.TrainConfig is lrscope.TrainConfig is lrscope.train.config.TrainConfig
+
+
 def test_import_lrscope_loads_neither_torch_nor_matplotlib():
     code = "import sys, lrscope; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -26,8 +26,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Recorder": ("lrscope.logs.recorder", "Recorder"),
     # analysis
     "explain": ("lrscope.analysis.explain", "explain"),
-    # the reference runner
-    "train": ("lrscope.train.loop", "train"),
+    # the reference runner (run it with lrscope.train.train: the package's name is taken by the package)
     "TrainConfig": ("lrscope.train.config", "TrainConfig"),
     # probes of a model
     "find_lr": ("lrscope.probes.finder", "find_lr"),
