@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..logs.rundir import PROBES, require_run_dir
 from ..outputs import FIGURE, check_output, run_subdir
-from ..probes.landscape import KINDS, _check_steps_span, interpolate, line, plane, subset, trajectory
+from ..probes.landscape import KINDS, check_steps_span, interpolate, line, plane, subset, trajectory
 from ..train.checkpoint import fit_model, list_checkpoints, load_checkpoint
 from ..train.restore import load_run
 from ..viz.surfaces import plot_surface
@@ -38,7 +38,7 @@ def landscape_job(
     run_dir = require_run_dir(run_dir)
     if kind not in KINDS:
         raise UserError(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
-    steps, span = _check_steps_span(steps, span, kind)
+    steps, span = check_steps_span(steps, span, kind)
     if not out.parent.exists():
         raise UserError(f"output directory {out.parent} does not exist")
     run_subdir(run_dir, PROBES, create=False)  # refuse a symlinked RUN/probes before any work

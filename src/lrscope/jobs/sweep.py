@@ -33,11 +33,11 @@ from ..train.sweep import (
     RUNS,
     SWEEP_SCHEMA,
     Trial,
-    _stdout_to_stderr,
-    _tune,
     check_address,
     plan_trials,
     ray_session,
+    run_tune,
+    stdout_to_stderr,
 )
 from .compare import write_comparison
 
@@ -71,9 +71,9 @@ def sweep_job(schedules, seeds=(0,), *, data: str, model: str, epochs: int, out_
     note(f"sweep: {len(trials)} trial{'s' if len(trials) != 1 else ''} on {where}")
     temp_root = Path(tempfile.mkdtemp(prefix="lrscope-ray-"))
     try:
-        with _stdout_to_stderr(), ray_session(address, num_cpus, temp_root):
+        with stdout_to_stderr(), ray_session(address, num_cpus, temp_root):
             (out / RUNS).mkdir(parents=True, exist_ok=True)
-            outcomes = _tune(trials, cpus_per_trial=cpus_per_trial, max_concurrent=concurrent,
+            outcomes = run_tune(trials, cpus_per_trial=cpus_per_trial, max_concurrent=concurrent,
                              storage=temp_root / "results")
     finally:
         shutil.rmtree(temp_root, ignore_errors=True)

@@ -135,7 +135,7 @@ def _provenance(model, data, evaluation, **extra) -> dict:
 # ---------------------------------------------------------------- validation
 
 
-def _check_steps_span(steps, span, kind: str = "line") -> tuple[int, float]:
+def check_steps_span(steps, span, kind: str = "line") -> tuple[int, float]:
     """Grid points per axis (a plane evaluates steps**2 points, so its axis is bounded more tightly) and the
     half-width of the grid."""
     high = MAX_PLANE_STEPS if kind in ("plane", "trajectory") else MAX_LINE_STEPS
@@ -189,7 +189,7 @@ def plane(
     :func:`lrscope.probes.directions.random_directions` for ``normalization``, ``include_1d`` and
     ``orthogonal``.
     """
-    steps, span = _check_steps_span(steps, span, "plane")
+    steps, span = check_steps_span(steps, span, "plane")
     if directions is None:
         directions = dirs.random_directions(
             model, 2, normalization=normalization, include_1d=include_1d, orthogonal=orthogonal, seed=seed
@@ -238,7 +238,7 @@ def line(
     accuracy: bool | None = None,
 ) -> LandscapeSurface:
     """Loss along theta0 + a*d, a on ``steps`` points in [-span, span] (a filter-normalised Gaussian d)."""
-    steps, span = _check_steps_span(steps, span)
+    steps, span = check_steps_span(steps, span)
     if direction is None:
         directions = dirs.random_directions(
             model, 1, normalization=normalization, include_1d=include_1d, seed=seed

@@ -153,7 +153,7 @@ def check_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr():
+def stdout_to_stderr():
     """Send everything written to file descriptor 1 (Ray's and its subprocesses' chatter) to stderr."""
     sys.stdout.flush()
     saved = os.dup(1)
@@ -193,7 +193,7 @@ def ray_session(address: str | None, num_cpus: int, temp_root: Path):
         ray.shutdown()
 
 
-def _tune(trials: list[Trial], *, cpus_per_trial: float, max_concurrent: int, storage: Path) -> dict:
+def run_tune(trials: list[Trial], *, cpus_per_trial: float, max_concurrent: int, storage: Path) -> dict:
     """Run the trials with Ray Tune; {trial name: outcome dict}."""
     from ray import tune
 
