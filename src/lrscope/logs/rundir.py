@@ -102,19 +102,27 @@ def record_problem(record) -> str | None:
     return None
 
 
+def _parsed_lines(f):
+    """(line number, raw bytes, record, problem) for each non-blank line of an open metrics.jsonl; ``problem`` is
+    None for a usable record (see :func:`record_problem`)."""
+    for number, raw in enumerate(f, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            yield number, raw, None, "it is not JSON"
+            continue
+        yield number, raw, record, record_problem(record)
+
+
 def iter_records(path: str | Path):
     """Yield every usable record of a metrics.jsonl (see :func:`record_problem`); lines that do not parse (a
     torn tail) and records of the wrong shape are skipped."""
     with open(path, "rb") as f:
-        for raw in f:
-            line = raw.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record_problem(record) is None:
+        for _, _, record, problem in _parsed_lines(f):
+            if problem is None:
                 for key in ("epoch", "step"):  # whole numbers written as 3.0 read back as 3
                     if isinstance(record.get(key), float) and (key == "step" or record.get("kind") == "epoch"):
                         record[key] = int(record[key])
@@ -136,18 +144,9 @@ def check_metrics(run_dir: str | Path) -> None:
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror}") from None
     with f:
-        for number, raw in enumerate(f, start=1):
+        for number, raw, _, problem in _parsed_lines(f):
             if not raw.endswith(b"\n"):
                 return  # the torn last line
-            line = raw.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                problem = "it is not JSON"
-            else:
-                problem = record_problem(record)
             if problem:
                 raise UserError(f"{path} line {number} is not an lrscope record: {problem}")
 
