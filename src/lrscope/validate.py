@@ -27,7 +27,7 @@ SEED_RANGE = (-(2**63), 2**64 - 1)
 
 
 def _number_text(value) -> str:
-    text = repr(value) if not isinstance(value, str) else repr(value)
+    text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

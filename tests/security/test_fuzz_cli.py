@@ -83,15 +83,12 @@ def test_random_numbers_on_every_numeric_flag(tmp_path, capsys, command, data):
 def probe_run(tmp_path_factory):
     """A finished 2-epoch MLP run, trained once for the module (copied before each damage)."""
     pytest.importorskip("torch")
-    import subprocess
-
     from safety import run_cli
 
     out = tmp_path_factory.mktemp("fuzzrun") / "run"
     done = run_cli("train", "--data", "digits", "--model", "mlp", "--epochs", "2", "--schedule",
                    "multistep(0.1, milestones=[1])", "--threads", "1", "--noise-every", "20", "--out", out)
     assert done.returncode == 0, done.stderr
-    del subprocess
     return out
 
 
