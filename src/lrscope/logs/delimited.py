@@ -134,9 +134,7 @@ def read_delimited(text: str, path: str, notes: list[str]) -> dict[str, np.ndarr
     header_fields = _strip_trailing(header, delim).split(delim) if delim else header.split()
     if all(_looks_numeric(f) for f in header_fields if f.strip()):
         names = [f"column{i + 1}" for i in range(len(header_fields))]
-        notes.append(
-            "the first line holds numbers, not names: no header, columns named column1, column2, ..."
-        )
+        notes.append("the first line holds numbers, not names: no header, columns named column1, column2, ...")
         body_start = start
     else:
         names = split_header(header, delim)
@@ -267,8 +265,7 @@ def _careful(
             rows.clear()
             if not seen["numbers"] and seen["rows"] * ncols >= _GIVE_UP_CELLS:
                 raise UserError(
-                    f"{path}: not one number in its first {seen['rows']:,} rows: not a table of training "
-                    f"metrics"
+                    f"{path}: not one number in its first {seen['rows']:,} rows: not a table of training metrics"
                 )
 
     for raw in iter_lines(text, start=body_start):
@@ -311,15 +308,11 @@ def _careful(
     if bad:
         notes.append(f"skipped {bad} line(s) whose number of fields does not match the header's {ncols}")
     if not blocks:
-        raise UserError(
-            f"{path}: no data rows that match the header ({ncols} columns: {shown_names(names)})"
-        )
+        raise UserError(f"{path}: no data rows that match the header ({ncols} columns: {shown_names(names)})")
     for name, st in zip(names, stats, strict=True):
         shown = name if len(name) <= 60 else name[:57] + "..."
         if st["lists"]:
-            notes.append(
-                f"column {shown!r} holds lists (e.g. per-batch values): summarised each row by its mean"
-            )
+            notes.append(f"column {shown!r} holds lists (e.g. per-batch values): summarised each row by its mean")
         if st["text"] and st["text"] < st["cells"]:
             notes.append(f"column {shown!r}: {st['text']} non-numeric cell(s) read as missing")
     return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)

@@ -32,7 +32,20 @@ from pathlib import Path
 from ..errors import UserError
 from .runlog import RunLog, build_runlog, path_label
 
-FORMATS = ("delimited", "csv", "tsv", "jsonlines", "json", "tensorboard", "run")
+FORMATS = (
+    "delimited",
+    "csv",
+    "tsv",
+    "jsonlines",
+    "json",
+    "tensorboard",
+    "run",
+    "hf",
+    "caffe",
+    "gluoncv",
+    "llm",
+    "mlflow",
+)
 DEFAULT_MAX_BYTES = 2 * 1024**3  # the largest text log read unless the caller says otherwise (--max-bytes)
 STDIN = "-"  # the path that means standard input
 STDIN_LABEL = "<stdin>"  # how standard input is named in messages and in RunLog.path
@@ -59,16 +72,19 @@ def read_log(
     loss: str | None = None,
     x: str | None = None,
     *,
+    acc: str | None = None,
+    val_loss: str | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> RunLog:
     """Read a log file, a directory, or standard input (``path`` ``"-"``).
 
-    ``format`` overrides sniffing (and must match what ``path`` holds); ``lr``/``loss``/``x`` name columns;
-    ``max_bytes`` caps a text log's size (None: no cap; TensorBoard event files are not capped).
+    ``format`` overrides sniffing (and must match what ``path`` holds); ``lr``/``loss``/``x``/``acc``/
+    ``val_loss`` name columns; ``max_bytes`` caps a text log's size (None: no cap; TensorBoard event files are
+    not capped).
     """
     fmt = _normalise_format(format)
     max_bytes = check_max_bytes(max_bytes)
-    over = {"lr": lr, "loss": loss, "x": x}
+    over = {"lr": lr, "loss": loss, "x": x, "acc": acc, "val_loss": val_loss}
     if isinstance(path, bytes):
         path = os.fsdecode(path)
     if isinstance(path, (str, os.PathLike)) and os.fspath(path) == STDIN:
@@ -276,6 +292,15 @@ def _text_of(data, label: str, fmt: str | None, notes: list[str], tfrecord: bool
 
 
 def _parse_text(text: str, path: str, label: str, fmt: str | None, over: dict, notes: list[str]) -> RunLog:
+    from . import formats
+
+    special = formats.by_name(fmt) if fmt else (formats.sniff(text) if fmt is None else None)
+    if special is not None:
+        parsed = formats.module_of(special).read(text, label, notes)
+        over = dict(over)
+        if over.get("x") is None and parsed.x is not None:
+            over["x"] = parsed.x
+        return build_runlog(parsed.columns, path=path, fmt=special.name, notes=notes, fixed_roles=parsed.roles, **over)
     sniffed = sniff_text(text)
     if fmt == "delimited" and sniffed == "jsonlines":
         raise _not_a(label, "delimited", "its lines are JSON objects (try --format jsonlines)")
@@ -314,10 +339,14 @@ def _normalise_format(fmt: str | None) -> str | None:
         "lrscope": "run",
     }
     f = aliases.get(f, f)
-    if f not in ("delimited", "jsonlines", "tensorboard", "run"):
+    from .formats import TEXT_FORMATS
+
+    special = tuple(t.name for t in TEXT_FORMATS)
+    if f not in ("delimited", "jsonlines", "tensorboard", "run", *special):
         shown = fmt if len(fmt) <= 40 else fmt[:37] + "..."
         raise UserError(
-            f"unknown --format {shown!r}: expected one of delimited (csv, tsv), jsonlines, tensorboard, run"
+            f"unknown --format {shown!r}: expected one of delimited (csv, tsv), jsonlines, tensorboard, run, "
+            + ", ".join(special)
         )
     return f
 
@@ -365,9 +394,7 @@ def decode(data: bytes, path: str, notes: list[str]) -> str:
     if zeros > len(head) // 4:
         # UTF-16 without a BOM: every other byte is zero
         even, odd = head[0::2].count(0), head[1::2].count(0)
-        enc = (
-            "utf-16-le" if odd > 0.8 * len(head) / 2 else "utf-16-be" if even > 0.8 * len(head) / 2 else None
-        )
+        enc = "utf-16-le" if odd > 0.8 * len(head) / 2 else "utf-16-be" if even > 0.8 * len(head) / 2 else None
         if enc is None:
             raise UserError(f"{path}: binary data, not a text log (and not a TensorBoard event file)")
         notes.append(f"decoded the file as {enc.upper()} (no byte-order mark)")
@@ -550,9 +577,7 @@ def read_run_dir(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES, **ove
     if rows(epochs) < 3 and rows(steps) > rows(epochs):
         columns, kind = steps, "step"
     if not rows(columns):
-        raise UserError(
-            f"{path_label(path)}: the run has no metrics yet ({rundir.METRICS} is empty or missing)"
-        )
+        raise UserError(f"{path_label(path)}: the run has no metrics yet ({rundir.METRICS} is empty or missing)")
     notes = [] if kind == "epoch" else ["the run has fewer than 3 epoch records: explained its step records"]
     x = over.pop("x", None) or kind
     return build_runlog(columns, path=str(path), fmt="run", notes=notes, x=x, **over)

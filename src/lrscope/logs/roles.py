@@ -96,9 +96,7 @@ def _score_lr(words: list[str]) -> int:
     if "initial" in words or "init" in words or "base" in words or "max" in words or "min" in words:
         return 2
     if words[0] == "lr" or words[-1] == "lr" or "lr" in words:
-        return (
-            8 if not (set(words) & {"scale", "mult", "multiplier", "factor", "decay", "ratio", "step"}) else 1
-        )
+        return 8 if not (set(words) & {"scale", "mult", "multiplier", "factor", "decay", "ratio", "step"}) else 1
     if "learning rate" in joined or "learningrate" in joined or ("learning" in words and "rate" in words):
         return 7 if not (set(words) & {"decay", "ratio", "factor"}) else 1
     return 0
@@ -207,9 +205,21 @@ def choose_x(columns: dict[str, np.ndarray]) -> str:
 
 
 def assign_roles(
-    columns: dict[str, np.ndarray], *, lr: str | None = None, loss: str | None = None, x: str = "row"
+    columns: dict[str, np.ndarray],
+    *,
+    lr: str | None = None,
+    loss: str | None = None,
+    x: str = "row",
+    acc: str | None = None,
+    val_loss: str | None = None,
+    fixed: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, bool], dict[str, bool], list[str]]:
-    """Return (roles, lower_is_better, percent, notes)."""
+    """Return (roles, lower_is_better, percent, notes).
+
+    ``lr``, ``loss``, ``acc``, ``val_loss``: columns the user named (flags); ``fixed``: role -> column that a
+    format reader knows (roles ``train_err``/``val_err`` are accuracy roles whose column is an error rate).
+    The user's names win over ``fixed``, which wins over recognition by name.
+    """
     roles: dict[str, str] = {}
     lower: dict[str, bool] = {}
     percent: dict[str, bool] = {}
@@ -269,14 +279,38 @@ def assign_roles(
         if len(fin) and np.all(fin > 0) or len(fin) and np.all(fin >= 0) and np.any(fin > 0):
             roles["lr"] = chosen
         else:
-            notes.append(
-                f"column {chosen!r} looks like a learning rate but holds no positive values: ignored"
-            )
+            notes.append(f"column {chosen!r} looks like a learning rate but holds no positive values: ignored")
     for role in ("train_loss", "val_loss", "train_acc", "val_acc"):
         cands = sorted(candidates[role], key=lambda t: -t[0])
         cands = [c for c in cands if c[1] not in roles.values()]
         if cands:
             roles[role] = cands[0][1]
+    for role, name in (fixed or {}).items():
+        target = {"train_err": "train_acc", "val_err": "val_acc"}.get(role, role)
+        if target in ("lr", "epoch", "step") and target in roles and role not in (fixed or {}):
+            continue
+        for other, col in list(roles.items()):
+            if col == name or other == target:
+                del roles[other]
+        roles[target] = name
+        if role.endswith("err"):
+            error_cols.add(name)
+        elif target.endswith("acc"):
+            error_cols.discard(name)
+    for name, side_role in ((acc, "acc"), (val_loss, "val_loss")):
+        if name is None:
+            continue
+        for role, col in list(roles.items()):
+            if col == name:
+                del roles[role]
+        if side_role == "acc":
+            words = normalise(name)
+            target = "train_acc" if _side(words) == "train" else "val_acc"
+            if _kind(words) == "err":
+                error_cols.add(name)
+        else:
+            target = "val_loss"
+        roles[target] = name
     if loss is not None:
         for role, name in list(roles.items()):
             if name == loss:

@@ -62,16 +62,35 @@ def read_config(run_dir: str | Path) -> dict:
 
 def _json_kind(value) -> str:
     return {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__)
+        type(value), "number" if isinstance(value, (int, float)) else type(value).__name__
+    )
 
 
 # Fields of lrscope's own records that readers use as numbers: a record where one holds anything else (a string,
 # a list, true) was not written by lrscope's recorder, and is skipped rather than handed on.
-NUMERIC_FIELDS = frozenset({
-    "epoch", "step", "lr", "loss", "momentum", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s",
-    "sharpness", "grad_sq", "noise_trace", "noise_trace_q25", "noise_trace_q75", "noise_n", "b_simple",
-    "noise_batch", "noise_groups",
-})
+NUMERIC_FIELDS = frozenset(
+    {
+        "epoch",
+        "step",
+        "lr",
+        "loss",
+        "momentum",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "epoch_time_s",
+        "sharpness",
+        "grad_sq",
+        "noise_trace",
+        "noise_trace_q25",
+        "noise_trace_q75",
+        "noise_n",
+        "b_simple",
+        "noise_batch",
+        "noise_groups",
+    }
+)
 
 
 def _is_number(value) -> bool:
@@ -96,8 +115,9 @@ def record_problem(record) -> str | None:
     counters = ("epoch", "step") if kind == "epoch" else ("step",)
     for key in counters:
         value = record.get(key)
-        if value is not None and not (_is_number(value) and math.isfinite(value) and value >= 0
-                                      and float(value).is_integer()):
+        if value is not None and not (
+            _is_number(value) and math.isfinite(value) and value >= 0 and float(value).is_integer()
+        ):
             return f"its {key!r} is {value!r}, not a whole number >= 0"
     return None
 

@@ -128,9 +128,7 @@ def merge_repeated_x(columns: dict[str, np.ndarray], x_name: str, notes: list[st
             f"separate training and validation lines)"
         )
     else:
-        notes.append(
-            f"{repeated} rows repeat an earlier {x_name} value (a resumed run?): kept the last of each"
-        )
+        notes.append(f"{repeated} rows repeat an earlier {x_name} value (a resumed run?): kept the last of each")
     del rows
     return merged
 
@@ -144,13 +142,20 @@ def build_runlog(
     lr: str | None = None,
     loss: str | None = None,
     x: str | None = None,
+    acc: str | None = None,
+    val_loss: str | None = None,
+    fixed_roles: dict[str, str] | None = None,
 ) -> RunLog:
-    """Assign roles, choose the x axis, merge repeated x values, and check that the result is usable."""
+    """Assign roles, choose the x axis, merge repeated x values, and check that the result is usable.
+
+    ``lr``/``loss``/``x``/``acc``/``val_loss`` are the user's column names (flags); ``fixed_roles`` (role ->
+    column) are roles a format reader knows for sure (a Caffe log's test accuracy); the user's flags win.
+    """
     from .roles import assign_roles, choose_x
 
     columns = {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}
     label = path_label(path)
-    for name in (lr, loss, x):
+    for name in (lr, loss, x, acc, val_loss):
         if name is not None and name not in columns:
             known = shown_names(columns) or "none"
             raise UserError(f"no column named {short_name(name)!r} in {label} (columns: {known})")
@@ -162,13 +167,14 @@ def build_runlog(
     if dropped:
         shown = ", ".join(repr(short_name(d)) for d in dropped[:6]) + (" ..." if len(dropped) > 6 else "")
         notes.append(f"ignored {len(dropped)} column(s) with no numeric value: {shown}")
-    for name in (lr, loss):
+    for name in (lr, loss, acc, val_loss):
         if name is not None and name not in usable:
             raise UserError(f"column {short_name(name)!r} in {label} holds no numbers")
     columns = usable
     if not columns:
         raise UserError(f"{label}: no numeric data (every cell is text or empty)")
-    x_name = x or choose_x(columns)
+    fixed = {r: c for r, c in (fixed_roles or {}).items() if c in columns}
+    x_name = x or fixed.pop("x", None) or choose_x(columns)
     if x_name != "row":
         columns = merge_repeated_x(columns, x_name, notes, sparse_ok=True)
     # rows where nothing but x is known carry no information
@@ -179,7 +185,9 @@ def build_runlog(
             keep |= np.isfinite(v)
         if not keep.all():
             columns = {k: v[keep] for k, v in columns.items()}
-    roles, lower, percent, role_notes = assign_roles(columns, lr=lr, loss=loss, x=x_name)
+    roles, lower, percent, role_notes = assign_roles(
+        columns, lr=lr, loss=loss, x=x_name, acc=acc, val_loss=val_loss, fixed=fixed
+    )
     notes.extend(role_notes)
     if x_name == "row":
         roles.pop("epoch", None)

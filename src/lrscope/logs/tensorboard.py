@@ -79,8 +79,7 @@ def read_tensorboard(path: Path, notes: list[str], files: Sequence[Path] = ()) -
         _scalars(f, prefix, series, notes)
     if not series:
         raise UserError(
-            f"{path_label(path)}: no scalar values in the TensorBoard event file(s) "
-            f"(damaged or not an event file)"
+            f"{path_label(path)}: no scalar values in the TensorBoard event file(s) (damaged or not an event file)"
         )
     steps = np.array(sorted({s for d in series.values() for s in d}), dtype=np.int64)
     index = {s: i for i, s in enumerate(steps.tolist())}
