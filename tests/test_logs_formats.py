@@ -115,7 +115,7 @@ def test_repeated_x_keeps_last_with_warning(tmp_path):
     log = read_log(p)
     assert log.rows == 4
     assert list(log.columns["loss"]) == [1.0, 0.5, 0.4, 0.3]
-    assert any("repeat" in n for n in log.notes)
+    assert any("resumed" in n for n in log.notes)
 
 
 def test_json_stats_prefix_and_constant_lr_option(tmp_path):

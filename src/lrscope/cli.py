@@ -192,41 +192,60 @@ def plot_cmd(
 
 @app.command("explain")
 def explain_cmd(
-    log: Annotated[Path, typer.Argument(help="A training log (CSV, TSV, JSON lines, TensorBoard), a run "
-                                              "directory, or - for standard input.")],
+    logs: Annotated[list[Path], typer.Argument(help="Training logs (CSV, TSV, JSON lines, TensorBoard, HF "
+                                                    "trainer_state.json, Caffe, gluoncv, llm.c, MLflow ...), "
+                                                    "directories of runs, run directories, or - for standard "
+                                                    "input. One explanation per run.", metavar="LOG...")],
     schedule: Annotated[str | None, typer.Option("--schedule", help="Schedule spec.")] = None,
+    step_unit: Annotated[str | None, typer.Option("--step-unit", help="What the --schedule's t counts: epoch or "
+                                                                     "step (default: from the log's x axis).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Write an annotated plot (PNG).")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="delimited|jsonlines|tensorboard|run")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write an annotated plot (PNG); several runs: "
+                                                             "NAME-1.png, NAME-2.png ...")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="delimited|jsonlines|tensorboard|run|hf|caffe|"
+                                                             "gluoncv|llm|mlflow")] = None,
     lr: Annotated[str | None, typer.Option("--lr", help="Column holding the learning rate.")] = None,
-    loss: Annotated[str | None, typer.Option("--loss", help="Column holding the loss.")] = None,
+    loss: Annotated[str | None, typer.Option("--loss", help="Column holding the (training) loss.")] = None,
+    val_loss: Annotated[str | None, typer.Option("--val-loss", help="Column holding the validation loss.")] = None,
+    acc: Annotated[str | None, typer.Option("--acc", help="Column holding an accuracy or error rate.")] = None,
     x: Annotated[str | None, typer.Option("--x", help="Column to use as x axis (epoch or step).")] = None,
     max_bytes: Annotated[int, typer.Option("--max-bytes", help=_MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
 ) -> None:
     """Explain a run: LR changes, the drops after them, whether each stage was long enough."""
-    from .jobs.explain import explain_job
+    from .jobs.explain import explain_document, explain_job
 
+    if step_unit is not None:
+        from .validate import check_choice
+
+        step_unit = check_choice("--step-unit", step_unit, ("epoch", "step"))
     watch_outputs(plot)
-    result = explain_job(log, plot=plot, schedule=schedule, format=fmt, lr=lr, loss=loss, x=x, max_bytes=max_bytes)
+    results, plots = explain_job(logs, plot=plot, schedule=schedule, format=fmt, lr=lr, loss=loss, x=x, acc=acc,
+                                 val_loss=val_loss, step_unit=step_unit, max_bytes=max_bytes)
     if as_json:
-        print_json(result.to_json())
+        print_json(explain_document(results))
         return
     from rich.markup import escape
 
     from .console import out_console
 
     con = out_console()
-    src = result.source
-    con.print(f"[bold]{escape(shown(src['path']))}[/bold]: {src['rows']} rows ({escape(str(src['format']))}, "
-              f"x = {escape(str(src['x_name']))})", highlight=False)
-    for n in result.notes:
-        con.print(f"[yellow]note:[/yellow] {escape(n)}", highlight=False, markup=True)
-    styles = {"drop": "green", "overfitting": "red", "no_decay": "yellow", "unexplained_drop": "magenta"}
-    for f in result.findings:
-        style = styles.get(f.kind, "default")
-        con.print(f"[{style}]-[/{style}] {escape(f.text)}", markup=True, highlight=False)
-    if plot is not None:
-        con.print(f"plot written to {shown(plot)}", markup=False, highlight=False)
+    styles = {"drop": "green", "overfitting": "red", "no_decay": "yellow", "unexplained_drop": "magenta",
+              "pathology": "red"}
+    for k, result in enumerate(results):
+        if k:
+            con.print("")
+        src = result.source
+        run = getattr(result, "run", "")
+        title = escape(shown(run)) if run else escape(shown(src["path"]))
+        con.print(f"[bold]{title}[/bold]: {src['rows']} rows ({escape(str(src['format']))}, "
+                  f"x = {escape(str(src['x_name']))})", highlight=False)
+        for n in result.notes:
+            con.print(f"[yellow]note:[/yellow] {escape(n)}", highlight=False, markup=True)
+        for f in result.findings:
+            style = styles.get(f.kind, "default")
+            con.print(f"[{style}]-[/{style}] {escape(f.text)}", markup=True, highlight=False)
+    for path in plots:
+        con.print(f"plot written to {shown(path)}", markup=False, highlight=False)
 
 
 # ---------------------------------------------------------------- find, compare

@@ -244,7 +244,7 @@ def test_explain_command_on_damaged_input(case, tmp_path, cli):
         assert "Traceback" not in done.stderr, done.stderr
         assert done.returncode in (0, 2), (done.returncode, done.stderr)
         if done.returncode == 0:
-            assert json.loads(done.stdout)["schema"].startswith("lrscope.explain/")
+            assert json.loads(done.stdout)["schema"] in ("lrscope.explain/1", "lrscope.explain-runs/1")
         else:
             assert faultlib.one_line_error(done.stderr), done.stderr
             assert not done.stdout

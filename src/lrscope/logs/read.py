@@ -30,7 +30,8 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from .runlog import RunLog, build_runlog, path_label
+from .directories import LOG_NAMES as _LOG_NAMES
+from .runlog import RunLog, build_runlog, build_runlogs, path_label
 
 FORMATS = (
     "delimited",
@@ -50,17 +51,6 @@ DEFAULT_MAX_BYTES = 2 * 1024**3  # the largest text log read unless the caller s
 STDIN = "-"  # the path that means standard input
 STDIN_LABEL = "<stdin>"  # how standard input is named in messages and in RunLog.path
 MAX_ENTRIES = 200_000  # files and directories looked at when searching a directory for a log
-_LOG_NAMES = (
-    "metrics.csv",
-    "metrics.jsonl",
-    "log.txt",
-    "log.csv",
-    "training.log",
-    "history.csv",
-    "log.jsonl",
-    "stats.log",
-    "log",
-)
 _READ_CHUNK = 1 << 24
 _LONGEST_LINE = 1 << 24  # bytes: a text with no line break at all and longer than this is not a log
 
@@ -76,7 +66,34 @@ def read_log(
     val_loss: str | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> RunLog:
-    """Read a log file, a directory, or standard input (``path`` ``"-"``).
+    """Read a log file, a directory, or standard input (``path`` ``"-"``) as one run.
+
+    When it holds several runs (appended to one file, or a directory of runs: :func:`read_runs`), this is the
+    last of them, with a note that says so.  Arguments as :func:`read_runs`.
+    """
+    runs = read_runs(path, format, lr, loss, x, acc=acc, val_loss=val_loss, max_bytes=max_bytes)
+    log = runs[-1]
+    if len(runs) > 1 and not any("lrscope explain explains each" in n for n in log.notes):
+        log.notes.append(f"read the last of its {len(runs)} runs ({log.run}); lrscope explain explains each")
+    return log
+
+
+def read_runs(
+    path,
+    format: str | None = None,
+    lr: str | None = None,
+    loss: str | None = None,
+    x: str | None = None,
+    *,
+    acc: str | None = None,
+    val_loss: str | None = None,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+) -> list[RunLog]:
+    """Read a log file, a directory, or standard input (``path`` ``"-"``): its runs, in order.
+
+    A file holds several runs when its x counter goes back (runs appended to one log:
+    :mod:`lrscope.logs.segments`); a directory when it holds several logs (Lightning ``version_N``
+    directories, TensorBoard runs, MLflow runs).  Most logs hold one.
 
     ``format`` overrides sniffing (and must match what ``path`` holds); ``lr``/``loss``/``x``/``acc``/
     ``val_loss`` name columns; ``max_bytes`` caps a text log's size (None: no cap; TensorBoard event files are
@@ -117,7 +134,7 @@ def read_log(
 
         notes: list[str] = []
         columns = read_tensorboard(path, notes)
-        return build_runlog(columns, path=str(path), fmt="tensorboard", notes=notes, **over)
+        return build_runlogs(columns, path=str(path), fmt="tensorboard", notes=notes, **over)
     notes = []
     text = _text_of(data, label, fmt, notes, tfrecord=looks_like_tfrecord(head))
     del data  # the text is all that is kept: a 1 GB log is not held twice
@@ -237,7 +254,7 @@ def _read_capped(f, head: bytes, size: int, max_bytes: int | None, label: str) -
         raise UserError(f"cannot read {label}: {error.strerror or error}") from None
 
 
-def _read_stdin(fmt: str | None, max_bytes: int | None, over: dict) -> RunLog:
+def _read_stdin(fmt: str | None, max_bytes: int | None, over: dict) -> list[RunLog]:
     label = STDIN_LABEL
     if fmt == "run":
         raise _not_a(label, "run", "an lrscope run is a directory; standard input is a stream")
@@ -291,7 +308,7 @@ def _text_of(data, label: str, fmt: str | None, notes: list[str], tfrecord: bool
     return text
 
 
-def _parse_text(text: str, path: str, label: str, fmt: str | None, over: dict, notes: list[str]) -> RunLog:
+def _parse_text(text: str, path: str, label: str, fmt: str | None, over: dict, notes: list[str]) -> list[RunLog]:
     from . import formats
 
     special = formats.by_name(fmt) if fmt else (formats.sniff(text) if fmt is None else None)
@@ -300,7 +317,7 @@ def _parse_text(text: str, path: str, label: str, fmt: str | None, over: dict, n
         over = dict(over)
         if over.get("x") is None and parsed.x is not None:
             over["x"] = parsed.x
-        return build_runlog(parsed.columns, path=path, fmt=special.name, notes=notes, fixed_roles=parsed.roles, **over)
+        return build_runlogs(parsed.columns, path=path, fmt=special.name, notes=notes, fixed_roles=parsed.roles, **over)
     sniffed = sniff_text(text)
     if fmt == "delimited" and sniffed == "jsonlines":
         raise _not_a(label, "delimited", "its lines are JSON objects (try --format jsonlines)")
@@ -309,11 +326,26 @@ def _parse_text(text: str, path: str, label: str, fmt: str | None, over: dict, n
         from .jsonlines import read_jsonlines
 
         columns = read_jsonlines(text, label, notes)
-    else:
-        from .delimited import read_delimited
+        return build_runlogs(columns, path=path, fmt=fmt, notes=notes, **over)
+    from .delimited import read_delimited
 
+    try:
         columns = read_delimited(text, label, notes)
-    return build_runlog(columns, path=path, fmt=fmt, notes=notes, **over)
+        return build_runlogs(columns, path=path, fmt=fmt, notes=notes, **over)
+    except UserError as error:
+        if fmt is not None and fmt != sniffed:
+            raise
+        raise UserError(f"{error}{_looked_like(text)}") from None
+
+
+def _looked_like(text: str) -> str:
+    """For a text no reader could use: what it looked like (formats that nearly matched), what lrscope reads."""
+    from . import formats
+
+    said = formats.hints(text)
+    if said:
+        return "; " + "; ".join(said)
+    return ""
 
 
 def _not_a(label: str, fmt: str, reason: str) -> UserError:
@@ -461,34 +493,68 @@ def files_under(directory: Path, limit: int | None = None) -> list[Path]:
     return sorted(found)
 
 
-def _read_directory(path: Path, fmt: str | None, max_bytes: int | None, over: dict) -> RunLog:
+def _read_directory(path: Path, fmt: str | None, max_bytes: int | None, over: dict) -> list[RunLog]:
+    """Every run the directory holds (:func:`lrscope.logs.directories.find_runs`), each read as its format."""
     from . import rundir
+    from .directories import find_runs
 
     label = path_label(path)
-    if fmt in (None, "run") and rundir.is_run_dir(path):
-        return read_run_dir(path, max_bytes=max_bytes, **over)
-    if fmt == "run":
+    if fmt == "run" and not rundir.is_run_dir(path):
         raise _not_a(label, "run", f"no {rundir.METRICS} or {rundir.CONFIG} in it")
+    if fmt in (None, "run") and rundir.is_run_dir(path):
+        return [read_run_dir(path, max_bytes=max_bytes, **over)]
     files = files_under(path)
-    if fmt in (None, "tensorboard"):
-        from .tensorboard import is_event_file
-
-        if any(is_event_file(f) for f in files):
-            from .tensorboard import read_tensorboard
-
-            notes: list[str] = []
-            columns = read_tensorboard(path, notes, files=files)
-            return build_runlog(columns, path=str(path), fmt="tensorboard", notes=notes, **over)
-        if fmt == "tensorboard":
+    sources = find_runs(path, files)
+    if fmt == "tensorboard":
+        sources = [s for s in sources if s.kind == "tensorboard"]
+        if not sources:
             raise _not_a(label, "tensorboard", "no event files (events.out.tfevents.*) in it")
-    for name in _LOG_NAMES:
-        candidates = [f for f in files if f.name == name]
-        if candidates:
-            return read_log(candidates[-1], format=fmt, max_bytes=max_bytes, **over)
-    raise UserError(
-        f"{label}: a directory with no training log in it (looked for TensorBoard event files, "
-        f"an lrscope run, and {', '.join(_LOG_NAMES[:5])})"
-    )
+    if not sources:
+        raise UserError(
+            f"{label}: a directory with no training log in it (looked for an lrscope run, TensorBoard event "
+            f"files, a trainer_state.json, MLflow runs, and {', '.join(_LOG_NAMES[:5])} ...)"
+        )
+    runs: list[RunLog] = []
+    for source in sources:
+        read = _read_source(source, path, fmt, max_bytes, over)
+        if len(sources) > 1:
+            for log in read:
+                log.run = source.label if not log.run else f"{source.label}: {log.run}"
+        runs.extend(read)
+    if len(sources) > 1:
+        from .stitch import stitch_versions
+
+        runs = stitch_versions(runs)
+    return runs
+
+
+def _read_source(source, base: Path, fmt: str | None, max_bytes: int | None, over: dict) -> list[RunLog]:
+    if source.kind == "tensorboard":
+        from .tensorboard import read_tensorboard
+
+        notes: list[str] = []
+        columns = read_tensorboard(source.path, notes, files=source.files)
+        return build_runlogs(columns, path=str(source.path), fmt="tensorboard", notes=notes, **over)
+    if source.kind == "mlflow":
+        from .formats.mlflow import read_run_metrics
+
+        notes = []
+        parsed = read_run_metrics(source.path, notes)
+        over = dict(over)
+        if over.get("x") is None and parsed.x is not None:
+            over["x"] = parsed.x
+        return build_runlogs(
+            parsed.columns,
+            path=str(source.path.parent),
+            fmt="mlflow",
+            notes=notes,
+            fixed_roles=parsed.roles,
+            **over,
+        )
+    forced = fmt if fmt not in (None, "run") else None
+    if source.kind == "hf" and forced is None:
+        forced = "hf"
+    return read_runs(source.path, format=forced, max_bytes=max_bytes, **over)
 
 
 # ------------------------------------------------------------------------------------------------ run dirs

@@ -32,9 +32,27 @@ CHECKPOINT_NAME = re.compile(r"^epoch-(\d{4,})\.pt$")  # epoch-NNNN.pt: NNNN com
 
 
 def is_run_dir(path: str | Path) -> bool:
-    """A directory holding an lrscope metrics.jsonl or config.json."""
+    """A directory holding an lrscope metrics.jsonl or config.json.
+
+    A Hugging Face output or checkpoint directory also holds a config.json (the model's): one with a
+    ``trainer_state.json`` beside it, or whose config.json names a ``model_type``, is not an lrscope run.
+    """
     path = Path(path)
-    return path.is_dir() and ((path / METRICS).is_file() or (path / CONFIG).is_file())
+    if not path.is_dir():
+        return False
+    if (path / METRICS).is_file():
+        return True
+    config = path / CONFIG
+    if not config.is_file() or (path / "trainer_state.json").is_file():
+        return False
+    try:
+        if config.stat().st_size <= 1 << 20:
+            head = config.read_text(encoding="utf-8", errors="replace")
+            if '"model_type"' in head or '"architectures"' in head:
+                return False
+    except OSError:
+        pass
+    return True
 
 
 def require_run_dir(path: str | Path) -> Path:

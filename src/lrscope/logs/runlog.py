@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
+from .segments import MIN_RUN_RECORDS, records_text, segments_note, split_runs
 
 ROLES = ("lr", "train_loss", "val_loss", "train_acc", "val_acc", "epoch", "step")
 METRIC_ROLES = ("train_loss", "val_loss", "train_acc", "val_acc")
@@ -39,6 +40,8 @@ class RunLog:
     format: str = ""
     lower_is_better: dict[str, bool] = field(default_factory=dict)
     percent: dict[str, bool] = field(default_factory=dict)
+    run: str = ""  # the run's label when a log holds several ("log.txt (records 101-300)"); "" for the only one
+    records: tuple[int, int] = (0, 0)  # the 1-based records of the reader's table this run covers
 
     def __len__(self) -> int:
         return self.rows
@@ -80,6 +83,8 @@ class RunLog:
             self.format,
             dict(self.lower_is_better),
             dict(self.percent),
+            self.run,
+            self.records,
         )
 
 
@@ -146,12 +151,50 @@ def build_runlog(
     val_loss: str | None = None,
     fixed_roles: dict[str, str] | None = None,
 ) -> RunLog:
-    """Assign roles, choose the x axis, merge repeated x values, and check that the result is usable.
+    """The one run of a log: :func:`build_runlogs`' last run; when the log holds several (appended runs), a
+    note says so and which records this one covers."""
+    runs = build_runlogs(
+        columns,
+        path=path,
+        fmt=fmt,
+        notes=notes,
+        lr=lr,
+        loss=loss,
+        x=x,
+        acc=acc,
+        val_loss=val_loss,
+        fixed_roles=fixed_roles,
+    )
+    log = runs[-1]
+    if len(runs) > 1:
+        first, last = log.records
+        log.notes.append(
+            f"read the last of its {len(runs)} runs (records {first}-{last}); lrscope explain explains each"
+        )
+    return log
+
+
+def build_runlogs(
+    columns: dict[str, np.ndarray],
+    *,
+    path: str,
+    fmt: str,
+    notes: list[str],
+    lr: str | None = None,
+    loss: str | None = None,
+    x: str | None = None,
+    acc: str | None = None,
+    val_loss: str | None = None,
+    fixed_roles: dict[str, str] | None = None,
+) -> list[RunLog]:
+    """The runs of a log: choose the x axis, cut appended runs apart where x goes back
+    (:mod:`lrscope.logs.segments`), then per run merge repeated x values, assign roles and check that the
+    result is usable.
 
     ``lr``/``loss``/``x``/``acc``/``val_loss`` are the user's column names (flags); ``fixed_roles`` (role ->
     column) are roles a format reader knows for sure (a Caffe log's test accuracy); the user's flags win.
     """
-    from .roles import assign_roles, choose_x
+    from .roles import choose_x
 
     columns = {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}
     label = path_label(path)
@@ -175,6 +218,38 @@ def build_runlog(
         raise UserError(f"{label}: no numeric data (every cell is text or empty)")
     fixed = {r: c for r, c in (fixed_roles or {}).items() if c in columns}
     x_name = x or fixed.pop("x", None) or choose_x(columns)
+    runs_at = split_runs(columns, x_name, notes) if x_name in columns else []
+    if len(runs_at) <= 1:
+        if runs_at and len(runs_at[0]) < max((len(v) for v in columns.values()), default=0):
+            columns = {k: v[runs_at[0]] for k, v in columns.items()}  # a resumed run: superseded records out
+        log = _one_run(columns, x_name, label, path, fmt, notes, lr, loss, acc, val_loss, fixed)
+        n = max((len(v) for v in columns.values()), default=0)
+        log.records = (int(runs_at[0][0]) + 1, int(runs_at[0][-1]) + 1) if runs_at and n else (1, n)
+        return [log]
+    kept = [r for r in runs_at if len(r) >= MIN_RUN_RECORDS] or [max(runs_at, key=len)]
+    notes.append(segments_note(runs_at, kept, x_name))
+    runs = []
+    for records in kept:
+        part = {k: v[records] for k, v in columns.items()}
+        # a segment without a metric (a run that logged only its rate) is no run to explain
+        try:
+            log = _one_run(part, x_name, label, path, fmt, list(notes), lr, loss, acc, val_loss, fixed)
+        except UserError:
+            if len(kept) == 1:
+                raise
+            continue
+        log.records = (int(records[0]) + 1, int(records[-1]) + 1)
+        log.run = f"{label} ({records_text(records)})"
+        runs.append(log)
+    if not runs:
+        raise UserError(f"{label}: none of its {len(runs_at)} appended runs has a loss or accuracy to explain")
+    return runs
+
+
+def _one_run(columns, x_name, label, path, fmt, notes, lr, loss, acc, val_loss, fixed) -> RunLog:
+    """One run's columns (no restarts in them) as a RunLog: merge repeated x, assign roles, check usable."""
+    from .roles import assign_roles
+
     if x_name != "row":
         columns = merge_repeated_x(columns, x_name, notes, sparse_ok=True)
     # rows where nothing but x is known carry no information
@@ -196,8 +271,9 @@ def build_runlog(
         raise UserError(f"{label}: no data rows (the log is empty or has a header only)")
     if not log.metrics():
         raise UserError(
-            f"{label}: no loss or accuracy column recognised (columns: {shown_names(columns)}); "
-            f"name one with --loss COLUMN"
+            f"{label}: no loss, accuracy or error column recognised (columns seen: {shown_names(columns)}); "
+            f"assign roles with --loss COLUMN, --val-loss COLUMN, --acc COLUMN (an accuracy or error rate), "
+            f"--lr COLUMN, --x COLUMN"
         )
     if x_name == "row":
         _rows_as_epochs(log)
