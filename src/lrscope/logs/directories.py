@@ -74,7 +74,8 @@ def find_runs(directory: Path, files: list[Path]) -> list[RunSource]:
     for name in LOG_NAMES:
         found = sorted((f for f in files if f.name == name), key=natural_key)
         if found:
-            return [RunSource("file", f, path_label(f)) for f in found]
+            # named by their directories: version_0, version_1 ... (the file names are all the same)
+            return [RunSource("file", f, path_label(f.parent if len(found) > 1 else f)) for f in found]
     return []
 
 
