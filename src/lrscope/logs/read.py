@@ -329,23 +329,36 @@ def _parse_text(text: str, path: str, label: str, fmt: str | None, over: dict, n
         return build_runlogs(columns, path=path, fmt=fmt, notes=notes, **over)
     from .delimited import read_delimited
 
+    forced = fmt is not None and fmt != sniffed
     try:
         columns = read_delimited(text, label, notes)
+    except UserError as error:
+        if forced:
+            raise
+        raise UserError(f"{error}{_looked_like(text)}") from None
+    try:
         return build_runlogs(columns, path=path, fmt=fmt, notes=notes, **over)
     except UserError as error:
-        if fmt is not None and fmt != sniffed:
+        if forced or "no numeric data" not in str(error):
             raise
         raise UserError(f"{error}{_looked_like(text)}") from None
 
 
 def _looked_like(text: str) -> str:
-    """For a text no reader could use: what it looked like (formats that nearly matched), what lrscope reads."""
+    """For a text no reader could use: what it looked like (formats that nearly matched, its first line) and
+    what lrscope reads."""
     from . import formats
 
     said = formats.hints(text)
     if said:
         return "; " + "; ".join(said)
-    return ""
+    first = next((line.strip() for line in text[:4096].split("\n") if line.strip()), "")
+    shown = first if len(first) <= 60 else first[:57] + "..."
+    names = ", ".join(f.name for f in formats.TEXT_FORMATS)
+    return (
+        f"; it starts with {shown!r}, which is no format lrscope reads (delimited tables, jsonlines, "
+        f"tensorboard, run directories, {names}: see --format)"
+    )
 
 
 def _not_a(label: str, fmt: str, reason: str) -> UserError:
