@@ -4,15 +4,34 @@ curves.  The one place that says where a rate changes: explain, the plots and th
 Any change.  :func:`rate_changes` lists the rows where the rate differs from the row before by more than a
 relative tolerance (of the larger of the two): every change, steps and smooth decay alike.
 
-Logged rate.  Between consecutive logged rates the signed log change c_k = log(lr_k / lr_{k-1}) is computed.  A
-change is a *step* when it is large (|c_k| >= log 1.3) and stands alone: every other change within two rows is
-in the opposite direction (a warm restart) or at most STEP_DOMINANCE times as large.  Smooth schedules (cosine,
-1cycle, warm-up, exponential) change a little on every row, so none of their changes stands alone, even where
-the ratio between rows is large (the tail of a cosine that ends at zero).
+Logged rate (:func:`logged_events`), judged on the logged values only (NaN rows of a sparse log skipped).
+Two consecutive values *hold* when they differ by at most HOLD_REL relative (float32 rates such as
+0.0010000000474974513 hold).  A change v[k] -> v[k+1] of at least STEP_MIN_RATIO (1.3x) is a *step* when
 
-Inferred.  With no rate known, a decay shows as a simultaneous sharp fall in several metrics (training loss,
-validation loss, error rates): falls found per metric (:mod:`lrscope.analysis.drops`) within a couple of rows
-of each other are one event, with a confidence from how many metrics agree and how strongly.
+- both sides hold: v[k-1] = v[k] and v[k+1] = v[k+2] (the log's first or last value counts as held), as in
+  a ReduceLROnPlateau cut, including a small one clamped by min_lr two rows after another cut; or
+- one side holds and the other moves, and the change is DOMINANCE times larger (absolutely) than the two
+  changes on the moving side: a cut at the end of a warm-up (detectron2's WarmupMultiStepLR), a step into
+  a cosine; or
+- neither side holds, but the change is a jump of LONE_MIN_RATIO (3x) or more, LONE_DOMINANCE times the log
+  change of every change within two rows on both sides: a warm restart (SGDR), or a cut in a rate that
+  wobbles on every row (an adaptive per-batch rate summarised per row).
+
+A rate that changes on every row in one direction (warm-up, cosine, 1cycle, linear decay, triangular cycles)
+has no steps even where the ratio between rows is large (the tail of a cosine or a 1cycle, the start of a
+triangular cycle).  A fall followed by a climb (three or more regular rises, or one or two rises back to
+the level before, where the rate holds) is a *restarted warm-up*: a new or resumed run appended to the log
+restarts its warm-up.  It is kept on :attr:`ScheduleShape.restarted_warmups` (source "restart"), never as
+a decay.
+
+Smooth decays.  :attr:`ScheduleShape.cooldown_row` is the row where the final smooth decay starts: the last
+row of the constant or peak stretch before a run of regular falls (at least COOLDOWN_MIN_CHANGES) that lasts
+to the end of the log (a floor held at the end allowed) and falls by COOLDOWN_MIN_RATIO or more: the
+cooldown of a warm-up-stable-decay schedule, the nanoGPT and llm.c warm-downs, a cosine from its peak.
+
+Schedule spec (:func:`place_schedule`): the spec's jumps, put on the rows by the unit its t counts.
+
+Inferred.  With no rate known, decays are read off the curves: :mod:`lrscope.analysis.infer`.
 """
 
 from __future__ import annotations
@@ -22,29 +41,37 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .drops import Fall
-
-STEP_MIN_LOG = math.log(1.3)
-STEP_DOMINANCE = 0.3
-CHANGE_REL = 1e-6
+STEP_MIN_RATIO = 1.3
+STEP_MIN_LOG = math.log(STEP_MIN_RATIO)
+HOLD_REL = 1e-6  # consecutive rates this close (relative) hold constant
+CHANGE_REL = HOLD_REL
+DOMINANCE = 4.0  # a step out of or into a smooth stretch: its size against the stretch's changes
+LONE_MIN_RATIO = 3.0
+LONE_DOMINANCE = 3.0
+COOLDOWN_MIN_RATIO = 2.0
+COOLDOWN_MIN_CHANGES = 5
 
 
 @dataclass
 class RateChange:
     """One change of the learning rate found in a log: its row and x, the rates around it (None where unknown),
-    where it came from ("logged", "schedule" or "inferred") and how sure that is."""
+    where it came from ("logged", "schedule", "inferred", or "restart" for a restarted warm-up) and how sure
+    that is.  ``end_row``: for a restarted warm-up, the row where the climb back ends."""
 
     row: int
     x: float
     lr_before: float | None
     lr_after: float | None
-    source: str  # "logged" | "schedule" | "inferred"
+    source: str  # "logged" | "schedule" | "inferred" | "restart"
     confidence: float = 1.0
     metrics: list[str] = field(default_factory=list)  # inferred: the metrics that fell together
+    end_row: int | None = None
 
     @property
     def decay(self) -> bool:
-        """A decrease of the rate (or, for inferred events, a fall of the curves)."""
+        """A decrease of the rate (or, for inferred events, a fall of the curves); never a restarted warm-up."""
+        if self.source == "restart":
+            return False
         if self.lr_before is None or self.lr_after is None:
             return True
         return self.lr_after < self.lr_before
@@ -58,7 +85,12 @@ class RateChange:
 
 @dataclass
 class ScheduleShape:
-    """What the logged rate does: kind 'constant' | 'step' | 'smooth' | 'mixed' | 'unknown'."""
+    """What the rate does: kind 'constant' | 'step' | 'smooth' | 'mixed' | 'unknown'.
+
+    ``warmup_rows``: the row where an initial rise ends (0: none); ``restarts``: rises among the steps (warm
+    restarts); ``restarted_warmups``: falls the rate climbs back from (appended or resumed runs);
+    ``cooldown_row``: the row where the final smooth decay starts (None: none); ``source``: "logged" (the
+    log's rate column) or "schedule" (a spec)."""
 
     kind: str
     lr_first: float | None = None
@@ -66,8 +98,11 @@ class ScheduleShape:
     lr_max: float | None = None
     lr_min: float | None = None
     changes: int = 0
-    warmup_rows: int = 0  # rows from the start up to the peak, when the rate rises first
+    warmup_rows: int = 0
     restarts: int = 0
+    restarted_warmups: list[RateChange] = field(default_factory=list)
+    cooldown_row: int | None = None
+    source: str = "logged"
 
 
 def filled_lr(lr: np.ndarray) -> np.ndarray:
@@ -95,98 +130,347 @@ def rate_changes(lr: np.ndarray, rtol: float = CHANGE_REL) -> np.ndarray:
     return np.flatnonzero(changed & np.isfinite(prev) & np.isfinite(cur)) + 1
 
 
+@dataclass
+class _Changes:
+    """The changes v[k] -> v[k+1] of a sequence of rates, classified (boolean arrays over k)."""
+
+    held: np.ndarray  # v[k+1] == v[k] within HOLD_REL
+    log_change: np.ndarray  # log(v[k+1] / v[k]); 0 where held; +-inf to or from zero
+    step: np.ndarray
+    restart: np.ndarray
+
+
+def _shifted(a: np.ndarray, by: int, fill) -> np.ndarray:
+    """a[k + by] at k (``fill`` outside)."""
+    out = np.full(a.shape, fill, dtype=a.dtype)
+    if by > 0:
+        out[:-by] = a[by:]
+    elif by < 0:
+        out[-by:] = a[:by]
+    else:
+        out[:] = a
+    return out
+
+
+def _run_lengths(flag: np.ndarray) -> np.ndarray:
+    """out[k] = how many consecutive True values start at k."""
+    m = len(flag)
+    stop = np.where(flag, m, np.arange(m))  # the first False at or after k
+    stop = np.minimum.accumulate(stop[::-1])[::-1]
+    return stop - np.arange(m)
+
+
+def classify_changes(v: np.ndarray) -> _Changes:
+    """Steps and restarted warm-ups among the changes of the logged rates ``v`` (see the module docstring)."""
+    v = np.asarray(v, dtype=np.float64)
+    d = np.diff(v)
+    m = len(d)
+    held = np.abs(d) <= HOLD_REL * np.maximum(np.abs(v[:-1]), np.abs(v[1:]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.log(v[1:] / v[:-1])
+    c[held] = 0.0
+    bad = ~held & ~np.isfinite(c)
+    c[bad] = np.sign(d[bad]) * np.inf
+    big = ~held & (np.abs(c) >= STEP_MIN_LOG)
+    k = np.arange(m)
+    held_before = _shifted(held, -1, False) | (k == 0)
+    held_after = _shifted(held, 1, False) | (k == m - 1)
+    rise = ~held & (c > 0)
+    climb = _run_lengths(rise)  # climb[k]: consecutive rises from change k on
+    after = _shifted(climb, 1, 0)  # the climb right after change k
+    a = np.abs(d)
+    # a restarted warm-up climbs back regularly (its first rises within a factor 2 of each other), or in one or
+    # two rises back to the level before the fall, where it holds
+    inc = [_shifted(a, j, np.nan) for j in (1, 2, 3)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = np.fmax(np.fmax(inc[0], inc[1]), inc[2]) / np.fmin(np.fmin(inc[0], inc[1]), inc[2])
+        regular = (after >= 3) & (spread <= 2.0)
+        top = np.take(v, np.minimum(k + 1 + after, m))  # the value the climb reaches
+        level = (after >= 1) & (after <= 2) & (top * STEP_MIN_RATIO >= v[:-1])
+        holds_then = np.take(np.append(held, True), np.minimum(k + 1 + after, m))
+    restart = big & (c < 0) & (regular | (level & holds_then))
+    both = big & held_before & held_after & ~restart
+    before_moves = np.maximum(_shifted(a, -1, 0.0), _shifted(a, -2, 0.0))
+    after_moves = np.maximum(_shifted(a, 1, 0.0), _shifted(a, 2, 0.0))
+    one = (
+        big
+        & ~both
+        & ~restart
+        & (
+            (held_after & ~held_before & (a >= DOMINANCE * before_moves))
+            | (held_before & ~held_after & (a >= DOMINANCE * after_moves))
+        )
+    )
+    # a jump in a rate that moves on every row: large, far larger than every change within two rows on both
+    # sides (so never at the ends, where a cosine or 1cycle sampled sparsely falls by a large ratio)
+    near = np.zeros(m)
+    for by in (-2, -1, 1, 2):
+        near = np.maximum(near, np.abs(_shifted(c, by, np.inf)))
+    with np.errstate(invalid="ignore"):
+        lone = (
+            big
+            & ~held_before
+            & ~held_after
+            & ~restart
+            & (np.abs(c) >= math.log(LONE_MIN_RATIO))
+            & (np.abs(c) >= LONE_DOMINANCE * near)
+        )
+    return _Changes(held, c, both | one | lone, restart)
+
+
 def logged_events(lr: np.ndarray, x: np.ndarray) -> tuple[list[RateChange], ScheduleShape]:
-    """Step changes of a logged rate, and the shape of the whole schedule."""
-    rows = np.flatnonzero(np.isfinite(lr) & (np.asarray(lr) >= 0))
-    if len(rows) == 0:
-        return [], ScheduleShape("unknown")
-    v = lr[rows]
-    shape = ScheduleShape("constant", float(v[0]), float(v[-1]), float(v.max()), float(v.min()))
+    """Step changes of a logged rate, and the shape of the whole schedule (see the module docstring)."""
+    lr = np.asarray(lr, dtype=np.float64)
+    rows = np.flatnonzero(np.isfinite(lr) & (lr >= 0))
+    return _events_of(lr[rows], rows, np.asarray(x, dtype=np.float64), "logged")
+
+
+def _events_of(v: np.ndarray, rows: np.ndarray, x: np.ndarray, source: str) -> tuple[list, ScheduleShape]:
+    if len(v) == 0:
+        return [], ScheduleShape("unknown", source=source)
+    shape = ScheduleShape("constant", float(v[0]), float(v[-1]), float(v.max()), float(v.min()), source=source)
     if len(v) < 2:
         return [], shape
-    prev, cur = v[:-1], v[1:]
-    ks = rate_changes(v) - 1  # k: the change from v[k] to v[k + 1]
-    changed = np.zeros(len(prev), dtype=bool)
-    changed[ks] = True
-    shape.changes = len(ks)
-    if len(ks) == 0:
+    ch = classify_changes(v)
+    changed = ~ch.held
+    shape.changes = int(changed.sum())
+    if shape.changes == 0:
         return [], shape
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.log(cur / prev)
-    c[~changed] = 0.0
-    c[changed & ~np.isfinite(c)] = np.sign(cur - prev)[changed & ~np.isfinite(c)] * 10.0
-    events: list[RateChange] = []
-    step_ks = []
-    # a rate that changes on most rows (adaptive, or a per-batch list summarised per row) wobbles by large
-    # ratios now and then: only a clear cut (3x or more) counts as a step there
-    min_log = STEP_MIN_LOG if len(ks) < 0.5 * len(c) else math.log(3.0)
-    for k in ks:
-        a = abs(c[k])
-        if a < min_log:
-            continue
-        if min_log > STEP_MIN_LOG and k == len(c) - 1:
-            continue  # the last row of a schedule that changes on every row: its annealing end, not a step
-        lone = True
-        for j in (k - 2, k - 1, k + 1, k + 2):
-            if (
-                0 <= j < len(c)
-                and c[j] != 0.0
-                and np.sign(c[j]) == np.sign(c[k])
-                and abs(c[j]) > STEP_DOMINANCE * a
-            ):
-                lone = False
-                break
-        if lone and (prev[k] == 0 or cur[k] == 0):
-            # a change to or from zero is a step only when the rate is otherwise constant around it
-            lone = all(not (0 <= j < len(c)) or c[j] == 0.0 for j in (k - 2, k - 1, k + 1, k + 2))
-        if lone:
-            step_ks.append(k)
-            r = int(rows[k + 1])
-            events.append(RateChange(r, float(x[r]), float(prev[k]), float(cur[k]), "logged", 1.0))
-    others = len(ks) - len(step_ks)
-    peak = int(np.argmax(v))
-    if v[peak] > v[0] * (1 + 1e-6) and peak > 0:
-        # the rate rises first: warm-up up to the peak (if the rise is not itself one step)
-        rise_changes = int(np.sum(changed[:peak]))
-        if rise_changes > 1 or not step_ks or step_ks[0] >= peak:
-            shape.warmup_rows = int(rows[peak])
-    shape.restarts = sum(1 for e in events if not e.decay)
-    warmup_only = others > 0 and np.all(ks[~np.isin(ks, step_ks)] < max(peak, 1)) and shape.warmup_rows > 0
-    if not step_ks:
+    step_ks = np.flatnonzero(ch.step)
+    events = []
+    for k in step_ks:
+        r = int(rows[k + 1])
+        events.append(RateChange(r, float(x[r]), float(v[k]), float(v[k + 1]), source, 1.0))
+    for k in np.flatnonzero(ch.restart):
+        r = int(rows[k + 1])
+        end = _climb_end(v, int(k) + 1, float(v[k]))
+        shape.restarted_warmups.append(
+            RateChange(r, float(x[r]), float(v[k]), float(v[k + 1]), "restart", 1.0, end_row=int(rows[end]))
+        )
+    c = ch.log_change
+    falls = np.flatnonzero(changed & (c < 0))
+    lead_end = int(falls[0]) if len(falls) else len(c)  # changes before the first fall
+    lead_rises = np.flatnonzero(changed[:lead_end] & (c[:lead_end] > 0))
+    if len(lead_rises) >= 2 or (len(lead_rises) == 1 and not ch.step[lead_rises[0]]):
+        shape.warmup_rows = int(rows[lead_rises[-1] + 1])
+    shape.restarts = int(np.sum(ch.step & (c > 0)))
+    others = changed & ~ch.step
+    if shape.warmup_rows:
+        others[: lead_rises[-1] + 1] = False
+    if not len(step_ks):
         shape.kind = "smooth"
-    elif others == 0 or warmup_only:
+    elif not others.any():
         shape.kind = "step"
     else:
         shape.kind = "mixed"
+    if shape.kind in ("smooth", "mixed"):
+        start = cooldown_start(v, ch)
+        if start is not None:
+            shape.cooldown_row = int(rows[start])
     return events, shape
 
 
-def schedule_events(spec: str, x: np.ndarray, lr: np.ndarray | None = None) -> tuple[list[RateChange], object]:
-    """Events of a schedule spec (``lrscope.schedules.parse_schedule(spec).events(t0, t1)``) mapped to rows.
+def _climb_end(v: np.ndarray, j: int, level: float) -> int:
+    """Index where the climb after a restart at v[j] ends: the first value back at ``level`` (within 1 %) or the
+    last value of the rising run."""
+    up = np.flatnonzero(np.diff(v[j:]) <= 0)
+    last = j + (int(up[0]) if len(up) else len(v) - 1 - j)
+    back = np.flatnonzero(v[j : last + 1] >= 0.99 * level)
+    return j + int(back[0]) if len(back) else last
 
-    t counts completed scheduler steps; a rate that changes at t is first used in epoch t+1 (1-based epochs, as
-    lrscope and most loggers count) or epoch t (0-based).  For 'row' and 'step' axes the row/step number is t.
-    """
+
+def cooldown_start(v: np.ndarray, ch: _Changes | None = None) -> int | None:
+    """Index of the value where the final smooth decay of ``v`` starts (see the module docstring), or None."""
+    if ch is None:
+        ch = classify_changes(v)
+    c = ch.log_change
+    m = len(c)
+    k = m - 1
+    while k >= 0 and ch.held[k]:  # a floor held at the end
+        k -= 1
+    end = k + 1
+    while k >= 0 and not ch.held[k] and c[k] < 0 and not ch.step[k]:
+        k -= 1
+    start = k + 1
+    if end - start < COOLDOWN_MIN_CHANGES or not (v[start] >= COOLDOWN_MIN_RATIO * v[end]):
+        return None
+    # a planned decay moves regularly (equal steps of a linear decay, a cosine's gradual ones); a rate that
+    # wobbles on every row falls a few times in a row by chance
+    a = np.abs(np.diff(v[start : end + 1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = a[1:] / a[:-1]
+    if np.mean((r >= 1 / 3) & (r <= 3)) < 0.8:
+        return None
+    return start
+
+
+STEP_UNITS = ("epoch", "step")
+
+
+@dataclass
+class Placement:
+    """A schedule spec placed on a log: its jumps as events, the shape of its rate on the log's rows, the unit
+    its t counts ("epoch" or "step"), and notes for the user (the unit when inferred, changes that miss)."""
+
+    events: list[RateChange]
+    shape: ScheduleShape
+    schedule: object
+    unit: str
+    notes: list[str]
+
+
+def schedule_events(
+    spec: str, x: np.ndarray, lr: np.ndarray | None = None, step_unit: str | None = None, log=None
+) -> tuple[list[RateChange], object]:
+    """Events of a schedule spec mapped to rows: (events, schedule).  See :func:`place_schedule`; without a
+    ``log``, ``x`` is the axis t is read from and ``step_unit`` says what it counts (default: epochs)."""
+    return place_schedule(spec, log, step_unit, x=x).events, parse_spec(spec)
+
+
+def parse_spec(spec: str):
     from ..schedules import parse_schedule
 
-    schedule = parse_schedule(spec)
-    xf = x[np.isfinite(x)]
-    if len(xf) == 0:
-        return [], schedule
-    one_based = float(xf.min()) >= 1.0 and np.allclose(xf, np.round(xf))
-    offset = 1.0 if one_based else 0.0
-    t0, t1 = 0.0, float(xf.max())
-    events = []
-    for ev in schedule.events(t0, t1):
-        t = float(getattr(ev, "t", ev[0] if isinstance(ev, tuple) else 0.0))
-        before = getattr(ev, "lr_before", None)
-        after = getattr(ev, "lr_after", None)
-        target = t + offset
-        r = int(np.searchsorted(x, target - 1e-9))
-        if r <= 0 or r >= len(x):
-            continue
-        events.append(RateChange(r, float(x[r]), _f(before), _f(after), "schedule", 1.0))
-    return events, schedule
+    return parse_schedule(spec)
+
+
+def place_schedule(spec: str, log=None, step_unit: str | None = None, x: np.ndarray | None = None) -> Placement:
+    """Put a schedule spec on a log's rows.
+
+    t counts completed scheduler steps, in the unit ``step_unit`` ("epoch" or "step"; default inferred: the
+    log's x axis, and for a log with both an epoch and a step column, epochs unless the spec's changes lie
+    past the last epoch).  Epochs counted from 1 (1, 2, ...: the row of epoch e trained at the rate of t = e -
+    1) or from 0 (the row of epoch N trained at t = N); steps as logged.  A change at t is first seen on the
+    first row whose t reaches it.  A spec none of whose changes land in the log is a UserError; changes
+    outside the log's range, a schedule that is still changing far past the log's end, or one whose jumps all
+    lie in the first 5 % of it (a spec in epochs read as steps), give notes.
+    """
+    from ..errors import UserError
+
+    if step_unit is not None and step_unit not in STEP_UNITS:
+        raise UserError(f"--step-unit must be 'epoch' or 'step', got {step_unit!r}")
+    schedule = parse_spec(spec)
+    axes = _unit_axes(log, x)
+    notes: list[str] = []
+    inferred = step_unit is None
+    if inferred:
+        step_unit = "epoch" if "epoch" in axes else "step"
+        if step_unit == "epoch" and "step" in axes and _past(schedule, axes["epoch"]):
+            step_unit = "step"
+    if step_unit not in axes:
+        have = " and ".join(f"{u}s" for u in axes) or "no x axis"
+        raise UserError(f"--step-unit {step_unit}: the log counts {have}, not {step_unit}s")
+    t_rows, x_rows = axes[step_unit]
+    x_all = x_rows if x is None else np.asarray(x, dtype=np.float64)
+    if inferred:
+        source = "x axis" if len(axes) == 1 else "epoch and step columns"
+        notes.append(
+            f"--schedule counted in {step_unit}s (inferred from the log's {source}; pass --step-unit to change)"
+        )
+    ok = np.isfinite(t_rows)
+    if not ok.any():
+        return Placement([], ScheduleShape("unknown", source="schedule"), schedule, step_unit, notes)
+    t_lo, t_hi = float(t_rows[ok].min()), float(t_rows[ok].max())
+    tf = np.maximum.accumulate(np.where(ok, t_rows, -np.inf))
+    horizon = _horizon(t_hi)
+    jumps = schedule.events(0.0, horizon)  # the jumps past the log too, to say they miss it
+    r = np.searchsorted(tf, jumps.t - 1e-9)
+    inside = (r > 0) & (r < len(tf)) & (jumps.t <= t_hi)
+    before, after = jumps.lr_before[inside].tolist(), jumps.lr_after[inside].tolist()
+    events = [
+        RateChange(int(k), float(x_all[k]), _f(b), _f(a), "schedule", 1.0)
+        for k, b, a in zip(r[inside].tolist(), before, after, strict=True)
+    ]
+    # a schedule that keeps jumping to the horizon (StepLR) jumps past the end of any run: not worth a note
+    periodic = len(jumps) > 0 and float(jumps.t[-1]) > 0.9 * horizon
+    early = jumps.t[~inside & (jumps.t <= t_hi)].tolist()
+    late = [] if periodic else jumps.t[jumps.t > t_hi].tolist()
+    span = f"the log's {step_unit} range {_num(t_lo)}-{_num(t_hi)}"
+    missed = early + late
+    if missed or (len(jumps) and not events):
+        missed = missed or jumps.t[:5].tolist()
+        shown = ", ".join(_num(t) for t in missed[:5]) + (" ..." if len(missed) > 5 else "")
+        if not events:
+            raise UserError(
+                f"the schedule's changes at t={shown} lie outside {span} (none is in the log); check the spec "
+                "or --step-unit"
+            )
+        notes.append(f"the schedule's changes at t={shown} lie outside {span}: not shown")
+    last = None if periodic or late else _last_change(schedule, t_hi)
+    if last is not None and last > 2.0 * t_hi + 2.0:
+        notes.append(f"the schedule is still changing at t={_num(last)}, far past {span}: is --step-unit right?")
+    if events and len(jumps) and float(jumps.t[-1]) < 0.05 * t_hi:
+        notes.append(f"all the schedule's jumps lie in the first 5 % of {span}: is --step-unit right?")
+    rows = np.flatnonzero(ok)
+    values = np.asarray(schedule(np.maximum(tf[rows], 0.0)), dtype=np.float64)
+    _, shape = _events_of(values, rows, x_all, "schedule")
+    if events and shape.kind in ("smooth", "constant"):
+        shape.kind = "mixed" if shape.kind == "smooth" else "step"
+    return Placement(events, shape, schedule, step_unit, notes)
+
+
+def _unit_axes(log, x) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """unit -> (t of each row, x of each row) for the units the log can count in."""
+    if log is None:
+        xv = np.asarray(x, dtype=np.float64)
+        return {"epoch": (_epoch_t(xv), xv), "step": (xv, xv)}
+    xv = log.x
+    out = {}
+    ep = log.roles.get("epoch") or ("epoch" if log.x_name == "epoch" else None)
+    st = log.roles.get("step")
+    if log.x_name != "epoch" and log.roles.get("epoch") != log.x_name and st is None:
+        st = log.x_name  # an x axis that counts neither epochs by name nor by role: steps or rows
+    if ep is not None and ep in log.columns:
+        out["epoch"] = (_epoch_t(filled_lr(log.columns[ep])), xv)
+    if st is not None and st in log.columns:
+        out["step"] = (filled_lr(log.columns[st]), xv)
+    elif st == "row":
+        out["step"] = (np.arange(log.rows, dtype=np.float64), xv)
+    return out
+
+
+def _epoch_t(e: np.ndarray) -> np.ndarray:
+    """Completed epochs at the start of each row's epoch: e - 1 for whole epochs counted from 1, else e."""
+    f = e[np.isfinite(e)]
+    one_based = len(f) and float(f.min()) >= 1.0 and np.allclose(f, np.round(f))
+    return e - 1.0 if one_based else e
+
+
+def _past(schedule, axis) -> bool:
+    """Whether the spec's jumps (or its last change) lie past the end of this axis."""
+    t = axis[0][np.isfinite(axis[0])]
+    if not len(t):
+        return False
+    hi = float(t.max())
+    jumps = schedule.events(0.0, _horizon(hi))
+    if len(jumps):
+        return bool(np.all(jumps.t > hi + 1))
+    last = _last_change(schedule, hi)
+    return last is not None and last > 2.0 * hi + 2.0
+
+
+def _horizon(t_hi: float) -> float:
+    """How far past the log's end jumps are looked for (to name the ones that miss it)."""
+    return max(10.0 * t_hi, t_hi + 10.0)
+
+
+def _last_change(schedule, t_hi: float) -> float | None:
+    """About where a schedule stops changing (on a grid out to 10**4 times the log's range); None when it is
+    still changing at the far end (a repeating schedule)."""
+    hi = max(t_hi, 1.0)
+    grid = np.unique(np.concatenate([np.linspace(0.0, hi, 2001), np.geomspace(hi, hi * 1e4, 2001)]))
+    v = np.asarray(schedule(grid), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        moved = np.flatnonzero(np.abs(np.diff(v)) > 1e-6 * np.maximum(np.abs(v[:-1]), np.abs(v[1:])))
+    if not len(moved):
+        return None
+    k = int(moved[-1])
+    if k >= len(grid) - 10:
+        return None
+    return float(grid[k + 1])
+
+
+def _num(t: float) -> str:
+    return f"{t:.0f}" if float(t) == round(float(t)) else f"{t:.4g}"
 
 
 def _f(v) -> float | None:
@@ -195,40 +479,3 @@ def _f(v) -> float | None:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
-
-
-def infer_events(falls: dict[str, list[Fall]], x: np.ndarray, available: list[str], tol: int) -> list[RateChange]:
-    """Simultaneous sharp falls across metrics -> inferred decay events.
-
-    Falls of different metrics within ``tol`` rows form a group.  Kept when at least two metrics agree, or when
-    only one metric exists and its fall is strong (z >= 8).  Confidence = agreement * strength, where agreement
-    is the share of available metrics that fell and strength = 1 - exp(-mean z / 8).
-    """
-    allf = sorted((f for fs in falls.values() for f in fs), key=lambda f: f.row)
-    groups: list[list[Fall]] = []
-    for f in allf:
-        if groups and f.row - groups[-1][0].row <= tol and f.role not in {g.role for g in groups[-1]}:
-            groups[-1].append(f)
-        else:
-            groups.append([f])
-    events = []
-    m_avail = max(1, len(available))
-    for grp in groups:
-        roles = [f.role for f in grp]
-        mean_z = float(np.mean([min(f.z, 40.0) for f in grp]))
-        if len(grp) < 2 and not (m_avail == 1 and mean_z >= 8.0):
-            continue
-        # a decay lowers the training curves; validation curves alone fall together when validation is noisy
-        if any(r.startswith("train") for r in available) and not any(r.startswith("train") for r in roles):
-            continue
-        agreement = len(grp) / m_avail
-        strength = 1.0 - math.exp(-mean_z / 8.0)
-        conf = round(min(1.0, 0.35 + 0.65 * agreement) * strength, 3)
-        preferred = next((f for f in grp if f.role == "train_loss"), None)
-        if preferred is None:
-            rows = sorted(f.row for f in grp)
-            row = rows[len(rows) // 2]
-        else:
-            row = preferred.row
-        events.append(RateChange(int(row), float(x[row]), None, None, "inferred", conf, roles))
-    return events

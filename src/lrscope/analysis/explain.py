@@ -16,20 +16,29 @@ import numpy as np
 
 from ..logs.runlog import RunLog
 from .drops import drop_at, find_falls, relative_gain
-from .events import RateChange, ScheduleShape, filled_lr, infer_events, logged_events, schedule_events
+from .events import STEP_UNITS, RateChange, ScheduleShape, filled_lr, logged_events, place_schedule
 from .explanation import SCHEMA, Drop, Explanation, Finding
 from .findings import PRODUCERS, register_producer
+from .infer import infer_events
+from .restarts import restart_findings
 from .smooth import Series, bin_medians, series
 from .stages import Stage, judge_stage, split_stages
 from .wording import Context
+
+register_producer(restart_findings)
 
 __all__ = ["SCHEMA", "Drop", "Explanation", "Finding", "PRODUCERS", "explain", "register_producer"]
 
 # ------------------------------------------------------------------------------------------------ pipeline
 
 
-def explain(runlog: RunLog, schedule: str | None = None) -> Explanation:
-    """Explain a run (see module docstring)."""
+def explain(runlog: RunLog, schedule: str | None = None, step_unit: str | None = None) -> Explanation:
+    """Explain a run (see module docstring).  ``schedule``: a spec for a log with no rate column, its t
+    counted in ``step_unit`` ("epoch" or "step"; None: inferred from the log, said in a note)."""
+    if step_unit is not None and step_unit not in STEP_UNITS:
+        from ..errors import UserError
+
+        raise UserError(f"--step-unit must be 'epoch' or 'step', got {step_unit!r}")
     if schedule is not None:
         # a bad spec is an error even where the log's own lr column means it would not be used
         from ..schedules import parse_schedule
@@ -39,11 +48,12 @@ def explain(runlog: RunLog, schedule: str | None = None) -> Explanation:
     # the results are checked for finiteness where they are used, so the user sees findings, not NumPy noise
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _explain(runlog, schedule)
+        return _explain(runlog, schedule, step_unit)
 
 
-def _explain(runlog: RunLog, schedule: str | None) -> Explanation:
+def _explain(runlog: RunLog, schedule: str | None, step_unit: str | None) -> Explanation:
     log = runlog
+    notes = list(log.notes)
     x = log.x
     all_series = {r: s for r in log.metrics() if (s := series(log, r)) is not None}
     if not all_series:
@@ -61,8 +71,9 @@ def _explain(runlog: RunLog, schedule: str | None) -> Explanation:
         lr_f = filled_lr(lr)
         events, shape = logged_events(lr_f, x)
     elif schedule:
-        events, _ = schedule_events(schedule, x)
-        shape = ScheduleShape("step" if events else "unknown")
+        placed = place_schedule(schedule, log, step_unit)
+        events, shape = placed.events, placed.shape
+        notes.extend(placed.notes)
     else:
         events = infer_events(falls, x, list(all_series), tol)
     events.sort(key=lambda e: e.row)
@@ -79,7 +90,7 @@ def _explain(runlog: RunLog, schedule: str | None) -> Explanation:
         "x_name": log.x_name,
         "columns": {role: name for role, name in log.roles.items()},
     }
-    return Explanation(source, events, drops, stages, findings, shape, list(log.notes))
+    return Explanation(source, events, drops, stages, findings, shape, notes)
 
 
 def _row_spacing(s: Series | None) -> int:

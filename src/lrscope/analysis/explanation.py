@@ -91,6 +91,17 @@ class Explanation:
                 "lr_first": _num(self.shape.lr_first),
                 "lr_last": _num(self.shape.lr_last),
                 "warmup_rows": self.shape.warmup_rows,
+                "cooldown_row": self.shape.cooldown_row,
+                "restarted_warmups": [
+                    {
+                        "row": r.row,
+                        "x": _num(r.x),
+                        "lr_before": _num(r.lr_before),
+                        "lr_after": _num(r.lr_after),
+                        "end_row": r.end_row,
+                    }
+                    for r in self.shape.restarted_warmups
+                ],
             },
             "notes": list(self.notes),
         }
