@@ -1,58 +1,165 @@
 """Recognise what each column of a training log is: learning rate, losses, accuracies or error rates, epoch,
 step.
 
-Names are normalised first ("Train Loss", "train_loss", "train/loss", "run-3 - train/loss" all become
-``train loss``), then matched against common spellings.  Among several candidates for one role the most
-specific
-name wins, except that a learning-rate column that never changes (an option such as an initial
-``learningRate``
-repeated on every line) loses to one that changes.
+Names are normalised to words first ("Train Loss", "train_loss", "train/loss", "run-3 - train/loss" all become
+``train loss``; "top1Accuracy" becomes ``top1 accuracy``, "metrics/mAP_0.5" ``metrics map 0.5``), then read:
+
+- **kind**: a learning rate (``lr``, ``learning_rate``, ``x/lr0``, ``lr-SGD/pg1``, ``epoch_lr``), a loss
+  (``loss``, ``nll``, ``mse``...), or a metric of one *family*: accuracy (``acc``, ``top1``), average precision
+  (``mAP``, ``bbox/AP``), error rate (``err``, ``class_error``, ``wer``, ``cer``), score (``dice_coef``,
+  ``iou``, ``f1``, ``bleu``), precision/recall, perplexity (``ppl``: lower is better, an error-like metric).
+  Times, counts, norms and sizes (``hours``, ``eta_seconds``, ``grad_norm``, ``n_parameters``, ``tokens``...)
+  are never metrics.
+- **side**: training (``train``, or no side for a loss or a plain accuracy), validation (``val``, ``valid``,
+  ``eval``, ``validation``; YOLO's ``metrics/``; an AP, a top-1 figure, a WER/BLEU without a side), or test.
+
+Among several candidates for one role, in this order: a column with at least 3 finite values beats a summary
+figure (Hugging Face's one ``train_loss``); a whole beats a part (``total_loss`` over ``loss_cls``; YOLO's
+``box``/``obj``/``cls`` losses are parts: with no total the first is used and a note says so); validation
+beats test (``test_*`` columns with fewer than 3 values, the test-at-end row of a Lightning log, are dropped
+when a validation column exists); accuracy > AP > error rate > score > precision/recall = perplexity; then the
+plainest name (top-5, unscaled, per-layer, per-class, smoothed or running-best variants lose); then column
+order.  Variants of one metric that differ only by a step/epoch qualifier (Lightning's ``train_loss_step`` and
+``train_loss_epoch``): the one with more finite values, the epoch-level one on a tie, said in a note.
+
+Learning rate: a column that changes beats one that never does (an option such as an initial ``learningRate``
+repeated on every line), with a relative tolerance of 1e-6 so that float32 noise is no change.  Per parameter
+group columns (``x/lr0``, ``x/lr1``, ``x/lr2``; ``lr-SGD``, ``lr-SGD/pg1``): the group that most other groups
+agree with (equal within 1e-6 on every row both log), else the first weight group (Ultralytics' group 0 is
+the bias group, warmed up from ``warmup_bias_lr``), said in a note.
+
+Everything here looks at names, and at values only through O(n) NumPy passes (finite counts, equality of
+two columns), so it stays cheap on logs of millions of rows.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
-_SPLIT = re.compile(r"[^a-z0-9@]+")
+_WORD = re.compile(r"\d+\.\d+|[a-z0-9@]+")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 
-_VAL = {"val", "valid", "validation", "test", "eval", "evaluation", "dev", "holdout", "te", "vl"}
+_VAL = {"val", "valid", "validation", "eval", "evaluation", "dev", "holdout", "vl"}
+_TEST = {"test", "te", "testing"}
 _TRAIN = {"train", "training", "trn", "tr"}
+_LEVEL = {"epoch", "epochs", "step", "steps", "batch", "iter"}
+_AGGREGATE = {"total", "sum", "overall", "all", "avg", "mean", "average", "final", "global", "metrics", "x"}
+# words that make a name a time, a count, a size or an optimiser setting: never a metric
 _IGNORE = {
     "time",
+    "times",
     "runtime",
     "timestamp",
     "walltime",
     "wall",
     "duration",
     "seconds",
+    "second",
     "sec",
+    "hours",
+    "hour",
+    "minutes",
     "memory",
     "mem",
-    "min",
-    "max",
     "params",
     "parameters",
     "n",
+    "num",
     "speed",
     "throughput",
     "samples",
+    "tokens",
+    "flos",
     "eta",
     "gpu",
     "data",
-    "std",
-    "var",
     "count",
     "size",
     "grad",
+    "gnorm",
     "norm",
     "momentum",
     "wd",
     "decay",
     "ratio",
     "factor",
+    "wps",
+    "ups",
+    "wpb",
+    "bsz",
+    "clip",
 }
+_LOSS_WORDS = {
+    "loss",
+    "losses",
+    "nll",
+    "ce",
+    "xent",
+    "bce",
+    "crossentropy",
+    "cost",
+    "objective",
+    "mse",
+    "mae",
+    "rmse",
+    "bpd",
+}
+_NOT_LOSS = {"scale", "scaler", "weight", "weights"}
+_ACC_WORDS = {
+    "acc",
+    "accuracy",
+    "accuracies",
+    "top1",
+    "top5",
+    "acc1",
+    "acc5",
+    "acc@1",
+    "acc@5",
+    "prec1",
+    "prec5",
+    "prec@1",
+    "prec@5",
+    "precision1",
+    "correct",
+    "top1accuracy",
+    "top5accuracy",
+}
+_ERR_WORDS = {"err", "error", "errors", "err1", "err5", "top1err", "top5err", "wer", "cer", "ter"}
+_ACC_N = re.compile(r"^acc(?:uracy)?@?\d+$")  # acc1, acc@5, accuracy3 (not accum, accumulation)
+_PPL_WORDS = {"ppl", "perplexity"}
+_AP_WORDS = {"map", "ap", "ap50", "ap75", "map50", "map75", "aps", "apm", "apl"}
+_SCORE_WORDS = {
+    "dice",
+    "coef",
+    "iou",
+    "miou",
+    "f1",
+    "auc",
+    "auroc",
+    "bleu",
+    "rouge",
+    "rouge1",
+    "rouge2",
+    "rougel",
+    "meteor",
+    "score",
+}
+_PR_WORDS = {"precision", "recall", "sensitivity", "specificity"}
+_TOP1 = {"top1", "prec1", "acc1", "err1", "acc@1", "prec@1", "top1err", "top1accuracy"}
+_TOP5 = {"top5", "acc5", "err5", "prec5", "acc@5", "prec@5", "top5err", "top5accuracy"}
+# metrics that have no side are evaluation figures: ImageNet's top-1, a detector's AP, a WER or BLEU
+_EVAL_FAMILY_WORDS = _TOP1 | _TOP5 | _AP_WORDS | {"wer", "cer", "ter", "bleu", "rouge", "rougel", "meteor"}
+# words naming one head of a detector (fast_rcnn/cls_accuracy): an accuracy of that part, not of the model
+_HEAD_WORDS = {"cls", "fg", "bg", "rpn", "rcnn", "roi", "head", "mask", "fast", "box", "obj"}
+_VARIANT = {"unscaled", "best", "ema", "smoothed", "smooth", "running", "std", "var", "min", "max", "raw"}
+_TIER = {"loss": 5, "acc": 5, "ap": 4, "err": 3, "score": 2, "pr": 1, "ppl": 1}
+_LOWER_FAMILIES = {"loss", "err", "ppl"}
+_ENOUGH = 3  # finite values a curve needs; fewer is a summary figure (a test-at-end row)
+
+_EPOCH_NAMES = {"epoch", "epochs", "ep", "trainer epoch", "epoch num", "epoch number"}
 _STEP_WORDS = {
     "step",
     "steps",
@@ -67,19 +174,23 @@ _STEP_WORDS = {
     "batches",
     "update",
     "updates",
+    "num updates",
     "trainer global step",
     "global_step",
 }
 
 
 def normalise(name: str) -> list[str]:
-    """Lower-case word list of a column name, without W&B run prefixes ("run - metric") or __MIN/__MAX."""
+    """Lower-case word list of a column name, without W&B run prefixes ("run - metric").
+
+    camelCase is split ("top1Accuracy" -> top1, accuracy), "mAP" is one word, decimals stay whole
+    ("mAP_0.5:0.95" -> map, 0.5, 0.95)."""
     text = name.strip().strip('"').strip("'")
     if " - " in text:  # W&B export: "<run name> - <metric>"
         text = text.rsplit(" - ", 1)[1]
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)  # camelCase -> camel Case
-    words = [w for w in _SPLIT.split(text.lower()) if w]
-    return words
+    text = text.replace("mAP", " map ")
+    text = _CAMEL.sub(r"\1 \2", text)
+    return _WORD.findall(text.lower())
 
 
 def is_summary_column(name: str) -> bool:
@@ -87,57 +198,140 @@ def is_summary_column(name: str) -> bool:
     return bool(re.search(r"__(min|max|step)$", name.strip(), re.IGNORECASE))
 
 
+def _joined(name: str) -> str:
+    return " ".join(normalise(name))
+
+
+def _is_x_name(joined: str) -> bool:
+    return joined in _EPOCH_NAMES or joined in _STEP_WORDS or joined.replace(" ", "") in _STEP_WORDS
+
+
+# ------------------------------------------------------------------------------------------ learning rate
+
+
+_GROUP_WORD = re.compile(r"^(?:lr|pg|group)(\d+)$")
+
+
 def _score_lr(words: list[str]) -> int:
-    joined = " ".join(words)
+    """How surely a name is a learning rate: 10 plain, 7-8 qualified, 1-2 a setting (initial, decay), 0 not."""
     if not words:
         return 0
+    ws = set(words)
     if words in (["lr"], ["learning", "rate"], ["learningrate"], ["eta"]):
         return 10
-    if "initial" in words or "init" in words or "base" in words or "max" in words or "min" in words:
-        return 2
-    if words[0] == "lr" or words[-1] == "lr" or "lr" in words:
-        return 8 if not (set(words) & {"scale", "mult", "multiplier", "factor", "decay", "ratio", "step"}) else 1
-    if "learning rate" in joined or "learningrate" in joined or ("learning" in words and "rate" in words):
-        return 7 if not (set(words) & {"decay", "ratio", "factor"}) else 1
+    has_lr = "lr" in ws or any(_GROUP_WORD.match(w) and w.startswith("lr") for w in words)
+    if ws & {"initial", "init", "base", "max", "min", "lrf"}:
+        return 2 if has_lr or "learning" in ws or "learningrate" in ws else 0
+    if has_lr:
+        return 8 if not ws & {"scale", "mult", "multiplier", "factor", "decay", "ratio", "step"} else 1
+    joined = " ".join(words)
+    if "learning rate" in joined or "learningrate" in joined:
+        return 7 if not ws & {"decay", "ratio", "factor"} else 1
     return 0
 
 
-def _kind(words: list[str]) -> str | None:
-    """'loss', 'acc', 'err' or None."""
-    ws = set(words)
-    if ws & {
-        "loss",
-        "nll",
-        "ce",
-        "xent",
-        "cost",
-        "objective",
-        "mse",
-        "perplexity",
-        "ppl",
-        "bpd",
-    } and not ws & {"scale", "scaler", "weight"}:
+def _lr_group(words: list[str]) -> tuple[tuple[str, ...], int]:
+    """(the name without its parameter-group index, the index; 0 when none): x/lr1 -> (x lr, 1)."""
+    base: list[str] = []
+    group = 0
+    for i, w in enumerate(words):
+        m = _GROUP_WORD.match(w)
+        if m:
+            group = int(m.group(1))
+            if w.startswith("lr"):
+                base.append("lr")
+        elif w.isdigit() and i > 0 and words[i - 1] in ("lr", "group"):
+            group = int(w)
+        else:
+            base.append(w)
+    return tuple(base), group
+
+
+@dataclass(frozen=True)
+class _Rate:
+    name: str
+    index: int
+    score: int
+    base: tuple[str, ...]
+    group: int
+
+
+def _choose_lr(rates: list[_Rate], columns: dict[str, np.ndarray], notes: list[str]) -> str | None:
+    ordered = sorted(rates, key=lambda r: (-r.score, r.index))
+    changing = [r for r in ordered if _changes(columns[r.name])]
+    chosen = (changing or ordered)[0]
+    if changing and chosen.name != ordered[0].name:
+        notes.append(f"column {ordered[0].name!r} never changes; took {chosen.name!r} as the learning rate")
+    family = sorted((r for r in rates if r.base == chosen.base), key=lambda r: (r.group, r.index))
+    if len(family) > 1 and len({r.group for r in family}) == len(family):
+        chosen, why = _choose_group(family, columns)
+        names = ", ".join(repr(r.name) for r in family)
+        notes.append(f"{len(family)} learning-rate columns (per parameter group: {names}): used {chosen.name!r}, {why}")
+    fin = columns[chosen.name][np.isfinite(columns[chosen.name])]
+    if len(fin) and np.all(fin >= 0) and np.any(fin > 0):
+        return chosen.name
+    notes.append(f"column {chosen.name!r} looks like a learning rate but holds no positive values: ignored")
+    return None
+
+
+def _choose_group(family: list[_Rate], columns: dict[str, np.ndarray]) -> tuple[_Rate, str]:
+    """The group most others agree with; else the first weight group."""
+    agree = [sum(_same(columns[a.name], columns[b.name]) for b in family if b is not a) for a in family]
+    best = max(agree)
+    if best > 0:
+        return family[agree.index(best)], "the rate most groups share"
+    if family[0].base == ("x", "lr") and family[0].group == 0:
+        # Ultralytics YOLO: group 0 holds the biases (warmed up from warmup_bias_lr), 1 and 2 the weights
+        return family[1], "the first weight group (x/lr0 is the bias group)"
+    return family[0], "the first group (the groups' rates differ)"
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    both = np.isfinite(a) & np.isfinite(b)
+    if not both.any():
+        return False
+    x, y = a[both], b[both]
+    return bool(np.all(np.abs(x - y) <= 1e-6 * np.maximum(np.abs(x), np.abs(y))))
+
+
+def _changes(values: np.ndarray) -> bool:
+    """True when consecutive finite values differ by more than 1e-6 relative (float32 noise is no change)."""
+    fin = values[np.isfinite(values)]
+    return len(fin) > 1 and bool(np.any(np.abs(np.diff(fin)) > 1e-6 * np.maximum(np.abs(fin[:-1]), 1e-300)))
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+
+@dataclass(frozen=True)
+class _Metric:
+    name: str
+    index: int
+    role: str  # train_loss, val_loss, train_acc, val_acc
+    family: str  # loss, acc, ap, err, score, pr, ppl
+    side: str  # train, val, test, plain
+    part: bool  # one part of a loss (box, cls, an auxiliary layer) or an accuracy of one detector head
+    total: bool
+    plain: float  # higher for plainer names
+    base: tuple[str, ...]  # the words without step/epoch qualifiers
+    level: str | None  # "step", "epoch" or None
+
+
+def _family(ws: set[str], words: list[str]) -> str | None:
+    if ws & _LOSS_WORDS and not ws & _NOT_LOSS:
         return "loss"
-    if ws & {"err", "error", "errors", "err1", "err5", "top1err", "top5err"}:
+    if ws & _PPL_WORDS:
+        return "ppl"
+    if ws & _ERR_WORDS:  # before accuracy: top1_err is an error rate
         return "err"
-    if ws & {
-        "acc",
-        "accuracy",
-        "top1",
-        "top5",
-        "acc1",
-        "acc5",
-        "acc@1",
-        "acc@5",
-        "prec1",
-        "prec",
-        "precision1",
-        "correct",
-        "score",
-    }:
+    if ws & _ACC_WORDS or any(_ACC_N.match(w) for w in words):
         return "acc"
-    if any(w.startswith("acc") for w in words):
-        return "acc"
+    if ws & _AP_WORDS:
+        return "ap"
+    if ws & _SCORE_WORDS or {"io", "u"} <= ws:  # Keras writes MeanIoU as mean_io_u
+        return "score"
+    if ws & _PR_WORDS:
+        return "pr"
     return None
 
 
@@ -145,26 +339,158 @@ def _side(words: list[str]) -> str:
     ws = set(words)
     if ws & _VAL:
         return "val"
+    if ws & _TEST:
+        return "test"
     if ws & _TRAIN:
         return "train"
     return "plain"
 
 
-def _metric_score(words: list[str]) -> int:
-    """Higher for plainer, more canonical names (epoch-level over step-level)."""
-    score = 10 - len(words)
+def _classify(name: str, index: int) -> _Metric | None:
+    words = normalise(name)
     ws = set(words)
-    if "epoch" in ws:
-        score += 3
-    if "step" in ws or "batch" in ws:
-        score -= 3
-    if ws & {"top5", "acc5", "err5", "top5err", "5"}:
-        score -= 4
+    family = _family(ws, words)
+    if family is None:
+        return None
+    if ws & _IGNORE and not ws & ({"loss", "losses"} | _ACC_WORDS | _ERR_WORDS):
+        return None
+    side = _side(words)
+    if side == "plain" and "metrics" in ws:
+        side = "val"  # YOLO's metrics/precision, metrics/mAP_0.5 are measured on the validation set
+    levels = ws & _LEVEL
+    level = "step" if levels & {"step", "steps", "batch", "iter"} else ("epoch" if levels else None)
+    base = tuple(w for w in words if w not in _LEVEL)
+    kind_words = _LOSS_WORDS | _ACC_WORDS | _ERR_WORDS | _PPL_WORDS | _AP_WORDS | _SCORE_WORDS | _PR_WORDS
+    neutral = _VAL | _TEST | _TRAIN | _AGGREGATE | kind_words | {"io", "u", "value"}
+    extra = [w for w in base if w not in neutral]
+    total = bool(ws & {"total", "sum", "overall"})
+    if family == "loss":
+        part = bool(extra) and not total
+    elif family == "ap":
+        part = False
+    else:
+        part = bool(set(extra) & _HEAD_WORDS)
+    plain = 10.0 - len(base)
+    if ws & _TOP5:
+        plain -= 4
+    if ws & _VARIANT:
+        plain -= 3
     if ws & {"avg", "mean", "average"}:
-        score += 1
-    if ws & {"smoothed", "smooth", "ema", "running"}:
-        score -= 1
-    return score
+        plain += 1
+    if family == "ap":
+        plain -= _ap_qualifier_penalty(words)
+    if family == "loss":
+        role = "val_loss" if side in ("val", "test") else "train_loss"
+    else:
+        evaluation = side in ("val", "test") or (side == "plain" and bool(ws & _EVAL_FAMILY_WORDS))
+        role = "val_acc" if evaluation else "train_acc"
+    return _Metric(name, index, role, family, side, part, total, plain, base, level)
+
+
+def _ap_qualifier_penalty(words: list[str]) -> float:
+    """AP at one IoU threshold (0.5) over a range (0.5:0.95), per size (APs) or per class (AP-3) last."""
+    penalty = 0.0
+    for w in words:
+        if w in ("0.5", "50", "ap50", "map50"):
+            penalty += 1
+        elif w in ("0.75", "75", "ap75", "map75", "0.95", "95"):  # a stricter threshold, or a range's end
+            penalty += 2
+        elif w in ("aps", "apm", "apl"):
+            penalty += 4
+        elif w.isdigit():
+            penalty += 5  # a class index
+        elif w == "m":
+            penalty += 1  # YOLOv8 (M): the mask's AP after the box's (B)
+    return penalty
+
+
+def _rank(m: _Metric, count: int, enough: int) -> tuple:
+    if m.role.startswith("val"):
+        side_rank = {"val": 2, "plain": 1, "test": 0}[m.side]
+    else:
+        side_rank = {"train": 2, "plain": 1}.get(m.side, 0)
+    return (count >= enough, not m.part, _TIER[m.family], side_rank, m.total, m.plain, -m.index)
+
+
+def _choose_metric(role: str, cands: list[_Metric], counts: dict[str, int], notes: list[str]) -> _Metric | None:
+    if not cands:
+        return None
+    enough = min(_ENOUGH, max(counts[c.name] for c in cands))
+    ranked = sorted(cands, key=lambda c: _rank(c, counts[c.name], enough), reverse=True)
+    best = ranked[0]
+    # the same metric at step and at epoch level: the one with more values
+    variants = [
+        c
+        for c in ranked
+        if c.base == best.base and c.family == best.family and c.side == best.side and counts[c.name] >= enough
+    ]
+    if len({c.level for c in variants}) > 1:
+        chosen = max(variants, key=lambda c: (counts[c.name], c.level == "epoch", -c.index))
+        others = ", ".join(f"{c.name!r} ({counts[c.name]})" for c in variants if c is not chosen)
+        notes.append(
+            f"{_ROLE_WORDS[role]}: used {chosen.name!r} ({counts[chosen.name]} values) rather than {others}: "
+            f"the one with more values"
+        )
+        best = chosen
+    return best
+
+
+def _parts_note(chosen: list[tuple[_Metric, list[_Metric]]]) -> str | None:
+    """One note for the loss roles that had to take one part of a loss logged only in parts (YOLO)."""
+    said = [(best, parts) for best, parts in chosen if best.part and len(parts) > 1]
+    if not said:
+        return None
+    first_parts = said[0][1]
+    shown = ", ".join(repr(c.name) for c in first_parts[:6]) + (" ..." if len(first_parts) > 6 else "")
+    used = " and ".join(repr(best.name) for best, _ in said)
+    return f"the loss is logged as separate parts ({shown}; no total): used {used}"
+
+
+_ROLE_WORDS = {
+    "train_loss": "training loss",
+    "val_loss": "validation loss",
+    "train_acc": "training accuracy",
+    "val_acc": "validation accuracy",
+}
+
+
+def _recognise_metrics(
+    columns: dict[str, np.ndarray], skip: set[str], notes: list[str]
+) -> tuple[dict[str, str], set[str]]:
+    metrics = []
+    for index, name in enumerate(columns):
+        if name in skip or is_summary_column(name) or _is_x_name(_joined(name)):
+            continue
+        m = _classify(name, index)
+        if m is not None:
+            metrics.append(m)
+    counts = {m.name: int(np.count_nonzero(np.isfinite(columns[m.name]))) for m in metrics}
+    has_val = any(m.side == "val" and counts[m.name] >= _ENOUGH for m in metrics)
+    if has_val:  # a test-at-end row (Lightning's test_loss, test_acc) is never a curve
+        metrics = [m for m in metrics if not (m.side == "test" and counts[m.name] < _ENOUGH)]
+    if any(m.family == "loss" or not m.part for m in metrics):
+        # a detector head's own accuracy (fast_rcnn/cls_accuracy) is taken only when nothing else is logged
+        metrics = [m for m in metrics if m.family == "loss" or not m.part]
+    roles: dict[str, str] = {}
+    lower: set[str] = set()
+    loss_choices = []
+    for role in ("train_loss", "val_loss", "train_acc", "val_acc"):
+        cands = [m for m in metrics if m.role == role]
+        best = _choose_metric(role, cands, counts, notes)
+        if best is None:
+            continue
+        roles[role] = best.name
+        if best.family in _LOWER_FAMILIES:
+            lower.add(best.name)
+        if role.endswith("loss"):
+            loss_choices.append((best, [c for c in cands if c.part and c.side == best.side]))
+    note = _parts_note(loss_choices)
+    if note:
+        notes.append(note)
+    return roles, lower
+
+
+# ------------------------------------------------------------------------------------------------ x axis
 
 
 def choose_x(columns: dict[str, np.ndarray]) -> str:
@@ -173,16 +499,8 @@ def choose_x(columns: dict[str, np.ndarray]) -> str:
     for name in columns:
         if is_summary_column(name):
             continue
-        words = normalise(name)
-        joined = " ".join(words)
-        if epoch is None and joined in (
-            "epoch",
-            "epochs",
-            "ep",
-            "trainer epoch",
-            "epoch num",
-            "epoch number",
-        ):
+        joined = _joined(name)
+        if epoch is None and joined in _EPOCH_NAMES:
             epoch = name
         elif step is None and (joined in _STEP_WORDS or joined.replace(" ", "") in _STEP_WORDS):
             step = name
@@ -204,6 +522,9 @@ def choose_x(columns: dict[str, np.ndarray]) -> str:
     return step
 
 
+# ------------------------------------------------------------------------------------------------ roles
+
+
 def assign_roles(
     columns: dict[str, np.ndarray],
     *,
@@ -220,127 +541,87 @@ def assign_roles(
     format reader knows (roles ``train_err``/``val_err`` are accuracy roles whose column is an error rate).
     The user's names win over ``fixed``, which wins over recognition by name.
     """
-    roles: dict[str, str] = {}
-    lower: dict[str, bool] = {}
-    percent: dict[str, bool] = {}
     notes: list[str] = []
-    candidates: dict[str, list[tuple[int, str]]] = {
-        r: [] for r in ("lr", "train_loss", "val_loss", "train_acc", "val_acc")
-    }
-    error_cols: set[str] = set()
-    for name in columns:
-        if name == x or is_summary_column(name):
+    fixed = dict(fixed or {})
+    skip = {x} | {c for c in (lr, loss, acc, val_loss) if c is not None} | set(fixed.values())
+    rates = []
+    for index, name in enumerate(columns):
+        if name in skip or is_summary_column(name):
             continue
         words = normalise(name)
-        if not words:
-            continue
-        joined = " ".join(words)
-        if joined in ("epoch", "epochs") or joined in _STEP_WORDS:
-            continue
         s = _score_lr(words)
+        if s and words == ["eta"] and not np.nanmax(np.abs(columns[name]), initial=0.0) <= 1.0:
+            s = 0  # "eta" is a rate only when it looks like one: an ETA in seconds is not
         if s:
-            candidates["lr"].append((s, name))
-            continue
-        kind = _kind(words)
-        if kind is None:
-            continue
-        if set(words) & _IGNORE and kind != "loss" and not set(words) & {"acc", "accuracy", "err", "error"}:
-            continue
-        side = _side(words)
-        score = _metric_score(words)
-        if kind == "loss":
-            role = "val_loss" if side == "val" else "train_loss"
-            if side == "plain":
-                score -= 1  # "loss" is usually the training loss, but an explicit "train loss" is surer
-        else:
-            role = "val_acc" if side == "val" else "train_acc"
-            if kind == "err":
-                error_cols.add(name)
-            if (
-                side == "plain"
-                and kind in ("acc", "err")
-                and ("top1" in words or "prec1" in words or "acc1" in words or "err1" in words)
-            ):
-                role = "val_acc"  # top1 without a side is the evaluation figure in ImageNet-style logs
-        candidates[role].append((score, name))
-    # the learning rate: prefer a column that changes over a constant one
-    lr_c = sorted(candidates["lr"], key=lambda t: -t[0])
-    if lr is not None:
-        roles["lr"] = lr
-    elif lr_c:
-        changing = [c for c in lr_c if _changes(columns[c[1]])]
-        chosen = (changing or lr_c)[0][1]
-        if not changing and len(lr_c) > 1:
-            pass
-        elif changing and changing[0][1] != lr_c[0][1]:
-            notes.append(f"column {lr_c[0][1]!r} never changes; took {chosen!r} as the learning rate")
-        lr_vals = columns[chosen]
-        fin = lr_vals[np.isfinite(lr_vals)]
-        if len(fin) and np.all(fin > 0) or len(fin) and np.all(fin >= 0) and np.any(fin > 0):
+            base, group = _lr_group(words)
+            rates.append(_Rate(name, index, s, base, group))
+    roles: dict[str, str] = {}
+    if "lr" not in fixed and lr is None and rates:
+        chosen = _choose_lr(rates, columns, notes)
+        if chosen is not None:
             roles["lr"] = chosen
-        else:
-            notes.append(f"column {chosen!r} looks like a learning rate but holds no positive values: ignored")
-    for role in ("train_loss", "val_loss", "train_acc", "val_acc"):
-        cands = sorted(candidates[role], key=lambda t: -t[0])
-        cands = [c for c in cands if c[1] not in roles.values()]
-        if cands:
-            roles[role] = cands[0][1]
-    for role, name in (fixed or {}).items():
+    skip |= {r.name for r in rates}
+    found, lower_cols = _recognise_metrics(columns, skip, notes)
+    roles.update(found)
+    for role, name in fixed.items():
         target = {"train_err": "train_acc", "val_err": "val_acc"}.get(role, role)
-        if target in ("lr", "epoch", "step") and target in roles and role not in (fixed or {}):
-            continue
-        for other, col in list(roles.items()):
-            if col == name or other == target:
-                del roles[other]
-        roles[target] = name
+        _put(roles, target, name)
         if role.endswith("err"):
-            error_cols.add(name)
+            lower_cols.add(name)
         elif target.endswith("acc"):
-            error_cols.discard(name)
-    for name, side_role in ((acc, "acc"), (val_loss, "val_loss")):
+            lower_cols.discard(name)
+    if lr is not None:
+        _put(roles, "lr", lr)
+    for name, flag in ((acc, "acc"), (val_loss, "val_loss"), (loss, "loss")):
         if name is None:
             continue
-        for role, col in list(roles.items()):
-            if col == name:
-                del roles[role]
-        if side_role == "acc":
-            words = normalise(name)
-            target = "train_acc" if _side(words) == "train" else "val_acc"
-            if _kind(words) == "err":
-                error_cols.add(name)
-        else:
+        m = _classify(name, 0)
+        side = _side(normalise(name))
+        if flag == "acc":
+            target = "train_acc" if side == "train" else "val_acc"
+            if m is not None and m.family in ("err", "ppl"):
+                lower_cols.add(name)
+            else:
+                lower_cols.discard(name)
+        elif flag == "val_loss":
             target = "val_loss"
-        roles[target] = name
-    if loss is not None:
-        for role, name in list(roles.items()):
-            if name == loss:
-                del roles[role]
-        words = normalise(loss)
-        if _side(words) == "val":
-            roles["val_loss"] = loss
         else:
-            roles["train_loss"] = loss
+            target = "val_loss" if side in ("val", "test") else "train_loss"
+        _put(roles, target, name)
+    lower: dict[str, bool] = {}
+    percent: dict[str, bool] = {}
     for role in ("train_loss", "val_loss", "train_acc", "val_acc"):
         name = roles.get(role)
         if name is None:
             continue
-        lower[name] = role.endswith("loss") or name in error_cols
-        vals = columns[name]
-        fin = vals[np.isfinite(vals)]
-        percent[name] = bool(role.endswith("acc") and len(fin) and fin.max() > 1.0 and fin.max() <= 100.0)
-    if "epoch" not in roles:
-        for name in columns:
-            if " ".join(normalise(name)) in ("epoch", "epochs", "ep"):
-                roles["epoch"] = name
-                break
-    for name in columns:
-        if " ".join(normalise(name)) in _STEP_WORDS and "step" not in roles:
-            roles["step"] = name
-    if x in columns and x not in roles.values():
-        roles["step" if "step" not in roles else "epoch"] = x
+        is_loss = role.endswith("loss")
+        lower[name] = is_loss or name in lower_cols
+        m = _classify(name, 0)
+        fin = columns[name][np.isfinite(columns[name])]
+        percent[name] = bool(not is_loss and (m is None or m.family != "ppl") and len(fin) and 1.0 < fin.max() <= 100.0)
+    _x_roles(columns, roles, x)
     return roles, lower, percent, notes
 
 
-def _changes(values: np.ndarray) -> bool:
-    fin = values[np.isfinite(values)]
-    return len(fin) > 1 and bool(np.any(np.abs(np.diff(fin)) > 1e-12 * np.maximum(np.abs(fin[:-1]), 1e-300)))
+def _put(roles: dict[str, str], role: str, name: str) -> None:
+    """roles[role] = name, taking the column away from any other role it held."""
+    for other, col in list(roles.items()):
+        if col == name:
+            del roles[other]
+    roles[role] = name
+
+
+def _x_roles(columns: dict[str, np.ndarray], roles: dict[str, str], x: str) -> None:
+    if "epoch" not in roles:
+        for name in columns:
+            if _joined(name) in ("epoch", "epochs", "ep") and name not in roles.values():
+                roles["epoch"] = name
+                break
+    if "step" not in roles:
+        for name in columns:
+            joined = _joined(name)
+            if (joined in _STEP_WORDS or joined.replace(" ", "") in _STEP_WORDS) and name not in roles.values():
+                roles["step"] = name
+                break
+    if x in columns and x not in roles.values():
+        roles["step" if "step" not in roles else "epoch"] = x
