@@ -22,7 +22,7 @@ from .findings import PRODUCERS, register_producer
 from .infer import infer_events
 from .restarts import restart_findings
 from .smooth import Series, bin_medians, series
-from .stages import Stage, judge_stage, split_stages
+from .stages import Stage, fit_stage, split_stages
 from .wording import Context
 
 register_producer(restart_findings)
@@ -155,7 +155,6 @@ def _stages(log, s, events, shape, lr) -> list[Stage]:
     out = []
     lr_f = filled_lr(lr) if lr is not None else None
     for k, (first, last) in enumerate(split_stages(log.rows, bounds)):
-        plateaued, tail, needed, judged, (start, end) = judge_stage(s, first, last)
         rate = None
         if lr_f is not None and shape.kind in ("step", "constant"):
             seg = lr_f[first : last + 1]
@@ -165,7 +164,5 @@ def _stages(log, s, events, shape, lr) -> list[Stage]:
             rate = events[k - 1].lr_after
         elif events and k == 0 and events[0].lr_before is not None:
             rate = events[0].lr_before
-        out.append(
-            Stage(first, last, rate, plateaued, tail, s.role if s else None, needed, judged, start, end)
-        )
+        out.append(fit_stage(s, log.x, first, last, rate))
     return out

@@ -1,30 +1,87 @@
 """The findings of an explanation in plain words, from small producers ``f(ctx) -> list[Finding]`` run in
-order (:data:`PRODUCERS`); other analyses add theirs with :func:`register_producer`."""
+order (:data:`PRODUCERS`); other analyses add theirs with :func:`register_producer`.
+
+Rules every producer keeps: a metric that got worse is said to have risen (or fallen, for an accuracy), never to
+have "barely moved"; sizes are the drops' before/after levels; rates are per x unit (:mod:`.wording`); a decay
+is credited with a drop only when the fall clearly exceeds the pace before it (:mod:`.pace`); a stage that
+overfits, or a run whose loss is pathological (:mod:`.pathology`), gets no advice to train longer.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 
+from .cooldown import cooldown_findings, schedule_rates
 from .explanation import Finding
+from .overfit import overfit_findings, overfitting
+from .pace import Pace, pace_at
+from .pathology import blocks_advice, pathology_findings
 from .smooth import Series
-from .wording import Context, fmt, fmt_x, metric_word, pair_words, value_word
+from .stages import Stage
+from .wording import (
+    Context,
+    change_words,
+    fmt,
+    metric_word,
+    pair_words,
+    pct,
+    per_words,
+    rate_scale,
+    units_words,
+    value_word,
+)
+
+_NOT_A_RATE = {"decay", "drop", "factor", "gamma", "min", "max", "warmup", "scheduler", "policy", "mult", "step"}
+
+
+def lr_columns(ctx: Context) -> list[str]:
+    """Columns that hold a learning rate (per parameter group: x/lr0..2, lr-SGD/pg1, ...), by name."""
+    from ..logs.roles import normalise
+
+    out = []
+    for name, v in ctx.log.columns.items():
+        words = normalise(name)
+        joined = " ".join(words)
+        is_rate = any(re.fullmatch(r"lr\d*", w) for w in words) or "learning rate" in joined
+        if is_rate and not _NOT_A_RATE & set(words) and np.isfinite(v).any():
+            out.append(name)
+    used = ctx.log.roles.get("lr")
+    if used in ctx.log.columns and np.nanmax(ctx.log.columns[used]) != np.nanmin(ctx.log.columns[used]):
+        # a rate that changes: a constant column beside it is an option (an initial learningRate), not a group
+        out = [c for c in out if c == used or np.nanmax(ctx.log.columns[c]) != np.nanmin(ctx.log.columns[c])]
+    return out
+
+
+def _group_note(ctx: Context) -> str:
+    used = ctx.log.roles.get("lr")
+    cols = lr_columns(ctx)
+    if used is None or len(cols) < 2 or used not in cols:
+        return ""
+    others = [c for c in cols if c != used]
+    return f" The log has {len(cols)} learning-rate columns ({', '.join(cols)}); these words use {used!r}" + (
+        "." if len(others) else "."
+    )
 
 
 def schedule_finding(ctx: Context) -> list[Finding]:
     sh, evs = ctx.shape, ctx.events
     if ctx.log.has("lr"):
+        group = _group_note(ctx)
         if sh.kind == "constant":
             return [
                 Finding(
                     "schedule",
                     None,
-                    f"The learning rate stayed at {fmt(sh.lr_first)} for all {ctx.log.rows} rows.",
+                    f"The learning rate stayed at {fmt(sh.lr_first)} for all {ctx.log.rows} rows.{group}",
                 )
             ]
         if sh.kind == "smooth":
             if sh.warmup_rows:
                 shape = (
-                    f"warm-up over {sh.warmup_rows} {ctx.unit}s from {fmt(sh.lr_first)} to {fmt(sh.lr_max)}, "
+                    f"warm-up from {fmt(sh.lr_first)} to {fmt(sh.lr_max)} until {ctx.where(sh.warmup_rows)}, "
                     f"then down to {fmt(sh.lr_last)}"
                 )
             else:
@@ -34,7 +91,7 @@ def schedule_finding(ctx: Context) -> list[Finding]:
                     "smooth_schedule",
                     None,
                     f"The learning rate follows a smooth schedule ({shape}, changing a little on "
-                    f"{sh.changes} rows): there is no step change, so no drop is blamed on one.",
+                    f"{sh.changes} rows): there is no step change, so no drop is blamed on one.{group}",
                 )
             ]
         parts = []
@@ -43,21 +100,22 @@ def schedule_finding(ctx: Context) -> list[Finding]:
             f = e.factor
             size = ""
             if f:
-                size = f" {f:.3g}x" if e.decay else f" {1 / f:.3g}x"
+                size = f" {fmt(f)}x" if e.decay else f" {fmt(1 / f)}x"
             parts.append(f"{verb}{size} at {ctx.where(e.row)} ({fmt(e.lr_before)} -> {fmt(e.lr_after)})")
         lead = f"The learning rate started at {fmt(sh.lr_first)} and was " + "; ".join(parts) + "."
         if sh.warmup_rows:
-            lead += f" It warmed up over the first {sh.warmup_rows} {ctx.unit}s."
+            lead += f" It warmed up until {ctx.where(sh.warmup_rows)}."
         if sh.kind == "mixed":
             lead += " Between these steps it also changes smoothly."
-        return [Finding("schedule", None, lead)]
+        return [Finding("schedule", None, lead + group)]
     if ctx.spec:
+        smooth = not evs and schedule_rates(ctx) is not None
+        what = "a smooth schedule with no step" if smooth else f"{len(evs)} change(s) in this run"
         return [
             Finding(
                 "schedule",
                 None,
-                f"The log has no learning-rate column; the schedule {ctx.spec!r} puts "
-                f"{len(evs)} change(s) in this run.",
+                f"The log has no learning-rate column; the schedule {ctx.spec!r} puts {what}.",
             )
         ]
     if not evs:
@@ -73,61 +131,127 @@ def schedule_finding(ctx: Context) -> list[Finding]:
     ]
 
 
+# ------------------------------------------------------------------------------------------------ drops
+
+
+def _observed(s: Series, before: float, after: float) -> float:
+    """The fall from before to after in log units of badness (positive: got better)."""
+    top = 100.0 if s.percent else 1.0
+    a, b = (before, after) if s.lower_is_better else (top - before, top - after)
+    if a <= 0 or b <= 0:
+        return 0.0
+    return math.log(a / b)
+
+
+def _pace_of(ctx: Context, d, i: int | None) -> Pace | None:
+    s = ctx.series.get(d.metric)
+    if s is None:
+        return None
+    rows = [e.row for e in ctx.events]
+    if i is None:
+        prev = max((r for r in rows if r <= d.row), default=None)
+        nxt = min((r for r in rows if r > d.row), default=None)
+    else:
+        prev = rows[i - 1] if i > 0 else None
+        nxt = rows[i + 1] if i + 1 < len(rows) else None
+    return pace_at(s, ctx.x, d.row, _observed(s, d.before, d.after), prev, nxt)
+
+
+def _pace_words(ctx: Context, s: Series, p: Pace) -> str:
+    """ "-1.5% per 20 iterations before the cut, -1.7% after it"."""
+    xs = ctx.x[s.rows]
+    spacing = float(np.median(np.diff(xs))) if len(xs) > 1 else 1.0
+    span = float(xs[-1] - xs[0]) if len(xs) > 1 else 1.0
+    scale = rate_scale(ctx.unit, spacing, span / 4)
+    per = per_words(ctx.unit, scale)
+
+    def scaled(r: float) -> str:
+        return pct(math.expm1(math.log1p(max(r, -0.999999)) * scale), signed=True)
+
+    lead = "its error rate changing " if s.role.endswith("acc") else ""  # the pace is of log error
+    return f"{lead}{scaled(p.before)} {per} before the cut, {scaled(p.after)} after it"
+
+
+def _kept_pace(p: Pace | None) -> bool:
+    """The change continues a fall that was already under way, at no more than about twice its pace."""
+    return (
+        p is not None
+        and p.trend
+        and p.before < 0
+        and not math.isnan(p.after)
+        and math.log1p(p.after) >= 2.0 * math.log1p(p.before)
+    )
+
+
+def _credited(d, p: Pace | None) -> bool:
+    """A drop the decay is credited with: the metric improved by more than 2 % and beyond its pace before."""
+    return d.relative > 0.02 and (p is None or p.distinct)
+
+
 def drop_findings(ctx: Context) -> list[Finding]:
     out = []
     for i, e in enumerate(ctx.events):
         if not e.decay:
             continue
-        ds = {d.metric: d for d in ctx.drops if d.event == i}
+        ds = {d.metric: d for d in ctx.drops if d.event == i and d.metric in ctx.series}
         if not ds:
             continue
-        unit = "epoch" if ctx.unit == "epoch" else "rows"
+        after = f"in the {ctx.unit} after" if ctx.unit == "epoch" else "after"
         if e.source == "inferred":
             cause = f"at {ctx.where(e.row)}, where the rate was most likely cut"
+            change = f"the rate was most likely cut at {ctx.where(e.row)}"
         elif e.lr_before is not None:
-            cause = (
-                f"in the {unit} after the LR went from {fmt(e.lr_before)} to {fmt(e.lr_after)} at "
-                f"{ctx.where(e.row)}"
-            )
+            cause = f"{after} the LR went from {fmt(e.lr_before)} to {fmt(e.lr_after)} at {ctx.where(e.row)}"
+            change = f"the LR went from {fmt(e.lr_before)} to {fmt(e.lr_after)} at {ctx.where(e.row)}"
         else:
-            cause = f"in the {unit} after the rate change at {ctx.where(e.row)}"
-        main = ds.get(ctx.primary) or next(iter(ds.values()))
-        s = ctx.series[main.metric]
-        if main.relative > 0.02:
+            cause = f"{after} the rate change at {ctx.where(e.row)}"
+            change = f"the rate changed at {ctx.where(e.row)}"
+        paces = {role: _pace_of(ctx, d, i) for role, d in ds.items()}
+
+        credit = {role: _credited(ds[role], paces[role]) for role in ds}
+
+        order = sorted(ds, key=lambda r: (r != ctx.primary, list(ctx.series).index(r)))
+        # the lead metric: the primary one when the decay moved it; else one whose drop beat a fitted trend
+        main = next(
+            (r for r in order if credit[r] and (r == order[0] or (paces[r] is not None and paces[r].trend))),
+            order[0],
+        )
+        d = ds[main]
+        s = ctx.series[main]
+        mw = metric_word(ctx, main)
+        p = paces[main]
+        if credit[main]:
+            head = f"The {mw} {change_words(s, d.before, d.after)} {cause}"
+        elif d.relative > 0.02 and _kept_pace(p):
             verb = "fell" if s.lower_is_better else "rose"
             head = (
-                f"The {metric_word(ctx, main.metric)} {verb} {abs(main.relative):.0%} "
-                f"({pair_words(s, main.before, main.after)}) {cause}"
+                f"After {change}, the {mw} {verb} no faster than the pace it already had "
+                f"({_pace_words(ctx, s, p)}; {pair_words(s, d.before, d.after)}): the change continues that "
+                "pace, so no distinct drop can be credited to the decay"
+            )
+        elif d.relative > 0.02:
+            head = (
+                f"After {change}, the {mw} {change_words(s, d.before, d.after)}, within what its trend and noise "
+                "before the cut allow: no distinct drop can be credited to the decay"
             )
         else:
-            head = (
-                f"The {metric_word(ctx, main.metric)} barely moved "
-                f"({pair_words(s, main.before, main.after)}) "
-                f"{cause.replace('in the ' + unit + ' after', 'after')}"
-            )
+            head = f"After {change}, the {mw} showed no drop (it {change_words(s, d.before, d.after)})"
         others = []
-        for role, d in ds.items():
-            if d is main:
+        for role in order:
+            if role == main:
                 continue
-            so = ctx.series[role]
-            pair = pair_words(so, d.before, d.after)
-            if len(set(pair.split(" -> "))) == 1:  # unchanged at the digits shown: "held at", not "fell"
-                others.append(f"the {metric_word(ctx, role)} held at {value_word(so, d.after)}")
-                continue
-            better = d.relative > 0
-            word = (
-                ("fell" if so.lower_is_better else "rose")
-                if better
-                else ("rose" if so.lower_is_better else "fell")
-            )
-            others.append(f"the {metric_word(ctx, role)} {word} {pair}")
+            od, so = ds[role], ctx.series[role]
+            words = f"the {metric_word(ctx, role)} {change_words(so, od.before, od.after)}"
+            if od.relative > 0.02 and not credit[role] and _kept_pace(paces[role]):
+                words += " (at the pace it already had)"
+            others.append(words)
         text = head + ("; " + ", ".join(others) if others else "") + "."
-        if main.relative > 0.1:
+        if credit[main] and d.relative > 0.1:
             text += (
                 " A lower rate shrinks the noise of each update, so the loss can settle below the floor "
                 "the higher rate held it at."
             )
-        out.append(Finding("drop", main.row, text))
+        out.append(Finding("drop", d.row, text))
     return out
 
 
@@ -139,6 +263,9 @@ def unexplained_findings(ctx: Context) -> list[Finding]:
         s = ctx.series[d.metric]
         if abs(d.relative) < 0.05:
             continue
+        p = _pace_of(ctx, d, None)
+        if p is not None and not p.distinct:
+            continue  # the curve falling at the pace it already had (early training) is not a sharp fall
         verb = "fell" if s.lower_is_better else "rose"
         why = (
             "The schedule is smooth, so this is the curve itself (not a step change)"
@@ -150,55 +277,139 @@ def unexplained_findings(ctx: Context) -> list[Finding]:
                 "unexplained_drop",
                 d.row,
                 f"The {metric_word(ctx, d.metric)} {verb} sharply at {ctx.where(d.row)} "
-                f"({value_word(s, d.before)} -> {value_word(s, d.after)}). {why}.",
+                f"({pair_words(s, d.before, d.after)}). {why}.",
             )
         )
     return out
 
 
+# ------------------------------------------------------------------------------------------------ stages
+
+
+def tail_words(ctx: Context, st: Stage) -> str:
+    """The evidence of a stage verdict: "the training loss changed -0.84% per epoch over its last 14 epochs
+    (+-0.50%)"; in the metric's own units for a loss that goes negative."""
+    word = metric_word(ctx, st.metric)
+    scale = rate_scale(ctx.unit, st.spacing, st.tail_x)
+    per = per_words(ctx.unit, scale)
+    over = f"over its last {units_words(ctx.unit, round(st.tail_x))}"
+    s = ctx.series.get(st.metric)
+    if s is not None and (s.y < 0).any() and st.tail_raw is not None:
+        raw = st.tail_raw * scale
+        return f"the {word} changed {'+' if raw >= 0 else '-'}{fmt(abs(raw))} {per} {over}"
+    if s is not None and s.role.endswith("acc") and st.tail_raw is not None and st.end_value is not None:
+        # accuracies and error rates move in points; the fit is on log error, so its noise scales with the error
+        f = 1.0 if s.percent else 100.0
+        err = st.end_value if s.lower_is_better else (100.0 if s.percent else 1.0) - st.end_value
+        points = st.tail_raw * scale * f
+        noise = st.tail_se * scale * abs(err) * f
+        return (
+            f"the {word} changed {'+' if points >= 0 else '-'}{fmt(abs(points), 2)} points {per} {over} "
+            f"(+-{fmt(noise, 2)})"
+        )
+    slope = math.log1p(st.tail_change) * scale
+    noise = st.tail_se * scale
+    return f"the {word} changed {pct(math.expm1(slope), signed=True)} {per} {over} (+-{pct(noise)})"
+
+
+def _flatten_words(ctx: Context, st: Stage, needed: bool) -> str:
+    if st.flatten is None:
+        return ""
+    mid, lo, hi = st.flatten
+    rnd = (lambda v: f"{v:.0f}") if ctx.unit == "epoch" or mid >= 10 else (lambda v: f"{v:.2g}")
+    verb = "needs" if needed else "would have needed"
+    return (
+        f" By an exponential fit of its second half it {verb} about {rnd(mid)} more {ctx.unit}s "
+        f"({rnd(lo)}-{rnd(hi)}) to flatten."
+    )
+
+
 def stage_findings(ctx: Context) -> list[Finding]:
     out = []
     n = len(ctx.stages)
-    if ctx.shape.kind == "smooth" or ctx.primary is None:
+    if ctx.shape.kind == "smooth" or ctx.primary is None or schedule_rates(ctx) is not None:
         return out
-    word = metric_word(ctx, ctx.primary)
+    blocked = blocks_advice(ctx)
+    overfit = overfitting(ctx)
+    lr_known = ctx.has_lr_info() or bool(ctx.events)
+    at_rate = " at this rate" if lr_known else ""
     for k, st in enumerate(ctx.stages):
-        span = f"{ctx.where(st.first_row)}-{fmt_x(ctx.x[st.last_row]) if ctx.unit != 'row' else st.last_row}"
-        rate = f", LR {fmt(st.lr)}" if st.lr is not None else ""
-        label = f"Stage {k + 1} ({span}{rate})"
-        if not st.judged:
-            out.append(Finding("stage", st.first_row, f"{label} is too short to judge."))
+        if st.metric is None:
             continue
-        per = f"{abs(st.tail_change):.2%} per {ctx.unit}"
-        signed = f"{st.tail_change:+.2%} per {ctx.unit}"
+        rate = f", LR {fmt(st.lr)}" if st.lr is not None else ""
+        label = f"Stage {k + 1} ({ctx.span(st.first_row, st.last_row)}{rate})"
+        if not st.judged:
+            out.append(
+                Finding(
+                    "stage",
+                    st.first_row,
+                    f"{label} is too short to judge ({st.points} point{'s' if st.points != 1 else ''} of the "
+                    f"{metric_word(ctx, st.metric)}).",
+                )
+            )
+            continue
+        evidence = tail_words(ctx, st)
         last = k == n - 1
-        if st.plateaued:
+        o = overfit.get(k)
+        if blocked:
+            why = blocked[0].kind
+            reason = {
+                "nan": "the loss diverged (NaN)",
+                "inf": "the loss diverged (infinite)",
+                "exploding": "the loss exploded",
+                "rising": "the loss rose throughout the run",
+                "negative": "the loss goes negative",
+            }.get(why, "the loss is not a normal training curve")
+            text = f"{label}: {evidence}. No advice on its length: {reason} (see above)."
+        elif o is not None:
+            vw = metric_word(ctx, o.val)
+            worse = "got worse" if o.how == "worse" else "stopped improving"
             if last:
                 text = (
-                    f"{label} has plateaued: the {word} changes {signed} at the end, within its noise. More "
-                    f"{ctx.unit}s at this rate would gain little; a further decay (or stopping) "
-                    "is the next move."
+                    f"{label}: {evidence}, but the {vw} {worse} after {ctx.where(o.best_row)} (see the "
+                    f"overfitting finding): more {ctx.unit}s{at_rate} would only overfit further."
                 )
             else:
                 text = (
-                    f"{label} had plateaued before the next change ({word} changing {signed} over its tail): "
-                    f"it was long enough."
+                    f"{label}: {evidence}, but the {vw} {worse} after {ctx.where(o.best_row)} (see the "
+                    "overfitting finding): a longer stage would not have helped."
+                )
+        elif st.rising:
+            tail = f"more {ctx.unit}s{at_rate} would not help" if last else "a longer stage would not have helped"
+            text = f"{label} stopped improving{at_rate}: {evidence}, rising beyond its noise; {tail}."
+        elif st.plateaued:
+            if last:
+                nxt = (
+                    "a further decay (or stopping) is the next move"
+                    if lr_known
+                    else "the log does not say what the rate did, so the next move is yours to judge"
+                )
+                text = (
+                    f"{label} has plateaued: {evidence}, within its noise. More {ctx.unit}s{at_rate} would gain "
+                    f"little; {nxt}."
+                )
+            else:
+                text = (
+                    f"{label} had plateaued before the next change: {evidence}, within its noise: it was long enough."
                 )
         else:
-            more = ""
-            if st.rows_to_flatten is not None:
-                more = f" It would have needed about {st.rows_to_flatten:.0f} more {ctx.unit}s to flatten."
-            else:
-                more = " It showed no sign of slowing down."
             if last:
-                text = (
-                    f"{label} is still improving: the {word} falls {per} at the end. Training longer at this "
-                    f"rate would help.{more.replace('would have needed', 'needs')}"
-                )
+                if lr_known:
+                    text = (
+                        f"{label} is still improving: {evidence}. Training longer{at_rate} would help."
+                        + _flatten_words(ctx, st, True)
+                    )
+                else:
+                    text = (
+                        f"{label} is still improving at the end: {evidence}. The log has no learning-rate column "
+                        "(and no --schedule was given), so whether training longer would help depends on what the "
+                        "rate did; at a constant rate it would."
+                    )
             else:
                 text = (
-                    f"{label} was still falling when the rate changed ({word} falling {per}): the decay came "
-                    f"early, so a smaller gain than a plateaued stage would give is to be expected.{more}"
+                    f"{label} was still improving when the rate changed: {evidence}. The decay came early (before "
+                    "the stage flattened), so a smaller gain than a plateaued stage would give is to be expected."
+                    + _flatten_words(ctx, st, False)
                 )
         out.append(Finding("stage", st.first_row, text))
     return out
@@ -207,113 +418,98 @@ def stage_findings(ctx: Context) -> list[Finding]:
 def no_decay_finding(ctx: Context) -> list[Finding]:
     if any(e.decay for e in ctx.events):
         return []
+    if ctx.shape.kind == "smooth" or schedule_rates(ctx) is not None:
+        return []
     st = ctx.stages[-1] if ctx.stages else None
     trend = ""
-    if st is not None and st.judged and ctx.primary:
-        word = metric_word(ctx, ctx.primary)
+    quiet = blocks_advice(ctx) or (ctx.stages and (len(ctx.stages) - 1) in overfitting(ctx))
+    if st is not None and st.judged and st.metric and not quiet and not st.rising and ctx.log.has("lr"):
         trend = (
-            f" The {word} is still falling ({abs(st.tail_change):.2%} per {ctx.unit}), so this stage is not "
-            f"finished; when it flattens, a tenfold decay typically gives a sharp drop."
+            " The stage is still improving, so it is not finished; when it flattens, a tenfold decay typically "
+            "gives a sharp drop."
             if not st.plateaued
-            else f" The {word} has flattened: a decay now (say tenfold) would typically give a sharp drop."
+            else f" The {metric_word(ctx, st.metric)} has flattened: a decay now (say tenfold) would typically "
+            "give a sharp drop."
         )
-    if ctx.shape.kind == "smooth":
-        return []
     if ctx.log.has("lr"):
         text = (
             f"No learning-rate decay has happened yet: the rate stayed at {fmt(ctx.shape.lr_first)} for all "
             f"{ctx.log.rows} rows, so there is no drop to explain.{trend}"
         )
+    elif ctx.spec:
+        text = f"The schedule {ctx.spec!r} has no decay in this run, so there is no drop to explain."
     else:
         text = (
             "No learning-rate decay was found: the log has no learning-rate column and the curves show no "
-            f"sharp fall that several metrics make together.{trend}"
+            "sharp fall that several metrics make together. A smooth schedule (cosine, linear decay) would not "
+            "show as a fall; pass --schedule SPEC to say what the rate did."
         )
     return [Finding("no_decay", None, text)]
 
 
 def smooth_findings(ctx: Context) -> list[Finding]:
-    if ctx.shape.kind != "smooth" or ctx.primary is None:
+    """The curve of a smooth-schedule run as a whole; or, with no rate known at all, the curve described as it is
+    (whether its fall sped up at the end), with no claim about the schedule."""
+    if ctx.primary is None:
+        return []
+    smooth = ctx.shape.kind == "smooth" or schedule_rates(ctx) is not None
+    unknown = not ctx.has_lr_info() and not ctx.events
+    if not (smooth or unknown):
         return []
     s = ctx.series[ctx.primary]
     n = len(s)
     if n < 8:
         return []
-    q = n // 4
-    total = s.g[:3].mean() - s.g[-3:].mean()
-    late = s.g[-q - 2 : -q + 1].mean() - s.g[-3:].mean() if q >= 2 else 0.0
     word = metric_word(ctx, ctx.primary)
+    q = max(3, n // 50)
     text = (
-        f"The {word} went from {value_word(s, float(np.median(s.y[:3])))} to "
-        f"{value_word(s, float(np.median(s.y[-3:])))} without a step."
+        f"The {word} went from {value_word(s, float(np.median(s.y[:q])))} to "
+        f"{value_word(s, float(np.median(s.y[-q:])))} without a step."
     )
-    if total > 0 and late / total > 0.35:
-        text += (
-            f" A large share of the gain ({late / total:.0%} on a log scale) came in the last quarter, "
-            "as the "
-            f"rate annealed: the usual payoff of a decaying schedule."
-        )
+    if unknown:
+        faster = _speedup(ctx, s)
+        if faster is None and not smooth:
+            return []
+        if faster:
+            text += " " + faster
     st = ctx.stages[-1] if ctx.stages else None
-    if st is not None and st.judged:
-        text += (
-            " It has flattened at the end."
-            if st.plateaued
-            else f" It is still falling at the end ({abs(st.tail_change):.2%} per {ctx.unit})."
-        )
+    if st is not None and st.judged and not blocks_advice(ctx) and not unknown:  # (the stage finding says it)
+        if st.rising:
+            text += f" It got worse at the end: {tail_words(ctx, st)}."
+        elif st.plateaued:
+            text += f" It has flattened at the end: {tail_words(ctx, st)}."
+        else:
+            text += f" It is still improving at the end: {tail_words(ctx, st)}."
     return [Finding("smooth_curve", None, text)]
 
 
-def overfit_findings(ctx: Context) -> list[Finding]:
-    """Validation getting worse while training keeps improving, in each stage after a decay (or in the whole
-    run
-    when there was none)."""
-    v = ctx.series.get("val_loss") or ctx.series.get("val_acc")
-    t = ctx.series.get("train_loss") or ctx.series.get("train_acc")
-    if v is None or t is None or len(v) < 8:
-        return []
-    decays = [e.row for e in ctx.events if e.decay]
-    starts = decays or [0]
-    out = []
-    for i, start in enumerate(starts):
-        stop = starts[i + 1] if i + 1 < len(starts) else ctx.log.rows
-        f = _overfit_segment(ctx, v, t, start, stop, bool(decays))
-        if f is not None:
-            out.append(f)
-    return out
+def _speedup(ctx: Context, s: Series) -> str | None:
+    """With no rate known: whether the fall sped up over the last part of the run (a smooth decay of the rate
+    does that; so can other things), from slopes on x over the last fifth and the fifth before it."""
+    xs = ctx.x[s.rows]
+    if len(xs) < 20 or not np.all(np.isfinite(xs)):
+        return None
+    x0, x1 = float(xs[0]), float(xs[-1])
+    fifth = (x1 - x0) / 5
+    late = np.flatnonzero(xs >= x1 - fifth)
+    before = np.flatnonzero((xs >= x1 - 2 * fifth) & (xs < x1 - fifth))
+    if len(late) < 3 or len(before) < 3:
+        return None
+    from .smooth import linear_slope
 
-
-def _overfit_segment(ctx: Context, v: Series, t: Series, start: int, stop: int, after_decay: bool):
-    k0, k1 = int(np.searchsorted(v.rows, start)), int(np.searchsorted(v.rows, stop))
-    if k1 - k0 < 6:
+    sa, sea = linear_slope(xs[late], s.g[late])
+    sb, seb = linear_slope(xs[before], s.g[before])
+    if not (sa < 0 and sa < 1.5 * min(sb, 0) and (sb - sa) > 3 * math.hypot(sea, seb)):
         return None
-    gv = v.g[k0:k1]
-    best = int(np.argmin(gv))
-    best_row = int(v.rows[k0 + best])
-    end_g = float(np.median(gv[-3:]))
-    worse = end_g - float(gv[best])
-    if best >= len(gv) - 3 or worse < np.log(1.05):
-        return None
-    kt_best = int(np.searchsorted(t.rows, best_row))
-    kt_end = int(np.searchsorted(t.rows, stop)) - 1
-    if kt_best >= kt_end - 1:
-        return None
-    t_best = float(np.median(t.g[max(0, kt_best - 1) : kt_best + 2]))
-    t_end = float(np.median(t.g[max(kt_best, kt_end - 2) : kt_end + 1]))
-    if t_end >= t_best - 0.02:
-        return None
-    vw, tw = metric_word(ctx, v.role), metric_word(ctx, t.role)
-    lead = f"After the decay at {ctx.where(start)}, the" if after_decay else "The"
-    end_row = int(v.rows[k1 - 1])
-    text = (
-        f"{lead} {vw} was best at {ctx.where(best_row)} ({value_word(v, float(v.y[k0 + best]))}) and then "
-        f"got worse ({value_word(v, float(np.median(v.y[k1 - 3 : k1])))} by {ctx.where(end_row)}) "
-        f"while the {tw} "
-        f"kept improving ({pair_words(t, float(t.y[kt_best]), float(t.y[kt_end]))}): "
-        "the model is overfitting "
-        f"at this rate. Keep the checkpoint from {ctx.where(best_row)}, decay or stop sooner, or add "
-        f"regularisation."
+    spacing = float(np.median(np.diff(xs)))
+    scale = rate_scale(ctx.unit, spacing, fifth)
+    per = per_words(ctx.unit, scale)
+    ra, rb = math.expm1(sa * scale), math.expm1(sb * scale)
+    return (
+        f"Its fall sped up over the last fifth of the run (from {ctx.where(int(s.rows[late[0]]))}: "
+        f"{pct(ra, signed=True)} {per}, against {pct(rb, signed=True)} over the fifth before), as a smooth decay "
+        "of the rate would make it; the log has no learning-rate column to say so (pass --schedule SPEC)."
     )
-    return Finding("overfitting", best_row, text)
 
 
 def noise_findings(ctx: Context) -> list[Finding]:
@@ -336,10 +532,12 @@ def noise_findings(ctx: Context) -> list[Finding]:
 
 PRODUCERS = [
     schedule_finding,
+    pathology_findings,
     drop_findings,
     unexplained_findings,
     stage_findings,
     smooth_findings,
+    cooldown_findings,
     no_decay_finding,
     overfit_findings,
     noise_findings,
