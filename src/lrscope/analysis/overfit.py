@@ -215,7 +215,7 @@ def _advice(ctx: Context, k: int, o: Overfit) -> str:
     k0, k1 = _window(v, st.first_row, st.last_row)
     gap = ctx.xv(nxt.row) - ctx.xv(o.best_row)
     spacing = float(np.median(np.diff(ctx.x[v.rows[k0:k1]]))) if k1 - k0 > 1 else 1.0
-    if o.how == "worse" and gap <= max(3 * spacing, 0.3 * span):
+    if o.how == "worse" and gap <= max(3 * spacing, 0.5 * span):
         text += (
             f" If a plateau rule (ReduceLROnPlateau) watching the {metric_word(ctx, o.val)} cut the rate at "
             f"{ctx.where(nxt.row)}, this rise is the likely reason it fired."
