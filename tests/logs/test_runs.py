@@ -160,3 +160,17 @@ def test_no_role_names_the_columns_and_the_flags(tmp_path):
     assert log.roles["val_acc"] == "foo"
     log = read_log(p, val_loss="bar")
     assert log.roles["val_loss"] == "bar"
+
+
+def test_an_mlruns_tree_gives_one_run_per_mlflow_run(tmp_path):
+    for run, name, scale in (("a1b2", "baseline", 1.0), ("c3d4", "longer", 2.0)):
+        metrics = tmp_path / "mlruns" / "0" / run / "metrics"
+        metrics.mkdir(parents=True)
+        (tmp_path / "mlruns" / "0" / run / "meta.yaml").write_text(f"run_id: {run}\n")
+        (tmp_path / "mlruns" / "0" / run / "tags").mkdir()
+        (tmp_path / "mlruns" / "0" / run / "tags" / "mlflow.runName").write_text(name)
+        (metrics / "loss").write_text("".join(f"{1700000000000 + s} {scale / (s + 1):.5f} {s}\n" for s in range(20)))
+        (metrics / "lr").write_text("".join(f"{1700000000000 + s} {0.1 if s < 10 else 0.01} {s}\n" for s in range(20)))
+    runs = read_runs(tmp_path / "mlruns")
+    assert [r.run.endswith(f"({n})") for r, n in zip(runs, ("baseline", "longer"), strict=True)] == [True, True]
+    assert all(r.rows == 20 and r.roles["lr"] == "lr" and r.roles["train_loss"] == "loss" for r in runs)

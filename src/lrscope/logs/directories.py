@@ -99,7 +99,7 @@ def _mlflow_runs(directory: Path, files: list[Path]) -> list[RunSource]:
         parts = f.relative_to(directory).parts
         if "metrics" in parts[:-1]:
             k = len(parts) - 1 - parts[::-1].index("metrics")  # the last "metrics" folder above the file
-            folder = directory.joinpath(*parts[:k])
+            folder = directory.joinpath(*parts[: k + 1])
             if (folder.parent / "meta.yaml").is_file() or folder.parent == directory:
                 folders.add(folder)
     runs = []
