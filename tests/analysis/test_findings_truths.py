@@ -309,7 +309,7 @@ def test_a_logged_cooldown_is_described_with_the_logs_numbers():
     r = explain(make({"step": step, "lr": lr, "loss": train, "val_loss": val}))
     assert r.events == []
     cool = texts(r, "cooldown")
-    assert cool and "from step 3650" in cool[0], texts(r)
+    assert cool and "at step 3650" in cool[0], texts(r)
     assert re.search(
         r"validation loss fell [\d.]+ -> [\d.]+, faster than before it \(-[\d.]+ per 125 steps", cool[0]
     ), cool[0]
@@ -322,7 +322,7 @@ def test_a_cooldown_from_a_schedule_spec_when_the_log_has_no_rate():
         "join([constant(0.0036), linear(0.0036, 0.0, 1450)], [3650])",
     )
     cool = texts(r, "cooldown")
-    assert cool and "from step 3650" in cool[0] and "--schedule" in cool[0], texts(r)
+    assert cool and "at step 3650" in cool[0] and "--schedule" in cool[0], texts(r)
 
 
 def test_no_rate_and_no_spec_makes_no_schedule_claim():

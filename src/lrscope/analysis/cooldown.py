@@ -107,7 +107,7 @@ def cooldown_findings(ctx: Context) -> list[Finding]:
     what = "cooldown" if start > peak_first + 2 else "decay"
     origin = "" if source == "logged" else ", per the --schedule spec"
     head = (
-        f"During the {what} of the rate from {ctx.where(start)} ({fmt(peak)} -> {fmt(end_rate)}{origin}), "
+        f"During the {what} of the rate from {fmt(peak)} at {ctx.where(start)} to {fmt(end_rate)}{origin}, "
         + "; ".join(parts)
         + "."
     )
@@ -153,14 +153,14 @@ def _metric_during(
         return None
     (va, ra), (vb, _) = a, b
     word = metric_word(ctx, s.role)
-    first_eval = "" if float(x[ra]) <= x0 else f" from its first value in the decay, at {ctx.where(ra)},"
+    first_eval = "" if float(x[ra]) <= x0 else f" (from its first value in the decay, at {ctx.where(ra)})"
     if va == vb or pair_words(s, va, vb).split(" -> ")[0] == pair_words(s, va, vb).split(" -> ")[1]:
         return f"the {word} held at {value_word(s, vb)}"
     improved = vb < va if s.lower_is_better else vb > va
     verb = ("fell" if s.lower_is_better else "rose") if improved else ("rose" if s.lower_is_better else "fell")
-    text = f"the {word} {verb}{first_eval} {pair_words(s, va, vb)}"
+    text = f"the {word} {verb} {pair_words(s, va, vb)}{first_eval}"
     if not improved:
-        return text + " (it got worse while the rate decayed: the decay is not what moved it)"
+        return text + ": it got worse while the rate decayed, so the decay is not what moved it"
     stable = np.flatnonzero((xs >= float(x[peak_first])) & (xs < x0))
     if len(stable) >= 3:
         stretch = min(0.5 * length, x0 - float(x[peak_first]))

@@ -15,12 +15,13 @@ import re
 import numpy as np
 
 from .cooldown import cooldown_findings, schedule_rates
+from .events import filled_lr
 from .explanation import Finding
 from .overfit import overfit_findings, overfitting
 from .pace import Pace, pace_at
 from .pathology import blocks_advice, pathology_findings
 from .smooth import Series
-from .stages import Stage
+from .stages import PLATEAU_FALL, Stage
 from .wording import (
     Context,
     change_words,
@@ -318,25 +319,45 @@ def _flatten_words(ctx: Context, st: Stage, needed: bool) -> str:
     mid, lo, hi = st.flatten
     rnd = (lambda v: f"{v:.0f}") if ctx.unit == "epoch" or mid >= 10 else (lambda v: f"{v:.2g}")
     verb = "needs" if needed else "would have needed"
-    return (
-        f" By an exponential fit of its second half it {verb} about {rnd(mid)} more {ctx.unit}s "
-        f"({rnd(lo)}-{rnd(hi)}) to flatten."
-    )
+    more = f"{rnd(mid)} more {ctx.unit}" + ("" if rnd(mid) == "1" else "s")
+    return f" By an exponential fit of its second half it {verb} about {more} ({rnd(lo)}-{rnd(hi)}) to flatten."
+
+
+def _stage_rates(ctx: Context, st: Stage) -> tuple[str, bool, float | None]:
+    """(", LR 0.1" or ", LR 2e-05 -> 0.000999", whether the logged rate rose through the stage (a warm-up), its
+    highest value)."""
+    lr = ctx.log.role("lr")
+    if lr is None:
+        return (f", LR {fmt(st.lr)}" if st.lr is not None else ""), False, None
+    seg = filled_lr(lr)[st.first_row : st.last_row + 1]
+    seg = seg[np.isfinite(seg)]
+    if len(seg) == 0:
+        return "", False, None
+    lo, hi = float(seg.min()), float(seg.max())
+    if hi <= lo * 1.01:
+        return f", LR {fmt(float(np.median(seg)))}", False, hi
+    warmup = float(seg[-1]) >= 1.3 * float(seg[0]) and int(np.argmax(seg)) >= len(seg) - 2
+    return f", LR {fmt(float(seg[0]))} -> {fmt(float(seg[-1]))}", warmup, hi
+
+
+def _slow_or_flat(st: Stage) -> str:
+    """Why a plateaued stage counts as flat: within its noise, or falling too slowly to matter."""
+    slope = math.log1p(st.tail_change)
+    if abs(slope) > 2.5 * st.tail_se:
+        return f"too slow to gain {pct(PLATEAU_FALL)} more over another quarter of the stage"
+    return "within its noise"
 
 
 def stage_findings(ctx: Context) -> list[Finding]:
     out = []
-    n = len(ctx.stages)
     if ctx.shape.kind == "smooth" or ctx.primary is None or schedule_rates(ctx) is not None:
         return out
     blocked = blocks_advice(ctx)
     overfit = overfitting(ctx)
-    lr_known = ctx.has_lr_info() or bool(ctx.events)
-    at_rate = " at this rate" if lr_known else ""
     for k, st in enumerate(ctx.stages):
         if st.metric is None:
             continue
-        rate = f", LR {fmt(st.lr)}" if st.lr is not None else ""
+        rate, warmup, peak = _stage_rates(ctx, st)
         label = f"Stage {k + 1} ({ctx.span(st.first_row, st.last_row)}{rate})"
         if not st.judged:
             out.append(
@@ -348,71 +369,70 @@ def stage_findings(ctx: Context) -> list[Finding]:
                 )
             )
             continue
-        evidence = tail_words(ctx, st)
-        last = k == n - 1
-        o = overfit.get(k)
-        if blocked:
-            why = blocked[0].kind
-            reason = {
-                "nan": "the loss diverged (NaN)",
-                "inf": "the loss diverged (infinite)",
-                "exploding": "the loss exploded",
-                "rising": "the loss rose throughout the run",
-                "negative": "the loss goes negative",
-            }.get(why, "the loss is not a normal training curve")
-            text = f"{label}: {evidence}. No advice on its length: {reason} (see above)."
-        elif o is not None:
-            vw = metric_word(ctx, o.val)
-            worse = "got worse" if o.how == "worse" else "stopped improving"
-            if last:
-                text = (
-                    f"{label}: {evidence}, but the {vw} {worse} after {ctx.where(o.best_row)} (see the "
-                    f"overfitting finding): more {ctx.unit}s{at_rate} would only overfit further."
-                )
-            else:
-                text = (
-                    f"{label}: {evidence}, but the {vw} {worse} after {ctx.where(o.best_row)} (see the "
-                    "overfitting finding): a longer stage would not have helped."
-                )
-        elif st.rising:
-            tail = f"more {ctx.unit}s{at_rate} would not help" if last else "a longer stage would not have helped"
-            text = f"{label} stopped improving{at_rate}: {evidence}, rising beyond its noise; {tail}."
-        elif st.plateaued:
-            if last:
-                nxt = (
-                    "a further decay (or stopping) is the next move"
-                    if lr_known
-                    else "the log does not say what the rate did, so the next move is yours to judge"
-                )
-                text = (
-                    f"{label} has plateaued: {evidence}, within its noise. More {ctx.unit}s{at_rate} would gain "
-                    f"little; {nxt}."
-                )
-            else:
-                text = (
-                    f"{label} had plateaued before the next change: {evidence}, within its noise: it was long enough."
-                )
-        else:
-            if last:
-                if lr_known:
-                    text = (
-                        f"{label} is still improving: {evidence}. Training longer{at_rate} would help."
-                        + _flatten_words(ctx, st, True)
-                    )
-                else:
-                    text = (
-                        f"{label} is still improving at the end: {evidence}. The log has no learning-rate column "
-                        "(and no --schedule was given), so whether training longer would help depends on what the "
-                        "rate did; at a constant rate it would."
-                    )
-            else:
-                text = (
-                    f"{label} was still improving when the rate changed: {evidence}. The decay came early (before "
-                    "the stage flattened), so a smaller gain than a plateaued stage would give is to be expected."
-                    + _flatten_words(ctx, st, False)
-                )
-        out.append(Finding("stage", st.first_row, text))
+        out.append(Finding("stage", st.first_row, _stage_text(ctx, k, st, label, warmup, peak, blocked, overfit)))
     return out
+
+
+def _stage_text(ctx: Context, k: int, st: Stage, label: str, warmup: bool, peak, blocked, overfit) -> str:
+    evidence = tail_words(ctx, st)
+    last = k == len(ctx.stages) - 1
+    lr_known = ctx.has_lr_info() or bool(ctx.events)
+    at_rate = " at this rate" if lr_known else ""
+    o = overfit.get(k)
+    if blocked:
+        reason = {
+            "nan": "the loss diverged (NaN)",
+            "inf": "the loss diverged (infinite)",
+            "exploding": "the loss exploded",
+            "rising": "the loss rose throughout the run",
+            "negative": "the loss goes negative",
+        }.get(blocked[0].kind, "the loss is not a normal training curve")
+        return f"{label}: {evidence}. No advice on its length: {reason} (see above)."
+    if o is not None:
+        vw = metric_word(ctx, o.val)
+        worse = "got worse" if o.how == "worse" else "stopped improving"
+        tail = (
+            f"more {ctx.unit}s{at_rate} would only overfit further" if last else "a longer stage would not have helped"
+        )
+        return (
+            f"{label}: {evidence}, but the {vw} {worse} after {ctx.where(o.best_row)} (see the overfitting finding): "
+            f"{tail}."
+        )
+    if warmup and not last:
+        state = "was still improving" if not st.plateaued else "had flattened"
+        return (
+            f"{label} is the warm-up: the rate rose to {fmt(peak)} through it, and the {metric_word(ctx, st.metric)} "
+            f"{state} when the rate was cut at its end ({evidence}). A warm-up is not meant to plateau, so its "
+            "length is not judged."
+        )
+    if st.rising:
+        tail = f"more {ctx.unit}s{at_rate} would not help" if last else "a longer stage would not have helped"
+        return f"{label} stopped improving{at_rate}: {evidence}, rising beyond its noise; {tail}."
+    if st.plateaued:
+        why = _slow_or_flat(st)
+        if not last:
+            return f"{label} had plateaued before the next change: {evidence}, {why}: it was long enough."
+        nxt = (
+            "a further decay (or stopping) is the next move"
+            if lr_known
+            else "the log does not say what the rate did, so the next move is yours to judge"
+        )
+        return f"{label} has plateaued: {evidence}, {why}. More {ctx.unit}s{at_rate} would gain little; {nxt}."
+    if not last:
+        return (
+            f"{label} was still improving when the rate changed: {evidence}. The decay came early (before the "
+            "stage flattened), so a smaller gain than a plateaued stage would give is to be expected."
+            + _flatten_words(ctx, st, False)
+        )
+    if lr_known:
+        return f"{label} is still improving: {evidence}. Training longer{at_rate} would help." + _flatten_words(
+            ctx, st, True
+        )
+    return (
+        f"{label} is still improving at the end: {evidence}. The log has no learning-rate column (and no "
+        "--schedule was given), so whether training longer would help depends on what the rate did; at a constant "
+        "rate it would."
+    )
 
 
 def no_decay_finding(ctx: Context) -> list[Finding]:

@@ -9,8 +9,8 @@ Rules, on the raw column of the loss (the series a finding works from drops non-
   where a column logged with it, such as the rate, is finite).  NaNs the loss recovers from are counted, not
   called a divergence.
 - infinite: any +-inf value.
-- exploding: on a running median (window 5, or fewer points), the last level is at least 100x the lowest
-  level before it, and above where the run started.
+- exploding: on a running median (window 5, or fewer points; long curves binned first), the last level is
+  at least 100x the lowest level before it, and above where the run started.
 - rising throughout: the least-squares slope of log loss against x over the whole run is positive and
   significant (> 3 se), the end level is at least 10 % above the start level, and the lowest level is in the
   first fifth of the run (it never had a real fall).
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .explanation import Finding
-from .smooth import linear_slope
+from .smooth import bin_medians, linear_slope
 from .wording import Context, fmt, metric_word
 
 GROWTH = math.log(100.0)
@@ -160,7 +160,12 @@ def _of_column(ctx: Context, role: str, values: np.ndarray) -> list[Pathology]:
         return out  # growth and rise on a log scale do not apply
     if s is None or len(y) < 6 or any(p.kind in ("inf",) for p in out):
         return out
-    g = np.log(np.maximum(y, np.finfo(float).tiny))
+    # long step-level curves: block medians (about MAX_POINTS) keep the running median cheap and robust
+    xs = np.asarray(ctx.x, dtype=np.float64)[rows]
+    if not np.all(np.isfinite(xs)):
+        return out
+    rows, g, _ = bin_medians(rows, np.log(np.maximum(y, np.finfo(float).tiny)))
+    xs = np.asarray(ctx.x, dtype=np.float64)[rows]
     w = min(5, max(1, len(g) // 6))
     level = np.median(np.lib.stride_tricks.sliding_window_view(g, w), axis=1)
     low = np.minimum.accumulate(level)
@@ -183,9 +188,6 @@ def _of_column(ctx: Context, role: str, values: np.ndarray) -> list[Pathology]:
         return out
     if role != "train_loss" and "train_loss" in ctx.log.roles:
         return out  # a validation loss rising while training falls is overfitting, not a broken run
-    xs = np.asarray(ctx.x, dtype=np.float64)[rows]
-    if not np.all(np.isfinite(xs)):
-        return out
     slope, se = linear_slope(xs, g)
     q = max(2, len(g) // 10)
     start_level, end_level = float(np.median(g[:q])), float(np.median(g[-q:]))
