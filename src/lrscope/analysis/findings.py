@@ -268,11 +268,12 @@ def unexplained_findings(ctx: Context) -> list[Finding]:
         if p is not None and not p.distinct:
             continue  # the curve falling at the pace it already had (early training) is not a sharp fall
         verb = "fell" if s.lower_is_better else "rose"
-        why = (
-            "The schedule is smooth, so this is the curve itself (not a step change)"
-            if ctx.shape.kind == "smooth"
-            else "No learning-rate change is near it"
-        )
+        if ctx.shape.kind == "smooth" or schedule_rates(ctx) is not None:
+            why = "The schedule is smooth, so this is the curve itself (not a step change)"
+        elif _rate_moves_near(ctx, d.row):
+            why = "The rate changes a little on the rows around it, with no step there, so this is the curve itself"
+        else:
+            why = "No learning-rate change is near it"
         out.append(
             Finding(
                 "unexplained_drop",
@@ -282,6 +283,16 @@ def unexplained_findings(ctx: Context) -> list[Finding]:
             )
         )
     return out
+
+
+def _rate_moves_near(ctx: Context, row: int) -> bool:
+    """The logged rate changes somewhere within two rows of ``row`` (a smooth stretch of a mixed schedule)."""
+    lr = ctx.log.role("lr")
+    if lr is None:
+        return False
+    seg = filled_lr(lr)[max(0, row - 3) : row + 3]
+    seg = seg[np.isfinite(seg)]
+    return len(seg) > 1 and float(np.ptp(seg)) > 1e-6 * float(np.max(np.abs(seg)))
 
 
 # ------------------------------------------------------------------------------------------------ stages

@@ -4,7 +4,7 @@ Every stage is looked at, the first one (before any decay) and smooth-schedule r
 validation metric's badness g (log loss, log error) within the stage:
 
 - best level: the lowest running median (window 1, 3 or 5 points as the stage has < 8, < 30 or more points);
-  the best point is the lowest value in that window;
+  the best point quoted is the lowest value of the stage before the end window;
 - end level: the median of the last q points (q = a third of the points after the best, 1 to 20);
 - noise: sigma = 1.4826 MAD of first differences / sqrt(2); se = 1.25 sigma sqrt(1/window + 1/q); the best
   level is the minimum of many windows, so it sits about bias = 1.25 sigma / sqrt(window) sqrt(2 ln m) below
@@ -112,7 +112,10 @@ def _stage(v: Series, t: Series | None, same: Series | None, first: int, last: i
         how = "worse"
     end_row = int(rv[-1])
     end_value = float(np.median(yv[-q:]))
-    best_row, best_value = int(rv[bp]), float(yv[bp])
+    # the point quoted (and whose checkpoint to keep) is the lowest before the end window: a robust level found
+    # the turn, but a reader checks the best value against the log
+    shown = int(np.argmin(gv[: n - q])) if n - q > 0 else bp
+    best_row, best_value = int(rv[shown]), float(yv[shown])
     if t is None:
         if how is None:
             return None
