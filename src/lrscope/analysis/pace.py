@@ -3,9 +3,9 @@ clearly faster after the cut than its trend before it would have carried it.
 
 On the badness scale g (log loss, log error) a line g = a + b x is fitted to the last points before the change
 (up to MAX_BEFORE, least squares, x the log's own x values, so b is per epoch or per step); a slope within two
-standard errors of zero is taken as flat (a noisy plateau has no trend to extrapolate).  The trend's
-extrapolation to the first points after the change (up to MAX_AFTER) predicts where the curve would be had
-nothing happened; the *excess* is the median of (predicted - observed) over those points, in log units
+standard errors of zero is taken as flat, at the median level (a noisy plateau has no trend to extrapolate).
+The trend's extrapolation to the first points after the change (up to MAX_AFTER) predicts where the curve
+would be had nothing happened; the *excess* is the median of (predicted - observed) over those points, in log units
 (positive: the curve sits below its old trend).  Its standard error combines the fit's residual scatter
 (robust: 1.4826 MAD, at least the stage's point-to-point noise) over the points after, over the points before,
 and the slope's uncertainty carried over the gap.  The fall is *distinct* when the excess is at least EXCESS_Z
@@ -74,7 +74,7 @@ def pace_at(
         sigma = max(sigma, noise_sigma(s.g[lo:k]))
     slope_se = sigma / math.sqrt(sxx)
     if abs(b) < 2.0 * slope_se:
-        b = 0.0  # no measurable trend: a flat level
+        b, a = 0.0, float(np.median(gb))  # no measurable trend: a flat level, robust to a spike
     pred = a + b * (xa - xm)
     excess = float(np.median(pred - ga))
     gap = float(xa.mean() - xm)
