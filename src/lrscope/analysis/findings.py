@@ -57,14 +57,12 @@ def lr_columns(ctx: Context) -> list[str]:
 
 
 def _group_note(ctx: Context) -> str:
+    """Which of several learning-rate columns (parameter groups) the words use."""
     used = ctx.log.roles.get("lr")
     cols = lr_columns(ctx)
     if used is None or len(cols) < 2 or used not in cols:
         return ""
-    others = [c for c in cols if c != used]
-    return f" The log has {len(cols)} learning-rate columns ({', '.join(cols)}); these words use {used!r}" + (
-        "." if len(others) else "."
-    )
+    return f" The log has {len(cols)} learning-rate columns ({', '.join(cols)}); these words use {used!r}."
 
 
 def schedule_finding(ctx: Context) -> list[Finding]:
