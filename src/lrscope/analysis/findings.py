@@ -148,12 +148,15 @@ def _pace_of(ctx: Context, d, i: int | None) -> Pace | None:
         return None
     rows = [e.row for e in ctx.events]
     if i is None:
+        at = d.row
         prev = max((r for r in rows if r <= d.row), default=None)
         nxt = min((r for r in rows if r > d.row), default=None)
     else:
+        # split at the change itself: a lagged fall (epoch means) must not leak into the trend before it
+        at = rows[i]
         prev = rows[i - 1] if i > 0 else None
         nxt = rows[i + 1] if i + 1 < len(rows) else None
-    return pace_at(s, ctx.x, d.row, _observed(s, d.before, d.after), prev, nxt)
+    return pace_at(s, ctx.x, at, _observed(s, d.before, d.after), prev, nxt)
 
 
 def _pace_words(ctx: Context, s: Series, p: Pace) -> str:
@@ -338,7 +341,9 @@ def _stage_rates(ctx: Context, st: Stage) -> tuple[str, bool, float | None]:
     lr = ctx.log.role("lr")
     if lr is None:
         return (f", LR {fmt(st.lr)}" if st.lr is not None else ""), False, None
-    seg = filled_lr(lr)[st.first_row : st.last_row + 1]
+    if "filled_lr" not in ctx.memo:
+        ctx.memo["filled_lr"] = filled_lr(lr)
+    seg = ctx.memo["filled_lr"][st.first_row : st.last_row + 1]
     seg = seg[np.isfinite(seg)]
     if len(seg) == 0:
         return "", False, None

@@ -2,10 +2,11 @@
 clearly faster after the cut than its trend before it would have carried it.
 
 On the badness scale g (log loss, log error) a line g = a + b x is fitted to the last points before the change
-(up to MAX_BEFORE, least squares, x the log's own x values, so b is per epoch or per step); a slope within two
-standard errors of zero is taken as flat, at the median level (a noisy plateau has no trend to extrapolate).
-The trend's extrapolation to the first points after the change (up to MAX_AFTER) predicts where the curve
-would be had nothing happened; the *excess* is the median of (predicted - observed) over those points, in log units
+(up to MAX_BEFORE, a fifth of the stage on long logs, at most MAX_FIT; least squares, x the log's own x values,
+so b is per epoch or per step); a slope within two standard errors of zero is taken as flat, at the median
+level (a noisy plateau has no trend to extrapolate).  The trend's extrapolation to the first points after the
+change (up to MAX_AFTER) predicts where the curve would be had nothing happened; the *excess* is the median of
+(predicted - observed) over those points, in log units
 (positive: the curve sits below its old trend).  Its standard error combines the fit's residual scatter
 (robust: 1.4826 MAD, at least the stage's point-to-point noise) over the points after, over the points before,
 and the slope's uncertainty carried over the gap.  The fall is *distinct* when the excess is at least EXCESS_Z
@@ -31,6 +32,7 @@ EXCESS_Z = 2.5
 MIN_EXCESS = math.log(1.02)
 MAX_BEFORE = 16  # points of the trend fit
 MAX_AFTER = 5  # points after the change compared with the trend
+MAX_FIT = 2000  # a step-level log's windows are capped: more points add time, not precision
 
 
 @dataclass
@@ -63,8 +65,8 @@ def pace_at(
         sigma = noise_sigma(s.g)
         distinct = observed >= max(MIN_EXCESS, EXCESS_Z * sigma * math.sqrt(2.0))
         return Pace(bool(distinct), False, math.nan, math.nan, observed, sigma * math.sqrt(2.0))
-    m = max(3, min(n_before // 2, max(MAX_BEFORE, n_before // 5)))
-    h = max(1, min(n_after, max(MAX_AFTER, len(s) // 200), m))
+    m = max(3, min(n_before // 2, max(MAX_BEFORE, n_before // 5), MAX_FIT))
+    h = max(1, min(n_after, max(MAX_AFTER, len(s) // 200), m, MAX_FIT // 4))
     xb, gb = xf[s.rows[k - m : k]], s.g[k - m : k]
     xa, ga = xf[s.rows[k : k + h]], s.g[k : k + h]
     if not (np.all(np.isfinite(xb)) and np.all(np.isfinite(xa))) or xb[-1] <= xb[0]:

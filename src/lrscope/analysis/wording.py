@@ -170,7 +170,7 @@ def metric_word(ctx: Context, role: str) -> str:
 
 def value_word(s: Series, v: float, digits: int = 1) -> str:
     if s.role.endswith("acc"):
-        return f"{v:.{digits}f}%" if s.percent else (f"{100 * v:.{digits}f}%" if abs(v) <= 1 else fmt(v))
+        return f"{v:.{digits}f}%" if s.percent else (f"{100 * v:.{digits}f}%" if abs(v) <= 1 + 1e-9 else fmt(v))
     return fmt(v) if digits == 1 else fmt(v, digits + 2)
 
 
