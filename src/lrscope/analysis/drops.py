@@ -20,11 +20,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .smooth import Series, bin_medians, noise_sigma, window_medians
+from .smooth import Series, bin_medians, detrended_sigma, noise_sigma, window_medians
 
 Z_MIN = 4.0
-MIN_FALL = 0.07  # about a 7 % fall in the loss or in the error rate
+MIN_FALL = 0.015  # about a 1.5 % fall in the loss or in the error rate
 SHARPNESS = 0.4  # at least this share of the fall happens within two rows
+BASELINE = "max"
+SIGMA_FLOOR = 0.005
+GLOBAL = detrended_sigma
+LOCATE = "l1"
 
 
 @dataclass
@@ -33,6 +37,11 @@ class Fall:
     row: int  # first row at the lower level
     z: float  # strength against the noise
     jump: float  # size in log units (log before - log after)
+    settled: bool = True  # the curve goes on long enough after the fall to show its new level (a full window)
+    ratio: float = float("inf")  # the fall against the steeper of the neighbouring windows' falls (the trend)
+    before: float = 0.0  # the neighbouring windows' falls (log units; NaN where the curve has no such window)
+    after: float = 0.0
+    step_z: float = 0.0  # the largest one-row fall where it starts, in units of the one-row noise
 
 
 def window_for(n: int) -> int:
@@ -83,11 +92,14 @@ def _falls_at(s: Series, rows: np.ndarray, g: np.ndarray, b: int, w: int) -> lis
     # the trend a window-median jump carries anyway: the mean of the neighbouring jumps (exact for a straight
     # line; at least the jump itself on a decelerating descent, so such curves never score)
     with np.errstate(invalid="ignore"):
-        baseline = np.maximum(0.0, np.where(np.isfinite(right), 0.5 * (left + right), left))
+        if BASELINE == "max":
+            baseline = np.maximum(0.0, np.where(np.isfinite(right), np.maximum(left, right), left))
+        else:
+            baseline = np.maximum(0.0, np.where(np.isfinite(right), 0.5 * (left + right), left))
     score = jump - baseline
-    sigma = local_sigma(g, w)[idx]
+    sigma = np.maximum(local_sigma(g, w)[idx], _quantum_sigma(s, rows, g, b)[idx])
     # the noise can be tiny on smooth epoch-level training curves: floor it at 0.5 % of a unit
-    se = 1.25 * np.sqrt(2.0 / w) * np.maximum(sigma, max(0.005, 0.5 * noise_sigma(g)))
+    se = 1.25 * np.sqrt(2.0 / w) * np.maximum(sigma, max(SIGMA_FLOOR, 0.5 * GLOBAL(g)))
     z = score / se
     falls: list[Fall] = []
     order = np.argsort(-z)
@@ -114,9 +126,45 @@ def _falls_at(s: Series, rows: np.ndarray, g: np.ndarray, b: int, w: int) -> lis
             continue
         taken[lo:hi] = True
         row = _locate(s, rows, g, b, i, w)
-        falls.append(Fall(s.role, row, float(z[k]), float(score[k])))
+        sides = [v for v in (left[k], right[k]) if np.isfinite(v)]
+        ratio = float(jump[k]) / max(max(sides, default=0.0), 1e-9)
+        j = int(np.searchsorted(rows, row))
+        settled = bool(np.isfinite(right[k])) or _flat_after(g, j, w, float(jump[k]))
+        # the largest one-row fall where it starts, against the point noise: a step happens in a row
+        one_row = max((float(g[m - 1] - g[m]) for m in (j, j + 1) if 0 < m < n), default=0.0)
+        step_z = one_row / max(float(sigma[k]), 1e-9) / np.sqrt(2.0)
+        nb = [float(v) if np.isfinite(v) else float("nan") for v in (left[k], right[k])]
+        falls.append(Fall(s.role, row, float(z[k]), float(score[k]), settled, ratio, nb[0], nb[1], step_z))
     falls.sort(key=lambda f: f.row)
     return falls
+
+
+def _quantum_sigma(s: Series, rows: np.ndarray, g: np.ndarray, b: int) -> np.ndarray:
+    """A noise floor for a quantised metric (a handful of distinct values: an accuracy on a small evaluation set,
+    a loss printed with few digits), on the badness scale at each binned point (n + 1 values): a value can move
+    by one quantum q with no change underneath, so the floor is q / |base| with base the loss or the error."""
+    q = quantum(s.y)
+    out = np.zeros(len(g) + 1)
+    if q <= 0:
+        return out
+    base = np.abs(np.exp(g))  # g = log(base)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floor = np.where(base > 0, q / base, 0.0)
+    out[: len(g)] = floor
+    out[len(g)] = floor[-1] if len(floor) else 0.0
+    return out
+
+
+def quantum(y: np.ndarray) -> float:
+    """The resolution of a metric's values: the smallest gap between its distinct values when it has few of them
+    (fewer than half as many distinct values as points), else 0."""
+    y = y[np.isfinite(y)]
+    if len(y) < 8:
+        return 0.0
+    u = np.unique(y)
+    if len(u) > 0.5 * len(y) or len(u) < 2:
+        return 0.0
+    return float(np.min(np.diff(u)))
 
 
 def local_sigma(g: np.ndarray, w: int) -> np.ndarray:
@@ -136,6 +184,8 @@ def local_sigma(g: np.ndarray, w: int) -> np.ndarray:
 
 def _locate(s: Series, rows: np.ndarray, g: np.ndarray, b: int, i: int, w: int) -> int:
     """The first row at the lower level near binned position i."""
+    if b == 1 and LOCATE == "l1":
+        return int(s.rows[_onset(g, _l1_split(g, i, w), w)])
     if b == 1:
         lo, hi = max(1, i - w // 2 - 1), min(len(g), i + w // 2 + 1)
         d = g[lo - 1 : hi - 1] - g[lo:hi]  # one-row falls g[k-1] - g[k] for k in lo..hi-1
@@ -156,31 +206,45 @@ def _locate(s: Series, rows: np.ndarray, g: np.ndarray, b: int, i: int, w: int) 
     return int(s.rows[start + 1 + int(np.argmax(t))])
 
 
-def drop_at(
-    s: Series, row: int, h: int | None = None, limit_before: int | None = None, limit_after: int | None = None
-) -> tuple[float, float, int] | None:
-    """(before, after, first row after) levels of a metric around ``row``: medians of h points on each side.
+def _flat_after(g: np.ndarray, j: int, w: int, jump: float) -> bool:
+    """Near the end of a curve (no full window after a fall): whether the points from j on (at least w) hold their
+    new level rather than keep falling (the annealing tail of a smooth schedule keeps falling)."""
+    rest = g[j:]
+    if len(rest) < w:
+        return False
+    h = len(rest) // 2
+    return float(np.median(rest[:h]) - np.median(rest[h:])) <= 0.5 * jump
 
-    h is 1 for clean short curves (the value just before and just after), more for noisy or long ones.
-    """
-    k = int(np.searchsorted(s.rows, row))
-    if k == 0 or k >= len(s):
-        return None
-    if h is None:
-        sigma = noise_sigma(s.g)
-        h = 1 if sigma < 0.04 else 3
-        h = max(h, len(s) // 200)
-    lo = max(0, k - h)
-    if limit_before is not None:
-        lo = max(lo, int(np.searchsorted(s.rows, limit_before)))
-    hi = min(len(s), k + h)
-    if limit_after is not None:
-        hi = min(hi, int(np.searchsorted(s.rows, limit_after)))
-    lo = min(lo, k - 1)
-    hi = max(hi, k + 1)
-    before = float(np.median(s.y[lo:k]))
-    after = float(np.median(s.y[k:hi]))
-    return before, after, int(s.rows[k])
+
+def _onset(g: np.ndarray, j: int, w: int) -> int:
+    """Where a fall split at j starts: walk back over the values already a quarter of the way down from the level
+    before to the level after (a metric that responds over a few evaluations starts falling before the split)."""
+    lo, hi = max(0, j - w), min(len(g), j + w)
+    if j <= lo or j >= hi:
+        return j
+    before, after = float(np.median(g[lo:j])), float(np.median(g[j:hi]))
+    threshold = before - 0.25 * (before - after)
+    k = j
+    while k - 1 > lo and g[k - 1] < threshold:
+        k -= 1
+    return k
+
+
+def _l1_split(g: np.ndarray, i: int, w: int) -> int:
+    """The index j near i (within w // 2 + 1) that splits g[i-w-1:i+w+1] into two flat segments best: least
+    total absolute deviation from each segment's median (spikes barely move it)."""
+    n = len(g)
+    lo, hi = max(0, i - w - 1), min(n, i + w + 1)
+    best, best_cost = i, np.inf
+    for j in range(max(lo + 1, i - w // 2 - 1), min(hi - 1, i + w // 2 + 1) + 1):
+        a, b = g[lo:j], g[j:hi]
+        ma, mb = np.median(a), np.median(b)
+        if mb >= ma:  # not a fall
+            continue
+        cost = np.abs(a - ma).sum() + np.abs(b - mb).sum()
+        if cost < best_cost:
+            best, best_cost = j, cost
+    return best
 
 
 def relative_gain(before: float, after: float, lower_is_better: bool) -> float:

@@ -15,11 +15,12 @@ import warnings
 import numpy as np
 
 from ..logs.runlog import RunLog
-from .drops import drop_at, find_falls, relative_gain
+from .drops import find_falls, relative_gain
 from .events import STEP_UNITS, RateChange, ScheduleShape, filled_lr, logged_events, place_schedule
 from .explanation import SCHEMA, Drop, Explanation, Finding
 from .findings import PRODUCERS, register_producer
 from .infer import infer_events
+from .levels import LAG_POINTS, measure
 from .restarts import restart_findings
 from .smooth import Series, bin_medians, series
 from .stages import Stage, fit_stage, split_stages
@@ -68,8 +69,7 @@ def _explain(runlog: RunLog, schedule: str | None, step_unit: str | None) -> Exp
     shape = ScheduleShape("unknown")
     lr = log.role("lr")
     if lr is not None:
-        lr_f = filled_lr(lr)
-        events, shape = logged_events(lr_f, x)
+        events, shape = logged_events(lr, x)  # the logged values only: NaN rows of a sparse log are no holds
     elif schedule:
         placed = place_schedule(schedule, log, step_unit)
         events, shape = placed.events, placed.shape
@@ -102,52 +102,54 @@ def _row_spacing(s: Series | None) -> int:
 
 
 def _drops(log, x, all_series, falls, events, tol) -> list[Drop]:
+    """Each metric's levels at each decay (tied to it: a fall that starts up to a lag after the cut is the
+    cut's, :mod:`lrscope.analysis.levels`), then the sharp falls no decay explains."""
     drops: list[Drop] = []
-    used: set[tuple[str, int]] = set()
-    rows = [e.row for e in events]
-    for i, e in enumerate(events):
-        if not e.decay:
-            continue
-        prev_row = rows[i - 1] if i > 0 else None
-        next_row = rows[i + 1] if i + 1 < len(rows) else None
+    bounds = [e.row for e in events]  # every change bounds the level windows, a raise too
+    decays = [(i, e) for i, e in enumerate(events) if e.decay]
+    claimed: set[tuple[str, int]] = set()
+    for i, e in decays:
+        lo = bounds[i - 1] if i > 0 else 0
+        hi = bounds[i + 1] if i + 1 < len(bounds) else log.rows
         for role, s in all_series.items():
-            spacing = int(np.median(np.diff(s.rows))) if len(s) > 1 else 1
-            t = max(tol, 2 * spacing)
-            match = [f for f in falls[role] if abs(f.row - e.row) <= t and (role, f.row) not in used]
-            row = e.row
-            if match:
-                f = min(match, key=lambda f: abs(f.row - e.row))
-                used.add((role, f.row))
-                row = f.row
-            measured = drop_at(s, row, limit_before=prev_row, limit_after=next_row)
-            if measured is None:
+            lag = _lag_rows(s, tol)
+            near = [f for f in falls[role] if e.row - tol <= f.row <= e.row + lag and lo <= f.row < hi]
+            claimed.update((role, f.row) for f in near)
+            f = min(near, key=lambda f: abs(f.row - e.row)) if near else None
+            lev = measure(s, e.row, lo, hi, None if f is None else f.row)
+            if lev is None:
                 continue
-            before, after, first = measured
-            rel = relative_gain(before, after, s.lower_is_better)
-            drops.append(Drop(role, first, float(x[first]), before, after, rel, i, bool(match)))
+            rel = relative_gain(lev.before, lev.after, s.lower_is_better)
+            drops.append(Drop(role, lev.row, float(x[lev.row]), lev.before, lev.after, rel, i, lev.sharp))
+    decay_rows = [e.row for _, e in decays]
     for role, fs in falls.items():
         s = all_series[role]
+        lag = _lag_rows(s, tol)
         for f in fs:
-            if (role, f.row) in used:
+            if (role, f.row) in claimed or any(r - tol <= f.row <= r + lag for r in decay_rows):
                 continue
-            measured = drop_at(s, f.row)
-            if measured is None:
+            if f.ratio < STEP_RATIO:  # a bend in the curve (faster, then slower), not a step
                 continue
-            before, after, first = measured
-            drops.append(
-                Drop(
-                    role,
-                    first,
-                    float(x[first]),
-                    before,
-                    after,
-                    relative_gain(before, after, s.lower_is_better),
-                    None,
-                    True,
-                )
-            )
+            lo = max((b for b in bounds if b <= f.row), default=0)
+            hi = min((b for b in bounds if b > f.row), default=log.rows)
+            lev = measure(s, f.row, lo, hi, f.row)
+            if lev is None:
+                continue
+            rel = relative_gain(lev.before, lev.after, s.lower_is_better)
+            if rel <= 0:  # the levels say it did not fall
+                continue
+            drops.append(Drop(role, lev.row, float(x[lev.row]), lev.before, lev.after, rel, None, True))
     drops.sort(key=lambda d: (d.row, d.metric))
     return drops
+
+
+STEP_RATIO = 2.0  # a fall no decay explains is reported when it is at least twice the trend around it
+
+
+def _lag_rows(s: Series, tol: int) -> int:
+    """Rows after a cut within which a metric's fall is the cut's: LAG_POINTS + 1 of its evaluations."""
+    spacing = int(np.median(np.diff(s.rows))) if len(s) > 1 else 1
+    return max(tol, (LAG_POINTS + 1) * spacing)
 
 
 def _stages(log, s, events, shape, lr) -> list[Stage]:

@@ -77,6 +77,22 @@ def series(log, role: str) -> Series | None:
     return Series(role, name, rows, values[ok], g[ok], lower, pct)
 
 
+def raw_value(s: Series, gv: float) -> float:
+    """The metric value whose badness is ``gv``: the inverse of :func:`badness` for this series (exp for a loss,
+    top - exp for an accuracy; the linear map of a metric kept on its raw scale)."""
+    top = 100.0 if s.percent else 1.0
+    base = s.y if s.lower_is_better else top - s.y
+    ok = np.flatnonzero(base > 0)
+    if len(ok) and np.allclose(s.g[ok[:16]], np.log(base[ok[:16]]), rtol=0, atol=1e-9):
+        b = float(np.exp(gv))
+        return b if s.lower_is_better else top - b
+    nz = np.flatnonzero(s.g != 0)
+    if not len(nz):
+        return float(gv)
+    scale = float(s.y[nz[0]] / s.g[nz[0]])  # g = +-v / spread
+    return float(gv) * scale
+
+
 def noise_sigma(g: np.ndarray) -> float:
     """Point-to-point noise of a curve: 1.4826 * MAD of first differences / sqrt(2) (robust to jumps)."""
     if len(g) < 3:
@@ -86,9 +102,17 @@ def noise_sigma(g: np.ndarray) -> float:
     return float(1.4826 * mad / np.sqrt(2))
 
 
-def bin_medians(
-    rows: np.ndarray, g: np.ndarray, max_points: int = MAX_POINTS
-) -> tuple[np.ndarray, np.ndarray, int]:
+def detrended_sigma(g: np.ndarray) -> float:
+    """Point noise with steady trends removed: 1.4826 * MAD of second differences / sqrt(6) (a straight line, or
+    the steep early fall of a run, adds nothing; a step adds one outlier)."""
+    if len(g) < 4:
+        return 0.0
+    d2 = np.diff(g, 2)
+    mad = np.median(np.abs(d2 - np.median(d2)))
+    return float(1.4826 * mad / np.sqrt(6))
+
+
+def bin_medians(rows: np.ndarray, g: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray, int]:
     """Medians of consecutive blocks of b points (b = 1 when short): (first row of each block, medians, b)."""
     n = len(g)
     b = max(1, int(np.ceil(n / max_points)))
