@@ -1,17 +1,24 @@
-"""Sharp falls in a noisy curve, and how large a fall was.
+"""Sharp falls in a noisy curve (:func:`find_falls`), each with what the inferred-decay rules need.
 
-A fall at i is scored by comparing window medians on the badness scale (log loss or log error):
+A fall at i is scored by comparing window medians on the badness scale g (log loss or log error):
 
-    jump(i) = median(g[i-w:i]) - median(g[i:i+w])          (positive: the curve got better)
-    score(i) = jump(i) - max(0, (jump(i-w) + jump(i+w)) / 2)   (the neighbouring windows' jumps are trend)
+    jump(i)  = median(g[i-w:i]) - median(g[i:i+w])              (positive: the curve got better)
+    score(i) = jump(i) - max(0, jump(i-w), jump(i+w))             (the steeper neighbouring window is trend)
 
-and z(i) = score(i) / se with se = 1.25 * sqrt(2 / w) * sigma, sigma the point noise (MAD of differences).
-Medians
-make single spikes harmless; subtracting the neighbouring jumps removes steady trends and makes a decelerating
-(convex) descent score negative.  A candidate is kept when z >= Z_MIN and the fall is at least MIN_FALL (log
-units),
-and at least SHARPNESS of it happens within two rows (a step, not a smooth acceleration), then located
-exactly with the largest one-row fall nearby (short curves) or a two-segment split (binned curves).
+and z(i) = score(i) / se, se = 1.25 * sqrt(2 / w) * sigma, sigma the local point noise (MAD of first
+differences over 4w points), floored at SIGMA_FLOOR, at half the curve's detrended noise (second
+differences, so the steep start of a run adds nothing) and, for a quantised metric (a handful of distinct
+values: an accuracy on a small evaluation set, a loss printed with few digits), at one quantum.  Medians make
+single spikes harmless; subtracting the steeper neighbour removes trends and bends (a faster, then slower
+descent).  A candidate is kept when z >= Z_MIN, score >= MIN_FALL, at least SHARPNESS of the fall happens
+within two rows (a step, not a smooth acceleration), it is not the fall back from a spike, and the curve slows
+down after it.  It is then located on the raw points: the split that leaves two flattest segments (least
+absolute deviation from their medians; a spike barely moves it), moved back to where the fall starts (a metric
+that responds over a few evaluations), or, on binned long curves, the largest two-segment t statistic.
+
+Each fall carries ``ratio`` (jump against the steeper neighbouring jump), ``settled`` (the curve goes on for a
+full window after it, or holds its new level to the end) and ``step_z`` (its largest one-row fall against the
+one-row noise).
 """
 
 from __future__ import annotations
@@ -25,10 +32,7 @@ from .smooth import Series, bin_medians, detrended_sigma, noise_sigma, window_me
 Z_MIN = 4.0
 MIN_FALL = 0.015  # about a 1.5 % fall in the loss or in the error rate
 SHARPNESS = 0.4  # at least this share of the fall happens within two rows
-BASELINE = "max"
-SIGMA_FLOOR = 0.005
-GLOBAL = detrended_sigma
-LOCATE = "l1"
+SIGMA_FLOOR = 0.005  # log units: the noise can be tiny on smooth epoch-level curves
 
 
 @dataclass
@@ -89,17 +93,13 @@ def _falls_at(s: Series, rows: np.ndarray, g: np.ndarray, b: int, w: int) -> lis
     left[ok_l] = full[idx[ok_l] - w]
     ok_r = idx + w <= n - w
     right[ok_r] = full[idx[ok_r] + w]
-    # the trend a window-median jump carries anyway: the mean of the neighbouring jumps (exact for a straight
-    # line; at least the jump itself on a decelerating descent, so such curves never score)
+    # the trend a window-median jump carries anyway: the steeper neighbouring jump (a straight line scores
+    # nothing, and neither does a bend, faster then slower)
     with np.errstate(invalid="ignore"):
-        if BASELINE == "max":
-            baseline = np.maximum(0.0, np.where(np.isfinite(right), np.maximum(left, right), left))
-        else:
-            baseline = np.maximum(0.0, np.where(np.isfinite(right), 0.5 * (left + right), left))
+        baseline = np.maximum(0.0, np.where(np.isfinite(right), np.maximum(left, right), left))
     score = jump - baseline
     sigma = np.maximum(local_sigma(g, w)[idx], _quantum_sigma(s, rows, g, b)[idx])
-    # the noise can be tiny on smooth epoch-level training curves: floor it at 0.5 % of a unit
-    se = 1.25 * np.sqrt(2.0 / w) * np.maximum(sigma, max(SIGMA_FLOOR, 0.5 * GLOBAL(g)))
+    se = 1.25 * np.sqrt(2.0 / w) * np.maximum(sigma, max(SIGMA_FLOOR, 0.5 * detrended_sigma(g)))
     z = score / se
     falls: list[Fall] = []
     order = np.argsort(-z)
@@ -184,13 +184,8 @@ def local_sigma(g: np.ndarray, w: int) -> np.ndarray:
 
 def _locate(s: Series, rows: np.ndarray, g: np.ndarray, b: int, i: int, w: int) -> int:
     """The first row at the lower level near binned position i."""
-    if b == 1 and LOCATE == "l1":
-        return int(s.rows[_onset(g, _l1_split(g, i, w), w)])
     if b == 1:
-        lo, hi = max(1, i - w // 2 - 1), min(len(g), i + w // 2 + 1)
-        d = g[lo - 1 : hi - 1] - g[lo:hi]  # one-row falls g[k-1] - g[k] for k in lo..hi-1
-        k = lo + int(np.argmax(d))
-        return int(s.rows[k])
+        return int(s.rows[_onset(g, _l1_split(g, i, w), w)])
     # binned: split the raw points of bins i-2 .. i+1 where the two means differ most (CUSUM t-statistic)
     start = max(0, (i - 2) * b)
     stop = min(len(s.g), (i + 2) * b)

@@ -140,82 +140,79 @@ class _Changes:
     restart: np.ndarray
 
 
-def _shifted(a: np.ndarray, by: int, fill) -> np.ndarray:
-    """a[k + by] at k (``fill`` outside)."""
-    out = np.full(a.shape, fill, dtype=a.dtype)
-    if by > 0:
-        out[:-by] = a[by:]
-    elif by < 0:
-        out[-by:] = a[:by]
-    else:
-        out[:] = a
+def _at(a: np.ndarray, k: np.ndarray, fill) -> np.ndarray:
+    """a[k] where 0 <= k < len(a), else ``fill``."""
+    ok = (k >= 0) & (k < len(a))
+    out = np.full(k.shape, fill, dtype=np.result_type(a.dtype, np.asarray(fill).dtype))
+    out[ok] = a[k[ok]]
     return out
 
 
-def _run_lengths(flag: np.ndarray) -> np.ndarray:
-    """out[k] = how many consecutive True values start at k."""
-    m = len(flag)
-    stop = np.where(flag, m, np.arange(m))  # the first False at or after k
-    stop = np.minimum.accumulate(stop[::-1])[::-1]
-    return stop - np.arange(m)
-
-
 def classify_changes(v: np.ndarray) -> _Changes:
-    """Steps and restarted warm-ups among the changes of the logged rates ``v`` (see the module docstring)."""
+    """Steps and restarted warm-ups among the changes of the logged rates ``v`` (see the module docstring).
+
+    Full-length work is a few array passes; the rules themselves are evaluated on the large changes only
+    (a piecewise-constant rate logged on 10**6 rows has a handful)."""
     v = np.asarray(v, dtype=np.float64)
     d = np.diff(v)
     m = len(d)
     held = np.abs(d) <= HOLD_REL * np.maximum(np.abs(v[:-1]), np.abs(v[1:]))
+    moved = np.flatnonzero(~held)
+    c = np.zeros(m)
     with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.log(v[1:] / v[:-1])
-    c[held] = 0.0
-    bad = ~held & ~np.isfinite(c)
-    c[bad] = np.sign(d[bad]) * np.inf
-    big = ~held & (np.abs(c) >= STEP_MIN_LOG)
-    k = np.arange(m)
-    held_before = _shifted(held, -1, False) | (k == 0)
-    held_after = _shifted(held, 1, False) | (k == m - 1)
-    rise = ~held & (c > 0)
-    climb = _run_lengths(rise)  # climb[k]: consecutive rises from change k on
-    after = _shifted(climb, 1, 0)  # the climb right after change k
+        c[moved] = np.log(v[moved + 1] / v[moved])
+    bad = moved[~np.isfinite(c[moved])]
+    c[bad] = np.sign(d[bad]) * np.inf  # to or from zero
+    step = np.zeros(m, dtype=bool)
+    restart = np.zeros(m, dtype=bool)
+    k = moved[np.abs(c[moved]) >= STEP_MIN_LOG]  # the candidates
+    if not len(k):
+        return _Changes(held, c, step, restart)
     a = np.abs(d)
+    held_before = _at(held, k - 1, False) | (k == 0)
+    held_after = _at(held, k + 1, False) | (k == m - 1)
+    not_rise = np.flatnonzero(held | (c <= 0))
+    nxt = np.searchsorted(not_rise, k + 1)
+    climb_end = np.where(nxt < len(not_rise), not_rise[np.minimum(nxt, len(not_rise) - 1)], m)
+    after = np.maximum(climb_end - (k + 1), 0)  # consecutive rises right after change k
     # a restarted warm-up climbs back regularly (its first rises within a factor 2 of each other), or in one or
     # two rises back to the level before the fall, where it holds
-    inc = [_shifted(a, j, np.nan) for j in (1, 2, 3)]
+    inc = [_at(a, k + j, np.nan) for j in (1, 2, 3)]
     with np.errstate(invalid="ignore", divide="ignore"):
         spread = np.fmax(np.fmax(inc[0], inc[1]), inc[2]) / np.fmin(np.fmin(inc[0], inc[1]), inc[2])
         regular = (after >= 3) & (spread <= 2.0)
-        top = np.take(v, np.minimum(k + 1 + after, m))  # the value the climb reaches
-        level = (after >= 1) & (after <= 2) & (top * STEP_MIN_RATIO >= v[:-1])
-        holds_then = np.take(np.append(held, True), np.minimum(k + 1 + after, m))
-    restart = big & (c < 0) & (regular | (level & holds_then))
-    both = big & held_before & held_after & ~restart
-    before_moves = np.maximum(_shifted(a, -1, 0.0), _shifted(a, -2, 0.0))
-    after_moves = np.maximum(_shifted(a, 1, 0.0), _shifted(a, 2, 0.0))
+        top = v[np.minimum(k + 1 + after, m)]  # the value the climb reaches
+        level = (after >= 1) & (after <= 2) & (top * STEP_MIN_RATIO >= v[k])
+        holds_then = _at(held, k + 1 + after, True)
+    ck = c[k]
+    rs = (ck < 0) & (regular | (level & holds_then))
+    both = held_before & held_after & ~rs
+    before_moves = np.maximum(_at(a, k - 1, 0.0), _at(a, k - 2, 0.0))
+    after_moves = np.maximum(_at(a, k + 1, 0.0), _at(a, k + 2, 0.0))
     one = (
-        big
-        & ~both
-        & ~restart
+        ~both
+        & ~rs
         & (
-            (held_after & ~held_before & (a >= DOMINANCE * before_moves))
-            | (held_before & ~held_after & (a >= DOMINANCE * after_moves))
+            (held_after & ~held_before & (a[k] >= DOMINANCE * before_moves))
+            | (held_before & ~held_after & (a[k] >= DOMINANCE * after_moves))
         )
     )
     # a jump in a rate that moves on every row: large, far larger than every change within two rows on both
     # sides (so never at the ends, where a cosine or 1cycle sampled sparsely falls by a large ratio)
-    near = np.zeros(m)
+    near = np.zeros(len(k))
     for by in (-2, -1, 1, 2):
-        near = np.maximum(near, np.abs(_shifted(c, by, np.inf)))
+        near = np.maximum(near, np.abs(_at(c, k + by, np.inf)))
     with np.errstate(invalid="ignore"):
         lone = (
-            big
-            & ~held_before
+            ~held_before
             & ~held_after
-            & ~restart
-            & (np.abs(c) >= math.log(LONE_MIN_RATIO))
-            & (np.abs(c) >= LONE_DOMINANCE * near)
+            & ~rs
+            & (np.abs(ck) >= math.log(LONE_MIN_RATIO))
+            & (np.abs(ck) >= LONE_DOMINANCE * near)
         )
-    return _Changes(held, c, both | one | lone, restart)
+    step[k[both | one | lone]] = True
+    restart[k[rs]] = True
+    return _Changes(held, c, step, restart)
 
 
 def logged_events(lr: np.ndarray, x: np.ndarray) -> tuple[list[RateChange], ScheduleShape]:
@@ -284,13 +281,13 @@ def cooldown_start(v: np.ndarray, ch: _Changes | None = None) -> int | None:
     if ch is None:
         ch = classify_changes(v)
     c = ch.log_change
-    m = len(c)
-    k = m - 1
-    while k >= 0 and ch.held[k]:  # a floor held at the end
-        k -= 1
-    end = k + 1
-    while k >= 0 and not ch.held[k] and c[k] < 0 and not ch.step[k]:
-        k -= 1
+    moving = np.flatnonzero(~ch.held)
+    if not len(moving):
+        return None
+    end = int(moving[-1]) + 1  # a floor held at the end is not part of the decay
+    falling = ~ch.held[:end] & (c[:end] < 0) & ~ch.step[:end]
+    stops = np.flatnonzero(~falling)
+    k = int(stops[-1]) if len(stops) else -1
     start = k + 1
     if end - start < COOLDOWN_MIN_CHANGES or not (v[start] >= COOLDOWN_MIN_RATIO * v[end]):
         return None
@@ -466,7 +463,13 @@ def _last_change(schedule, t_hi: float) -> float | None:
     k = int(moved[-1])
     if k >= len(grid) - 10:
         return None
-    return float(grid[k + 1])
+    # refine inside the grid interval: the first t from which the rate keeps its final value
+    fine = np.linspace(grid[k], grid[k + 1], 1001)
+    fv = np.asarray(schedule(fine), dtype=np.float64)
+    end = fv[-1]
+    with np.errstate(invalid="ignore"):
+        off = np.flatnonzero(np.abs(fv - end) > 1e-6 * np.maximum(np.abs(fv), abs(end)))
+    return float(fine[min(int(off[-1]) + 1, len(fine) - 1)]) if len(off) else float(grid[k])
 
 
 def _num(t: float) -> str:

@@ -6,7 +6,8 @@ The training curves (loss, accuracy or error) and the validation curves are two 
 side share their data (a training loss and a training accuracy come from the same batches), so their
 agreement is weaker evidence than agreement across sides.  A group is kept when
 
-- both sides fell; or
+- both sides fell, the strongest fall with z >= Z_BOTH and one at least RATIO_BOTH times the trend (weak
+  falls on both sides together are what a smooth schedule's annealing does to every curve); or
 - the log has one side only, and either two of its metrics fell together or one fell strongly (z >= Z_STRONG
   and ratio >= RATIO_STRONG, or z >= Z_FLAT and ratio >= RATIO_FLAT: a step on an otherwise flat curve); or
 - the other side is logged but did not fall, and this side fell strongly: two metrics with z summing to
@@ -30,6 +31,8 @@ import numpy as np
 from .drops import Fall
 from .events import RateChange
 
+Z_BOTH = 6.0
+RATIO_BOTH = 3.0
 Z_STRONG = 8.0
 RATIO_STRONG = 3.0
 Z_FLAT = 4.0
@@ -74,7 +77,7 @@ def _kept(grp: list[Fall], logged_sides: set[str]) -> bool:
         return False
     fell = {side(f.role) for f in grp}
     if len(fell) == 2:
-        return True
+        return max(f.z for f in grp) >= Z_BOTH and max(f.ratio for f in grp) >= RATIO_BOTH
     best = max(grp, key=lambda f: f.z)
     strong = best.z >= Z_STRONG and best.ratio >= RATIO_STRONG
     if len(logged_sides) == 1:

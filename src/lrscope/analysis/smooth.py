@@ -134,6 +134,27 @@ def window_medians(g: np.ndarray, w: int) -> np.ndarray:
     return np.median(np.lib.stride_tricks.sliding_window_view(g, w), axis=1)
 
 
+def x_per_row(x: np.ndarray, rows: np.ndarray | None = None) -> float:
+    """How far x moves per row: the median of dx / drow over consecutive finite points of ``rows`` (all rows when
+    None), so that a slope per row becomes a slope per epoch or per step (rows may be 50 or 115 steps apart;
+    merged sparse logs leave gaps).  1.0 when it cannot be told."""
+    x = np.asarray(x, dtype=np.float64)
+    rows = np.arange(len(x)) if rows is None else np.asarray(rows)
+    if len(rows) < 2:
+        return 1.0
+    xv = x[rows]
+    ok = np.isfinite(xv)
+    r, xv = rows[ok], xv[ok]
+    if len(r) < 2:
+        return 1.0
+    dr, dx = np.diff(r), np.diff(xv)
+    good = dr > 0
+    if not good.any():
+        return 1.0
+    per = float(np.median(dx[good] / dr[good]))
+    return per if np.isfinite(per) and per > 0 else 1.0
+
+
 def level(y: np.ndarray, lo: int, hi: int) -> float:
     """Median of y[lo:hi] clipped to the array (a robust level)."""
     lo, hi = max(0, lo), min(len(y), hi)
