@@ -161,6 +161,8 @@ def quantum(y: np.ndarray) -> float:
     y = y[np.isfinite(y)]
     if len(y) < 8:
         return 0.0
+    if len(np.unique(y[:2000])) > 0.5 * min(len(y), 2000):  # a sample settles it for most curves
+        return 0.0
     u = np.unique(y)
     if len(u) > 0.5 * len(y) or len(u) < 2:
         return 0.0

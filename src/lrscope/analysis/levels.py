@@ -2,12 +2,14 @@
 
 The levels are robust medians over h points on each side, h fitted to that side's noise: one point on a smooth
 epoch curve, 3 or 5 on a noisy one (the detrended point noise of the badness g = log loss or log error, over
-NOISE_SPAN points: <= 0.03, <= 0.08, more), and at least a hundredth of the stage on long step-level curves.
-Neither window crosses the neighbouring decays.
+NOISE_SPAN points: <= 0.03, <= 0.08, more), 9 before a cut on a very noisy one (> 0.15: the plateau before a
+decay is flat), and at least a hundredth of the stage on long step-level curves.  Neither window crosses the
+neighbouring decays.
 
 - Lag.  The fall may start a little after the cut: the first evaluation after it (a test run before any
-  update at the new rate), an epoch average that mixes both rates.  The onset is the largest one-window fall
-  among the first LAG_POINTS + 1 points at the new rate (or the fall the detector found there).
+  update at the new rate), an epoch average that mixes both rates.  The fall is the largest one-window fall
+  among the first LAG_POINTS + 1 points at the new rate (or the one the detector found there); it starts at
+  the first point from the cut on that lies clearly below the level before the cut.
 - Response.  On a smooth curve (one point per level), a metric that takes several evaluations to respond (a
   test loss that falls 3 % per evaluation for ten evaluations after a cut) is followed while each fall is at
   least RAMP times the one before (and clearly beyond the noise), for at most RESPONSE_POINTS points; the
@@ -34,7 +36,7 @@ LAG_POINTS = 2
 RESPONSE_POINTS = 10
 SHARP_Z = 3.0
 SHARP_MIN = 0.02
-NOISE_SPAN = 8
+NOISE_SPAN = 16
 RAMP = 0.7
 
 
@@ -48,9 +50,11 @@ class Level:
     sharp: bool
 
 
-def window_points(sigma: float, stage_points: int) -> int:
-    """Points in a level window for point noise ``sigma`` (log units) on a stage of ``stage_points`` points."""
-    h = 1 if sigma <= 0.03 else 3 if sigma <= 0.08 else 5
+def window_points(sigma: float, stage_points: int, before: bool) -> int:
+    """Points in a level window for point noise ``sigma`` (log units) on a stage of ``stage_points`` points.
+    Before a cut the curve has usually flattened (that is when one decays), so a very noisy one gets a longer
+    window there; after it the curve moves (falls, may rise again), so the window stays short."""
+    h = 1 if sigma <= 0.03 else 3 if sigma <= 0.08 else 5 if sigma <= 0.15 or not before else 9
     return max(h, stage_points // 100)
 
 
@@ -67,19 +71,19 @@ def measure(s: Series, event_row: int, lo_row: int, hi_row: int, fall_row: int |
     # step and the first points after it are no noise)
     sigma_b = detrended_sigma(g[max(0, k_e - NOISE_SPAN) : k_e])
     sigma_a = detrended_sigma(g[min(n, k_e + 2) : k_e + 2 + NOISE_SPAN])
-    h_b = min(window_points(sigma_b, k_e - lo_k), k_e - lo_k)
-    h_a = min(window_points(sigma_a, hi_k - k_e), hi_k - k_e)
-    onset = _onset(g, k_e, lo_k, hi_k, h_b, h_a, rows, fall_row)
+    h_b = min(window_points(sigma_b, k_e - lo_k, True), k_e - lo_k)
+    h_a = min(window_points(sigma_a, hi_k - k_e, False), hi_k - k_e)
+    onset = _onset(g, k_e, lo_k, hi_k, h_b, h_a, sigma_b, rows, fall_row)
     h_b = min(h_b, onset - lo_k)
     h_a = min(h_a, hi_k - onset)
     if h_b < 1 or h_a < 1:
         return None
     m_b = max(h_b, 3)
-    tb_g = _trend(g, onset - 3 * m_b, onset, m_b, lo_k, hi_k)
+    tb_g = _trend(g, onset - 3 * m_b, onset, m_b, lo_k, hi_k, sigma_b)
     g_before = _level(g, onset - h_b, onset, onset - 1, tb_g)
     end = _response_end(g, onset, lo_k, hi_k, g_before, sigma_a) if h_a == 1 else onset
     m_a = max(h_a, 3)
-    g_after = _level(g, end, end + h_a, end, _trend(g, end, end + 3 * m_a, m_a, lo_k, hi_k))
+    g_after = _level(g, end, end + h_a, end, _trend(g, end, end + 3 * m_a, m_a, lo_k, hi_k, sigma_a))
     before, after = raw_value(s, g_before), raw_value(s, g_after)
     # what the trend before the cut would have done over the points between the two levels
     excess = (g_before - g_after) - max(0.0, tb_g) * (end - onset + 1)
@@ -95,12 +99,15 @@ def _level(v: np.ndarray, a: int, b: int, at: int, fall_per_point: float) -> flo
     return float(np.median(v[a:b] - fall_per_point * (at - j)))
 
 
-def _trend(v: np.ndarray, a: int, b: int, m: int, lo_k: int, hi_k: int) -> float:
+def _trend(v: np.ndarray, a: int, b: int, m: int, lo_k: int, hi_k: int, sigma: float) -> float:
     """The fall per point over v[a:b] (3 m points), from the medians of its first and last m points; 0 where
-    the span leaves the stage lo_k..hi_k."""
+    the span leaves the stage lo_k..hi_k or the change is within the noise (a noisy flat curve is flat)."""
     if a < lo_k or b > hi_k or b - a < 3 * m:
         return 0.0
-    return float(np.median(v[a : a + m]) - np.median(v[b - m : b])) / (b - a - m)
+    change = float(np.median(v[a : a + m]) - np.median(v[b - m : b]))
+    if abs(change) < 2.0 * 1.25 * sigma * np.sqrt(2.0 / m):
+        return 0.0
+    return change / (b - a - m)
 
 
 def _response_end(g: np.ndarray, onset: int, lo_k: int, hi_k: int, g_before: float, sigma: float) -> int:
@@ -117,16 +124,23 @@ def _response_end(g: np.ndarray, onset: int, lo_k: int, hi_k: int, g_before: flo
     return end
 
 
-def _onset(g, k_e, lo_k, hi_k, h_b, h_a, rows, fall_row) -> int:
-    """The point where the fall starts: the detector's fall (never before the cut), else the largest window fall
-    among the first LAG_POINTS + 1 points at the new rate (the cut's own point when nothing falls)."""
+def _onset(g, k_e, lo_k, hi_k, h_b, h_a, sigma_b, rows, fall_row) -> int:
+    """The point where the fall starts.  The fall itself is the detector's (never before the cut), else the
+    largest window fall among the first LAG_POINTS + 1 points at the new rate; its start is the first point from
+    the cut on that already lies clearly below the level before the cut (a test run before any update at the
+    new rate still shows the old level; a gradual response is under way from its first point)."""
     if fall_row is not None:
-        return max(k_e, min(int(np.searchsorted(rows, fall_row)), hi_k - 1))
-    best, best_fall = k_e, 0.0
-    for j in range(k_e, min(hi_k - 1, k_e + LAG_POINTS) + 1):
-        if j - lo_k < 1:
-            continue
-        fall = float(np.median(g[max(lo_k, j - h_b) : j]) - np.median(g[j : min(hi_k, j + h_a)]))
-        if fall > best_fall:
-            best, best_fall = j, fall
-    return best
+        fall = max(k_e, min(int(np.searchsorted(rows, fall_row)), hi_k - 1))
+    else:
+        fall, best = k_e, 0.0
+        for j in range(k_e, min(hi_k - 1, k_e + LAG_POINTS) + 1):
+            drop = float(np.median(g[max(lo_k, j - h_b) : j]) - np.median(g[j : min(hi_k, j + h_a)]))
+            if drop > best:
+                fall, best = j, drop
+    pre = float(np.median(g[k_e - h_b : k_e]))
+    post = float(np.median(g[fall : min(hi_k, fall + h_a)]))
+    threshold = pre - max(3.0 * 1.25 * sigma_b / np.sqrt(h_b), 0.25 * (pre - post))
+    for j in range(k_e, fall):
+        if float(np.median(g[j : min(hi_k, j + h_a)])) < threshold:
+            return j
+    return fall
