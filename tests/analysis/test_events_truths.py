@@ -283,3 +283,13 @@ def test_real_appended_detectron2_runs_restart_their_warm_up(real_logs):
     restarts = {r.x: r for r in shape.restarted_warmups}
     assert 319.0 in restarts and log.x[restarts[319.0].end_row] == 999.0
     assert restarts[319.0].factor == pytest.approx(3.118, rel=1e-3)
+
+
+def test_a_fall_followed_only_by_rises_is_classified():
+    from lrscope.analysis.events import classify_changes
+
+    # every change after the fall is a rise (no held or falling change anywhere): a damaged log found this
+    v = np.array([1.0, 0.1, 0.2, 0.4, 0.8])
+    changes = classify_changes(v)  # used to index an empty array
+    assert len(changes.step) == len(changes.restart) == len(v) - 1
+    assert not changes.step[1:].any()  # the rises are no steps

@@ -173,7 +173,10 @@ def classify_changes(v: np.ndarray) -> _Changes:
     held_after = _at(held, k + 1, False) | (k == m - 1)
     not_rise = np.flatnonzero(held | (c <= 0))
     nxt = np.searchsorted(not_rise, k + 1)
-    climb_end = np.where(nxt < len(not_rise), not_rise[np.minimum(nxt, len(not_rise) - 1)], m)
+    if len(not_rise):
+        climb_end = np.where(nxt < len(not_rise), not_rise[np.minimum(nxt, len(not_rise) - 1)], m)
+    else:  # the rate rises at every change after a fall: it climbs to the end
+        climb_end = np.full(len(k), m)
     after = np.maximum(climb_end - (k + 1), 0)  # consecutive rises right after change k
     # a restarted warm-up climbs back regularly (its first rises within a factor 2 of each other), or in one or
     # two rises back to the level before the fall, where it holds
