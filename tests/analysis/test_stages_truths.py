@@ -65,3 +65,18 @@ def test_a_stage_of_three_points_is_not_judged():
     x = np.arange(10, dtype=float)
     st = fit_stage(series(np.linspace(1, 0.5, 10)), x, 7, 9)
     assert not st.judged and st.points == 3 and st.flatten is None
+
+
+def test_a_tail_that_falls_to_zero_is_worded_not_a_crash():
+    """A loss that falls to 1e-320 makes the tail's relative change -1 (log -inf); the fuzz found the crash."""
+    import json
+
+    import numpy as np
+
+    from lrscope.analysis.explain import explain
+    from lrscope.logs.runlog import build_runlog
+
+    log = build_runlog({"loss": np.array([1.0, 1.0, 1.0, 1e-320])}, path="t.csv", fmt="delimited", notes=[])
+    doc = explain(log).to_json()
+    json.dumps(doc, allow_nan=False)
+    assert doc["stages"][0]["tail_change"] > -1.0

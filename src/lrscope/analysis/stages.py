@@ -31,6 +31,10 @@ MAX_POINTS = 400  # stage curves are binned to about this many points
 MIN_JUDGED = 4  # fewer points than this: too short to judge
 
 
+# a fall to zero would make the relative change exactly -1, whose log (what words and fits use) is -inf
+_FASTEST_FALL = -1.0 + 1e-12
+
+
 @dataclass
 class Stage:
     first_row: int
@@ -111,7 +115,7 @@ def fit_stage(s: Series | None, x: np.ndarray | None, first: int, last: int, lr:
         last,
         lr,
         plateaued,
-        float(math.expm1(slope)),
+        float(max(math.expm1(slope), _FASTEST_FALL)),
         s.role,
         rows_needed,
         True,
