@@ -79,4 +79,5 @@ def test_a_tail_that_falls_to_zero_is_worded_not_a_crash():
     log = build_runlog({"loss": np.array([1.0, 1.0, 1.0, 1e-320])}, path="t.csv", fmt="delimited", notes=[])
     doc = explain(log).to_json()
     json.dumps(doc, allow_nan=False)
-    assert doc["stages"][0]["tail_change"] > -1.0
+    assert doc["stages"][0]["tail_change"] >= -1.0
+    assert any(f["kind"] == "stage" for f in doc["findings"])
