@@ -40,7 +40,7 @@ _NOT_A_RATE = {"decay", "drop", "factor", "gamma", "min", "max", "warmup", "sche
 
 def lr_columns(ctx: Context) -> list[str]:
     """Columns that hold a learning rate (per parameter group: x/lr0..2, lr-SGD/pg1, ...), by name."""
-    from ..logs.roles import normalise
+    from ..logs.names import normalise
 
     out = []
     for name, v in ctx.log.columns.items():

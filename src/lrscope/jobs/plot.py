@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..logs.read import DEFAULT_MAX_BYTES, STDIN, STDIN_LABEL, read_log, regular_or_directory, run_metrics, sort_columns
+from ..logs.paths import regular_or_directory
+from ..logs.read import DEFAULT_MAX_BYTES, STDIN, STDIN_LABEL, read_log
 from ..logs.rundir import is_run_dir, require_run_dir
 from ..logs.runlog import path_label
+from ..logs.runmetrics import run_metrics, sort_columns
 from ..outputs import FIGURE, check_output
 from ..viz.curves import plot_curves
 
@@ -19,7 +21,7 @@ from ..viz.curves import plot_curves
 def curves_from_run(run_dir: str | Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> dict[str, np.ndarray]:
     """Epoch records of an lrscope run directory as columns, in epoch order (missing values are NaN).
 
-    Read with :func:`lrscope.logs.read.run_metrics`: metrics.jsonl must be a regular file of at most
+    Read with :func:`lrscope.logs.runmetrics.run_metrics`: metrics.jsonl must be a regular file of at most
     ``max_bytes`` bytes (None: no cap)."""
     columns = run_metrics(require_run_dir(run_dir), max_bytes=max_bytes)["epoch"]
     if not columns:

@@ -31,7 +31,9 @@ from pathlib import Path
 
 from ..errors import UserError
 from .directories import LOG_NAMES as _LOG_NAMES
-from .runlog import RunLog, build_runlog, build_runlogs, path_label
+from .paths import DEFAULT_MAX_BYTES, READ_CHUNK, check_size, open_binary, read_capped, regular_or_directory, size_text
+from .runlog import RunLog, build_runlogs, path_label
+from .runmetrics import read_run_dir
 
 FORMATS = (
     "delimited",
@@ -47,11 +49,9 @@ FORMATS = (
     "llm",
     "mlflow",
 )
-DEFAULT_MAX_BYTES = 2 * 1024**3  # the largest text log read unless the caller says otherwise (--max-bytes)
 STDIN = "-"  # the path that means standard input
 STDIN_LABEL = "<stdin>"  # how standard input is named in messages and in RunLog.path
 MAX_ENTRIES = 200_000  # files and directories looked at when searching a directory for a log
-_READ_CHUNK = 1 << 24
 _LONGEST_LINE = 1 << 24  # bytes: a text with no line break at all and longer than this is not a log
 
 
@@ -113,7 +113,7 @@ def read_runs(
     label = path_label(path)
     if fmt == "run":
         raise _not_a(label, "run", "an lrscope run is a directory holding metrics.jsonl or config.json")
-    with _open(path) as f:
+    with open_binary(path) as f:
         head = f.read(64)
         if fmt is None and looks_like_tfrecord(head):
             fmt = "tensorboard"
@@ -128,7 +128,7 @@ def read_runs(
         else:
             size = os.fstat(f.fileno()).st_size
             check_size(label, size, max_bytes)
-            data = _read_capped(f, head, size, max_bytes, label)
+            data = read_capped(f, head, size, max_bytes, label)
     if fmt == "tensorboard":
         from .tensorboard import read_tensorboard
 
@@ -150,110 +150,6 @@ def check_max_bytes(max_bytes) -> int | None:
     return check_int("--max-bytes", max_bytes, low=1)
 
 
-# ------------------------------------------------------------------------------------------------ the path
-
-
-_KINDS = (
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-def regular_or_directory(path: Path) -> int:
-    """``path``'s st_mode (symbolic links followed) when it is a regular file or a directory; else UserError.
-
-    Only ``os.stat``: nothing is opened, so a named pipe with no writer cannot block us.
-    """
-    label = path_label(path)
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise UserError(f"{label} does not exist") from None
-    except (OSError, ValueError) as error:  # permission, a name too long, a NUL in the name
-        reason = getattr(error, "strerror", None) or str(error)
-        raise UserError(f"cannot read {label}: {reason}") from None
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return mode
-    kind = next((text for test, text in _KINDS if test(mode)), "not a file or a directory")
-    raise UserError(
-        f"{label} is not a regular file ({kind}); lrscope reads log files, directories or - for standard input"
-    )
-
-
-def check_file(path: Path, max_bytes: int | None = DEFAULT_MAX_BYTES, what: str = "a text log") -> int:
-    """Refuse ``path`` unless it is a regular file of at most ``max_bytes`` bytes; returns its size."""
-    mode = regular_or_directory(path)
-    label = path_label(path)
-    if stat.S_ISDIR(mode):
-        raise UserError(f"{label} is a directory, not a file")
-    size = os.stat(path).st_size
-    check_size(label, size, max_bytes, what)
-    return size
-
-
-def is_regular_file(path: Path) -> bool:
-    """A regular file (symbolic links followed); False for anything else, and when it cannot be looked at."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
-def check_size(label: str, size: int, max_bytes: int | None, what: str = "a text log") -> None:
-    if max_bytes is not None and size > max_bytes:
-        raise UserError(
-            f"{label} is {size_text(size)}, over the {size_text(max_bytes)} limit for {what}; "
-            f"pass --max-bytes to read it anyway"
-        )
-
-
-def size_text(n: int) -> str:
-    """1536 -> '1.5 kB', 3 * 1024**3 -> '3 GB' (binary multiples, as the limit is one)."""
-    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
-        if n >= scale:
-            value = f"{n / scale:.1f}".removesuffix(".0")
-            return f"{value} {unit}"
-    return f"{n} bytes" if n != 1 else "1 byte"
-
-
-def _open(path: Path):
-    try:
-        return open(path, "rb")  # noqa: SIM115 - the caller's with closes it
-    except OSError as error:
-        raise UserError(f"cannot read {path_label(path)}: {error.strerror or error}") from None
-
-
-def _read_capped(f, head: bytes, size: int, max_bytes: int | None, label: str) -> bytearray:
-    """The rest of an open file after ``head``: its stat size first, then chunks while it grows, capped."""
-    data = bytearray(max(size, len(head)) + 1)  # read into one buffer: no second copy of a large file
-    data[: len(head)] = head
-    filled = len(head)
-    try:
-        with memoryview(data) as view:
-            while filled < len(data):
-                got = f.readinto(view[filled:])
-                if not got:
-                    break
-                filled += got
-        del data[filled:]
-        grew = filled > size  # it grew while we read (a run still writing), or its size said 0 (/proc)
-        while grew:
-            if max_bytes is not None and len(data) > max_bytes:
-                raise UserError(
-                    f"{label} grew past the {size_text(max_bytes)} limit for a text log while it was read; "
-                    f"pass --max-bytes to read it anyway"
-                )
-            chunk = f.read(_READ_CHUNK)
-            if not chunk:
-                break
-            data += chunk
-        return data
-    except OSError as error:
-        raise UserError(f"cannot read {label}: {error.strerror or error}") from None
-
-
 def _read_stdin(fmt: str | None, max_bytes: int | None, over: dict) -> list[RunLog]:
     label = STDIN_LABEL
     if fmt == "run":
@@ -264,7 +160,7 @@ def _read_stdin(fmt: str | None, max_bytes: int | None, over: dict) -> list[RunL
     data = bytearray()
     try:
         while True:
-            want = _READ_CHUNK if max_bytes is None else min(_READ_CHUNK, max_bytes + 1 - len(data))
+            want = READ_CHUNK if max_bytes is None else min(READ_CHUNK, max_bytes + 1 - len(data))
             chunk = stream.read(want)
             if not chunk:
                 break
@@ -568,95 +464,3 @@ def _read_source(source, base: Path, fmt: str | None, max_bytes: int | None, ove
     if source.kind == "hf" and forced is None:
         forced = "hf"
     return read_runs(source.path, format=forced, max_bytes=max_bytes, **over)
-
-
-# ------------------------------------------------------------------------------------------------ run dirs
-
-
-def run_metrics(run_dir, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> dict:
-    """A run's metrics.jsonl as columns: ``{"epoch": {name: float64 array}, "step": {...}}``.
-
-    Records are those :func:`lrscope.logs.rundir.iter_records` accepts, turned into columns as they are read
-    (memory follows the numbers, not the records).  Fields holding a number somewhere become columns; a
-    missing, non-finite or non-numeric value is NaN.  An epoch repeated (a resumed run rewrote it) keeps its
-    last record, in the place of its first.  The file must be a regular file of at most ``max_bytes`` bytes;
-    no file gives empty columns.
-    """
-    import numpy as np
-
-    from . import rundir
-    from .jsonlines import ColumnBuilder
-
-    path = Path(run_dir) / rundir.METRICS
-    if not os.path.lexists(path):
-        return {"epoch": {}, "step": {}}
-    check_file(path, max_bytes, what="a metrics file")
-    builders = {"epoch": ColumnBuilder(_finite_number), "step": ColumnBuilder(_finite_number)}
-    last_of_epoch: dict = {}
-    try:
-        for record in rundir.iter_records(path):
-            kind = record.get("kind")
-            if kind not in builders:
-                continue
-            builder = builders[kind]
-            row = builder.add({k: v for k, v in record.items() if k != "kind"})
-            if kind == "epoch":
-                key = record.get("epoch")
-                try:
-                    hash(key)
-                except TypeError:
-                    key = repr(key)
-                last_of_epoch[key] = row
-    except RecursionError:
-        raise UserError(f"{path_label(path)}: a line nests JSON too deeply to be an lrscope record") from None
-    except OSError as error:
-        raise UserError(f"cannot read {path_label(path)}: {error.strerror or error}") from None
-    keep = np.fromiter(last_of_epoch.values(), dtype=np.int64, count=len(last_of_epoch))
-    return {
-        "epoch": builders["epoch"].columns(path_label(path), rows=keep),
-        "step": builders["step"].columns(path_label(path)),
-    }
-
-
-def _finite_number(value, name: str):
-    """What a run's record field gives a column: a number (non-finite: NaN), else nothing."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        value = float(value)
-    except OverflowError:  # an integer too large for a float
-        return float("nan")
-    return value if value - value == 0 else float("nan")
-
-
-def sort_columns(columns: dict, key: str) -> dict:
-    """Columns reordered by column ``key`` (NaN counts as 0; ties keep their order); unchanged without it."""
-    import numpy as np
-
-    if key not in columns or not len(columns[key]):
-        return columns
-    values = np.nan_to_num(columns[key], nan=0.0)
-    if np.all(values[1:] >= values[:-1]):
-        return columns
-    order = np.argsort(values, kind="stable")
-    return {k: v[order] for k, v in columns.items()}
-
-
-def read_run_dir(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES, **over) -> RunLog:
-    """An lrscope run directory: its epoch records (step records when there are too few epochs)."""
-    from . import rundir
-
-    metrics = run_metrics(path, max_bytes=max_bytes)
-    epochs, steps = metrics["epoch"], metrics["step"]
-
-    def rows(columns):
-        return len(next(iter(columns.values()))) if columns else 0
-
-    columns, kind = epochs, "epoch"
-    if rows(epochs) < 3 and rows(steps) > rows(epochs):
-        columns, kind = steps, "step"
-    if not rows(columns):
-        raise UserError(f"{path_label(path)}: the run has no metrics yet ({rundir.METRICS} is empty or missing)")
-    notes = [] if kind == "epoch" else ["the run has fewer than 3 epoch records: explained its step records"]
-    x = over.pop("x", None) or kind
-    return build_runlog(columns, path=str(path), fmt="run", notes=notes, x=x, **over)

@@ -39,172 +39,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_WORD = re.compile(r"\d+\.\d+|[a-z0-9@]+")
-_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
-
-_VAL = {"val", "valid", "validation", "eval", "evaluation", "dev", "holdout", "vl"}
-_TEST = {"test", "te", "testing"}
-_TRAIN = {"train", "training", "trn", "tr"}
-_LEVEL = {"epoch", "epochs", "step", "steps", "batch", "iter"}
-_AGGREGATE = {"total", "sum", "overall", "all", "avg", "mean", "average", "final", "global", "metrics", "x"}
-# words that make a name a time, a count, a size or an optimiser setting: never a metric
-_IGNORE = {
-    "time",
-    "times",
-    "runtime",
-    "timestamp",
-    "walltime",
-    "wall",
-    "duration",
-    "seconds",
-    "second",
-    "sec",
-    "hours",
-    "hour",
-    "minutes",
-    "memory",
-    "mem",
-    "params",
-    "parameters",
-    "n",
-    "num",
-    "speed",
-    "throughput",
-    "samples",
-    "tokens",
-    "flos",
-    "eta",
-    "gpu",
-    "data",
-    "count",
-    "size",
-    "grad",
-    "gnorm",
-    "norm",
-    "momentum",
-    "wd",
-    "decay",
-    "ratio",
-    "factor",
-    "wps",
-    "ups",
-    "wpb",
-    "bsz",
-    "clip",
-}
-_LOSS_WORDS = {
-    "loss",
-    "losses",
-    "nll",
-    "ce",
-    "xent",
-    "bce",
-    "crossentropy",
-    "cost",
-    "objective",
-    "mse",
-    "mae",
-    "rmse",
-    "bpd",
-}
-_NOT_LOSS = {"scale", "scaler", "weight", "weights"}
-_ACC_WORDS = {
-    "acc",
-    "accuracy",
-    "accuracies",
-    "top1",
-    "top5",
-    "acc1",
-    "acc5",
-    "acc@1",
-    "acc@5",
-    "prec1",
-    "prec5",
-    "prec@1",
-    "prec@5",
-    "precision1",
-    "correct",
-    "top1accuracy",
-    "top5accuracy",
-}
-_ERR_WORDS = {"err", "error", "errors", "err1", "err5", "top1err", "top5err", "wer", "cer", "ter"}
-_ACC_N = re.compile(r"^acc(?:uracy)?@?\d+$")  # acc1, acc@5, accuracy3 (not accum, accumulation)
-_PPL_WORDS = {"ppl", "perplexity"}
-_AP_WORDS = {"map", "ap", "ap50", "ap75", "map50", "map75", "aps", "apm", "apl"}
-_SCORE_WORDS = {
-    "dice",
-    "coef",
-    "iou",
-    "miou",
-    "f1",
-    "auc",
-    "auroc",
-    "bleu",
-    "rouge",
-    "rouge1",
-    "rouge2",
-    "rougel",
-    "meteor",
-    "score",
-}
-_PR_WORDS = {"precision", "recall", "sensitivity", "specificity"}
-_TOP1 = {"top1", "prec1", "acc1", "err1", "acc@1", "prec@1", "top1err", "top1accuracy"}
-_TOP5 = {"top5", "acc5", "err5", "prec5", "acc@5", "prec@5", "top5err", "top5accuracy"}
-# metrics that have no side are evaluation figures: ImageNet's top-1, a detector's AP, a WER or BLEU
-_EVAL_FAMILY_WORDS = _TOP1 | _TOP5 | _AP_WORDS | {"wer", "cer", "ter", "bleu", "rouge", "rougel", "meteor"}
-# words naming one head of a detector (fast_rcnn/cls_accuracy): an accuracy of that part, not of the model
-_HEAD_WORDS = {"cls", "fg", "bg", "rpn", "rcnn", "roi", "head", "mask", "fast", "box", "obj"}
-_VARIANT = {"unscaled", "best", "ema", "smoothed", "smooth", "running", "std", "var", "min", "max", "raw"}
-_TIER = {"loss": 5, "acc": 5, "ap": 4, "err": 3, "score": 2, "pr": 1, "ppl": 1}
-_LOWER_FAMILIES = {"loss", "err", "ppl"}
-_ENOUGH = 3  # finite values a curve needs; fewer is a summary figure (a test-at-end row)
-
-_EPOCH_NAMES = {"epoch", "epochs", "ep", "trainer epoch", "epoch num", "epoch number"}
-_STEP_WORDS = {
-    "step",
-    "steps",
-    "global step",
-    "globalstep",
-    "iteration",
-    "iterations",
-    "iter",
-    "iters",
-    "it",
-    "batch",
-    "batches",
-    "update",
-    "updates",
-    "num updates",
-    "trainer global step",
-    "global_step",
-}
-
-
-def normalise(name: str) -> list[str]:
-    """Lower-case word list of a column name, without W&B run prefixes ("run - metric").
-
-    camelCase is split ("top1Accuracy" -> top1, accuracy), "mAP" is one word, decimals stay whole
-    ("mAP_0.5:0.95" -> map, 0.5, 0.95)."""
-    text = name.strip().strip('"').strip("'")
-    if " - " in text:  # W&B export: "<run name> - <metric>"
-        text = text.rsplit(" - ", 1)[1]
-    text = text.replace("mAP", " map ")
-    text = _CAMEL.sub(r"\1 \2", text)
-    return _WORD.findall(text.lower())
-
-
-def is_summary_column(name: str) -> bool:
-    """W&B exports add NAME__MIN / NAME__MAX beside each metric: never take those for a role."""
-    return bool(re.search(r"__(min|max|step)$", name.strip(), re.IGNORECASE))
-
-
-def _joined(name: str) -> str:
-    return " ".join(normalise(name))
-
-
-def _is_x_name(joined: str) -> bool:
-    return joined in _EPOCH_NAMES or joined in _STEP_WORDS or joined.replace(" ", "") in _STEP_WORDS
-
+from .names import (
+    ACC_N,
+    ACC_WORDS,
+    AGGREGATE,
+    AP_WORDS,
+    ENOUGH,
+    EPOCH_NAMES,
+    ERR_WORDS,
+    EVAL_FAMILY_WORDS,
+    HEAD_WORDS,
+    IGNORE,
+    LEVEL,
+    LOSS_WORDS,
+    LOWER_FAMILIES,
+    NOT_LOSS,
+    PPL_WORDS,
+    PR_WORDS,
+    SCORE_WORDS,
+    STEP_WORDS,
+    TEST,
+    TIER,
+    TOP5,
+    TRAIN,
+    VAL,
+    VARIANT,
+    is_summary_column,
+    is_x_name,
+    joined_words,
+    normalise,
+)
 
 # ------------------------------------------------------------------------------------------ learning rate
 
@@ -318,30 +182,30 @@ class _Metric:
 
 
 def _family(ws: set[str], words: list[str]) -> str | None:
-    if ws & _LOSS_WORDS and not ws & _NOT_LOSS:
+    if ws & LOSS_WORDS and not ws & NOT_LOSS:
         return "loss"
-    if ws & _PPL_WORDS:
+    if ws & PPL_WORDS:
         return "ppl"
-    if ws & _ERR_WORDS:  # before accuracy: top1_err is an error rate
+    if ws & ERR_WORDS:  # before accuracy: top1_err is an error rate
         return "err"
-    if ws & _ACC_WORDS or any(_ACC_N.match(w) for w in words):
+    if ws & ACC_WORDS or any(ACC_N.match(w) for w in words):
         return "acc"
-    if ws & _AP_WORDS:
+    if ws & AP_WORDS:
         return "ap"
-    if ws & _SCORE_WORDS or {"io", "u"} <= ws:  # Keras writes MeanIoU as mean_io_u
+    if ws & SCORE_WORDS or {"io", "u"} <= ws:  # Keras writes MeanIoU as mean_io_u
         return "score"
-    if ws & _PR_WORDS:
+    if ws & PR_WORDS:
         return "pr"
     return None
 
 
 def _side(words: list[str]) -> str:
     ws = set(words)
-    if ws & _VAL:
+    if ws & VAL:
         return "val"
-    if ws & _TEST:
+    if ws & TEST:
         return "test"
-    if ws & _TRAIN:
+    if ws & TRAIN:
         return "train"
     return "plain"
 
@@ -352,16 +216,16 @@ def _classify(name: str, index: int) -> _Metric | None:
     family = _family(ws, words)
     if family is None:
         return None
-    if ws & _IGNORE and not ws & ({"loss", "losses"} | _ACC_WORDS | _ERR_WORDS):
+    if ws & IGNORE and not ws & ({"loss", "losses"} | ACC_WORDS | ERR_WORDS):
         return None
     side = _side(words)
     if side == "plain" and "metrics" in ws:
         side = "val"  # YOLO's metrics/precision, metrics/mAP_0.5 are measured on the validation set
-    levels = ws & _LEVEL
+    levels = ws & LEVEL
     level = "step" if levels & {"step", "steps", "batch", "iter"} else ("epoch" if levels else None)
-    base = tuple(w for w in words if w not in _LEVEL)
-    kind_words = _LOSS_WORDS | _ACC_WORDS | _ERR_WORDS | _PPL_WORDS | _AP_WORDS | _SCORE_WORDS | _PR_WORDS
-    neutral = _VAL | _TEST | _TRAIN | _AGGREGATE | kind_words | {"io", "u", "value"}
+    base = tuple(w for w in words if w not in LEVEL)
+    kind_words = LOSS_WORDS | ACC_WORDS | ERR_WORDS | PPL_WORDS | AP_WORDS | SCORE_WORDS | PR_WORDS
+    neutral = VAL | TEST | TRAIN | AGGREGATE | kind_words | {"io", "u", "value"}
     extra = [w for w in base if w not in neutral]
     total = bool(ws & {"total", "sum", "overall"})
     if family == "loss":
@@ -369,11 +233,11 @@ def _classify(name: str, index: int) -> _Metric | None:
     elif family == "ap":
         part = False
     else:
-        part = bool(set(extra) & _HEAD_WORDS)
+        part = bool(set(extra) & HEAD_WORDS)
     plain = 10.0 - len(base)
-    if ws & _TOP5:
+    if ws & TOP5:
         plain -= 4
-    if ws & _VARIANT:
+    if ws & VARIANT:
         plain -= 3
     if ws & {"avg", "mean", "average"}:
         plain += 1
@@ -382,7 +246,7 @@ def _classify(name: str, index: int) -> _Metric | None:
     if family == "loss":
         role = "val_loss" if side in ("val", "test") else "train_loss"
     else:
-        evaluation = side in ("val", "test") or (side == "plain" and bool(ws & _EVAL_FAMILY_WORDS))
+        evaluation = side in ("val", "test") or (side == "plain" and bool(ws & EVAL_FAMILY_WORDS))
         role = "val_acc" if evaluation else "train_acc"
     return _Metric(name, index, role, family, side, part, total, plain, base, level)
 
@@ -409,13 +273,13 @@ def _rank(m: _Metric, count: int, enough: int) -> tuple:
         side_rank = {"val": 2, "plain": 1, "test": 0}[m.side]
     else:
         side_rank = {"train": 2, "plain": 1}.get(m.side, 0)
-    return (count >= enough, not m.part, _TIER[m.family], side_rank, m.total, m.plain, -m.index)
+    return (count >= enough, not m.part, TIER[m.family], side_rank, m.total, m.plain, -m.index)
 
 
 def _choose_metric(role: str, cands: list[_Metric], counts: dict[str, int], notes: list[str]) -> _Metric | None:
     if not cands:
         return None
-    enough = min(_ENOUGH, max(counts[c.name] for c in cands))
+    enough = min(ENOUGH, max(counts[c.name] for c in cands))
     ranked = sorted(cands, key=lambda c: _rank(c, counts[c.name], enough), reverse=True)
     best = ranked[0]
     # the same metric at step and at epoch level: the one with more values
@@ -459,15 +323,15 @@ def _recognise_metrics(
 ) -> tuple[dict[str, str], set[str]]:
     metrics = []
     for index, name in enumerate(columns):
-        if name in skip or is_summary_column(name) or _is_x_name(_joined(name)):
+        if name in skip or is_summary_column(name) or is_x_name(joined_words(name)):
             continue
         m = _classify(name, index)
         if m is not None:
             metrics.append(m)
     counts = {m.name: int(np.count_nonzero(np.isfinite(columns[m.name]))) for m in metrics}
-    has_val = any(m.side == "val" and counts[m.name] >= _ENOUGH for m in metrics)
+    has_val = any(m.side == "val" and counts[m.name] >= ENOUGH for m in metrics)
     if has_val:  # a test-at-end row (Lightning's test_loss, test_acc) is never a curve
-        metrics = [m for m in metrics if not (m.side == "test" and counts[m.name] < _ENOUGH)]
+        metrics = [m for m in metrics if not (m.side == "test" and counts[m.name] < ENOUGH)]
     if any(m.family == "loss" or not m.part for m in metrics):
         # a detector head's own accuracy (fast_rcnn/cls_accuracy) is taken only when nothing else is logged
         metrics = [m for m in metrics if m.family == "loss" or not m.part]
@@ -480,7 +344,7 @@ def _recognise_metrics(
         if best is None:
             continue
         roles[role] = best.name
-        if best.family in _LOWER_FAMILIES:
+        if best.family in LOWER_FAMILIES:
             lower.add(best.name)
         if role.endswith("loss"):
             loss_choices.append((best, [c for c in cands if c.part and c.side == best.side]))
@@ -499,10 +363,10 @@ def choose_x(columns: dict[str, np.ndarray]) -> str:
     for name in columns:
         if is_summary_column(name):
             continue
-        joined = _joined(name)
-        if epoch is None and joined in _EPOCH_NAMES:
+        joined = joined_words(name)
+        if epoch is None and joined in EPOCH_NAMES:
             epoch = name
-        elif step is None and (joined in _STEP_WORDS or joined.replace(" ", "") in _STEP_WORDS):
+        elif step is None and (joined in STEP_WORDS or joined.replace(" ", "") in STEP_WORDS):
             step = name
     if epoch is None and step is None:
         return "row"
@@ -614,13 +478,13 @@ def _put(roles: dict[str, str], role: str, name: str) -> None:
 def _x_roles(columns: dict[str, np.ndarray], roles: dict[str, str], x: str) -> None:
     if "epoch" not in roles:
         for name in columns:
-            if _joined(name) in ("epoch", "epochs", "ep") and name not in roles.values():
+            if joined_words(name) in ("epoch", "epochs", "ep") and name not in roles.values():
                 roles["epoch"] = name
                 break
     if "step" not in roles:
         for name in columns:
-            joined = _joined(name)
-            if (joined in _STEP_WORDS or joined.replace(" ", "") in _STEP_WORDS) and name not in roles.values():
+            joined = joined_words(name)
+            if (joined in STEP_WORDS or joined.replace(" ", "") in STEP_WORDS) and name not in roles.values():
                 roles["step"] = name
                 break
     if x in columns and x not in roles.values():

@@ -17,8 +17,9 @@ import numpy as np
 
 from ..analysis.explain import explain
 from ..errors import UserError
-from ..logs.read import check_file, is_regular_file, read_run_dir, run_metrics, sort_columns
+from ..logs.paths import check_file, is_regular_file
 from ..logs.rundir import CONFIG, EXPLAIN, PROBES, is_run_dir
+from ..logs.runmetrics import read_run_dir, run_metrics, sort_columns
 from .text import name_of
 
 JSON_MAX_BYTES = 256 * 1024**2  # a result file (config.json, explain.json, probes/*.json) larger is not read
