@@ -85,6 +85,8 @@ def schedule_finding(ctx: Context) -> list[Finding]:
                 )
             else:
                 shape = f"from {fmt(sh.lr_first)} to {fmt(sh.lr_last)}"
+            if getattr(sh, "restarted_warmups", None):
+                shape += f", apart from {len(sh.restarted_warmups)} restarted warm-up(s) said below"
             return [
                 Finding(
                     "smooth_schedule",
@@ -249,8 +251,9 @@ def drop_findings(ctx: Context) -> list[Finding]:
             others.append(words)
         text = head + ("; " + ", ".join(others) if others else "") + "."
         if credit[main] and d.relative > 0.1:
+            settles = "loss" if main.endswith("loss") else "error"  # an accuracy-only log has no loss to name
             text += (
-                " A lower rate shrinks the noise of each update, so the loss can settle below the floor "
+                f" A lower rate shrinks the noise of each update, so the {settles} can settle below the floor "
                 "the higher rate held it at."
             )
         out.append(Finding("drop", d.row, text))

@@ -229,7 +229,7 @@ def _parse_text(text: str, path: str, label: str, fmt: str | None, over: dict, n
     try:
         columns = read_delimited(text, label, notes)
     except UserError as error:
-        if forced:
+        if forced or "header only" in str(error):  # a table after all: nothing to add about its format
             raise
         raise UserError(f"{error}{_looked_like(text)}") from None
     try:
