@@ -86,7 +86,7 @@ def schedule_finding(ctx: Context) -> list[Finding]:
             else:
                 shape = f"from {fmt(sh.lr_first)} to {fmt(sh.lr_last)}"
             if getattr(sh, "restarted_warmups", None):
-                shape += f", apart from {len(sh.restarted_warmups)} restarted warm-up(s) said below"
+                shape += f", apart from {len(sh.restarted_warmups)} fall(s) it climbed back from, said below"
             return [
                 Finding(
                     "smooth_schedule",
