@@ -15,7 +15,7 @@ from lrscope.schedules import cosine, multistep, onecycle, parse_schedule
 
 torch = pytest.importorskip("torch")
 S = torch.optim.lr_scheduler
-from lrscope.schedules.torch import ScheduleLR  # noqa: E402
+from lrscope.schedules.torch import ScheduleLR, peak_rate  # noqa: E402
 
 
 def tiny_problem(seed=0):
@@ -68,8 +68,8 @@ def test_per_epoch_matches_multisteplr_in_a_training_loop():
 def test_per_step_onecycle_rate_and_momentum_match_onecyclelr(optimizer):
     total = 60
     make = {
-        "sgd": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9),
-        "adam": lambda p: torch.optim.AdamW(p, lr=0.01),
+        "sgd": lambda p: torch.optim.SGD(p, lr=0.4, momentum=0.9),  # the spec's peak: OneCycleLR ignores it
+        "adam": lambda p: torch.optim.AdamW(p, lr=0.4),
     }[optimizer]
     model, x, y = tiny_problem()
     model2, _, _ = tiny_problem()
@@ -91,24 +91,80 @@ def test_per_step_onecycle_rate_and_momentum_match_onecyclelr(optimizer):
 
 def test_cycle_momentum_off_and_optimizers_without_momentum():
     model, _, _ = tiny_problem()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
+    opt = torch.optim.SGD(model.parameters(), lr=0.4, momentum=0.5)
     ScheduleLR(opt, "onecycle(0.4, total=100)", cycle_momentum=False)
     assert opt.param_groups[0]["momentum"] == 0.5
     with pytest.raises(UserError, match="cycle_momentum=False"):
-        ScheduleLR(torch.optim.Adagrad(model.parameters(), lr=0.1), "onecycle(0.4, total=100)")
+        ScheduleLR(torch.optim.Adagrad(model.parameters(), lr=0.4), "onecycle(0.4, total=100)")
     ScheduleLR(torch.optim.Adagrad(model.parameters(), lr=0.1), "cosine(0.1, total=10)")  # no curve: fine
 
 
-def test_param_groups_keep_their_ratio():
+def test_param_groups_keep_their_own_base_rate_whatever_their_order():
     a, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
-    opt = torch.optim.SGD([{"params": [a], "lr": 0.1}, {"params": [b], "lr": 0.01}], lr=0.1)
+    # the first group is NOT at the spec's base rate 0.2: it must not be forced onto s(t)
+    opt = torch.optim.SGD([{"params": [a], "lr": 0.02}, {"params": [b], "lr": 0.2}], lr=0.2)
     sched = ScheduleLR(opt, cosine(0.2, 10))
     s = cosine(0.2, 10)
     for t in range(12):
-        assert opt.param_groups[0]["lr"] == s(t)
-        assert opt.param_groups[1]["lr"] == pytest.approx(s(t) * 0.1, rel=1e-15)
+        assert opt.param_groups[0]["lr"] == pytest.approx(s(t) * 0.1, rel=1e-12)
+        assert opt.param_groups[1]["lr"] == pytest.approx(s(t), rel=1e-12)
         opt.step()
         sched.step()
+
+
+def test_three_groups_match_torch_multisteplr_and_onecyclelr_given_per_group_rates():
+    def groups(rates):
+        return [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": r} for r in rates]
+
+    rates = [0.01, 0.1, 0.5]  # the base rate (0.1) in the middle: order must not matter
+    ours_opt, torch_opt = torch.optim.SGD(groups(rates), lr=0.1), torch.optim.SGD(groups(rates), lr=0.1)
+    ours = ScheduleLR(ours_opt, multistep(0.1, [3, 5], 0.1), unit="step")
+    theirs = S.MultiStepLR(torch_opt, milestones=[3, 5], gamma=0.1)
+    for _ in range(8):
+        assert [g["lr"] for g in ours_opt.param_groups] == pytest.approx([g["lr"] for g in torch_opt.param_groups])
+        ours_opt.step(), torch_opt.step(), ours.step(), theirs.step()
+    peak = 0.4
+    rates = [0.04, 0.4, 2.0]
+    ours_opt = torch.optim.SGD(groups(rates), lr=peak, momentum=0.9)
+    torch_opt = torch.optim.SGD(groups(rates), lr=peak, momentum=0.9)
+    ours = ScheduleLR(ours_opt, onecycle(peak, 40, pct_start=0.25), unit="step")
+    theirs = S.OneCycleLR(torch_opt, max_lr=rates, total_steps=40, pct_start=0.25)
+    for _ in range(40):
+        got, want = [g["lr"] for g in ours_opt.param_groups], [g["lr"] for g in torch_opt.param_groups]
+        assert got == pytest.approx(want, rel=1e-9)
+        assert [g["momentum"] for g in ours_opt.param_groups] == pytest.approx(
+            [g["momentum"] for g in torch_opt.param_groups]
+        )
+        ours_opt.step(), torch_opt.step(), ours.step(), theirs.step()
+
+
+def test_timm_lr_scale_multiplies_a_group():
+    p = [torch.nn.Parameter(torch.zeros(1)) for _ in range(3)]
+    opt = torch.optim.SGD(
+        [
+            {"params": [p[0]], "lr": 0.05},
+            {"params": [p[1]], "lr": 0.5},
+            {"params": [p[2]], "lr": 0.1, "lr_scale": 0.25},
+        ],
+        lr=0.1,
+    )
+    sched = ScheduleLR(opt, "multistep(0.1, milestones=[2])", unit="step")
+    for _ in range(3):
+        opt.step()
+        sched.step()
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.005, 0.05, 0.0025], rel=1e-12)
+
+
+def test_no_group_at_the_base_rate_warns_once():
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.01)
+    with pytest.warns(UserWarning, match="base rate 0.4") as caught:
+        sched = ScheduleLR(opt, "onecycle(0.4, total=20)")
+        for _ in range(5):
+            opt.step()
+            sched.step()
+    assert len([w for w in caught if "base rate" in str(w.message)]) == 1
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.025 * parse_schedule("onecycle(0.4, total=20)")(5))
 
 
 def test_bad_unit():
@@ -142,12 +198,13 @@ def _rates(opt, sched, n, model, x, y):
 def test_resume_gives_identical_rates(spec, cut):
     n = 80
     model, x, y = tiny_problem()
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    base = peak_rate(parse_schedule(spec))  # the optimizer's lr is the spec's, as users set it
+    opt = torch.optim.SGD(model.parameters(), lr=base, momentum=0.9)
     sched = ScheduleLR(opt, spec, unit="step")
     straight = _rates(opt, sched, n, model, x, y)
 
     model, x, y = tiny_problem()
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=base, momentum=0.9)
     sched = ScheduleLR(opt, spec, unit="step")
     first = _rates(opt, sched, cut, model, x, y)
     buffer = io.BytesIO()
@@ -157,7 +214,7 @@ def test_resume_gives_identical_rates(spec, cut):
 
     model2, _, _ = tiny_problem(seed=1)  # a fresh model, optimizer and scheduler, as after a restart
     model2.load_state_dict(saved["model"])
-    opt2 = torch.optim.SGD(model2.parameters(), lr=0.05, momentum=0.9)
+    opt2 = torch.optim.SGD(model2.parameters(), lr=base, momentum=0.9)
     sched2 = ScheduleLR(opt2, spec, unit="step")
     opt2.load_state_dict(saved["opt"])
     sched2.load_state_dict(saved["sched"])
@@ -168,7 +225,7 @@ def test_resume_gives_identical_rates(spec, cut):
 
 def test_resume_without_optimizer_state_still_sets_rate():
     model, _, _ = tiny_problem()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=0.4, momentum=0.9)
     sched = ScheduleLR(opt, "onecycle(0.4, total=50)")
     for _ in range(17):
         opt.step()
@@ -176,7 +233,7 @@ def test_resume_without_optimizer_state_still_sets_rate():
     state = sched.state_dict()
     assert set(state) >= {"t", "spec"} and state["t"] == 17
     opt2 = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    sched2 = ScheduleLR(opt2, "constant(0.1)")  # the saved spec wins
+    sched2 = ScheduleLR(opt2, "constant(0.1)")  # the saved spec (and base rates) win
     sched2.load_state_dict(state)
     s = parse_schedule("onecycle(0.4, total=50)")
     assert opt2.param_groups[0]["lr"] == s(17) and opt2.param_groups[0]["momentum"] == s.momentum(17)
@@ -187,7 +244,7 @@ def test_resume_without_optimizer_state_still_sets_rate():
 
 def test_stepping_past_onecycle_total_holds_instead_of_raising():
     model, _, _ = tiny_problem()
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=0.4, momentum=0.9)
     sched = ScheduleLR(opt, "onecycle(0.4, total=10)")
     for _ in range(15):
         opt.step()

@@ -21,7 +21,7 @@ from lrscope.errors import UserError
 from lrscope.schedules import SCHEDULES, parse_schedule
 
 torch = pytest.importorskip("torch")
-from lrscope.schedules.torch import ScheduleLR  # noqa: E402 - after the torch check
+from lrscope.schedules.torch import ScheduleLR, peak_rate  # noqa: E402 - after the torch check
 
 CMD = faultlib.command_for("test_rel_schedules.py")
 RATE = st.floats(1e-5, 5.0, allow_nan=False).map(lambda v: float(f"{v:.6g}"))
@@ -92,7 +92,7 @@ def test_every_schedule_is_fuzzed():
 def _run(spec: str, steps: int, *, resume_at: int | None = None) -> tuple[list[float], list[float | None]]:
     """Rates (and momenta) in effect for optimizer steps 0..steps-1, optionally saving/loading at resume_at."""
     param = torch.nn.Parameter(torch.zeros(3))
-    optimizer = torch.optim.SGD([param], lr=0.0, momentum=0.9)
+    optimizer = torch.optim.SGD([param], lr=peak_rate(parse_schedule(spec)), momentum=0.9)  # as users set it
     scheduler = ScheduleLR(optimizer, spec, unit="step")
     lrs, moms = [], []
     for t in range(steps):
@@ -102,7 +102,7 @@ def _run(spec: str, steps: int, *, resume_at: int | None = None) -> tuple[list[f
             blob.seek(0)
             state = torch.load(blob, weights_only=True)
             param = torch.nn.Parameter(torch.zeros(3))
-            optimizer = torch.optim.SGD([param], lr=0.123, momentum=0.5)  # deliberately different
+            optimizer = torch.optim.SGD([param], lr=7.0, momentum=0.5)  # deliberately different
             optimizer.load_state_dict(state["optimizer"])
             scheduler = ScheduleLR(optimizer, "constant(7.0)", unit="step")  # overwritten by the state
             scheduler.load_state_dict(state["scheduler"])

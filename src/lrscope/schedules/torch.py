@@ -10,8 +10,10 @@ rates of an uninterrupted one.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
+import numpy as np
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -20,6 +22,22 @@ from .core import Schedule
 from .spec import parse_schedule
 
 UNITS = ("epoch", "step")
+_PEAK_GRID = np.unique(np.concatenate([np.arange(0, 100_001, dtype=np.float64), np.geomspace(1.0, 1e9, 4000)]))
+
+
+def peak_rate(schedule: Schedule) -> float:
+    """A schedule's base rate: its largest value over t (every integer t up to 10^5, then a geometric grid to
+    10^9, which holds every jump and peak a training run reaches); 0 for a schedule that never rises above 0."""
+    values = np.asarray(schedule(_PEAK_GRID), dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values) or values.max() <= 0:
+        return 0.0
+    # 10 significant digits: a cosine that comes back to its peak does so with rounding noise (0.1000000000112)
+    return float(f"{values.max():.10g}")
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-6 * max(abs(a), abs(b))
 
 
 class ScheduleLR(LRScheduler):
@@ -34,9 +52,27 @@ class ScheduleLR(LRScheduler):
         cycle_momentum: when the schedule has a momentum curve (1cycle), set each group's ``momentum`` (SGD,
             RMSprop) or ``betas[0]`` (Adam family) to it, as OneCycleLR does.
 
-    Parameter groups: the schedule gives the first group's rate; every other group keeps its ratio to the
-    first group's learning rate as it was when the scheduler was created (all groups get s(t) when their rates
-    are equal, the usual case).  Call ``optimizer.step()`` before ``scheduler.step()``, as torch asks.
+    Parameter groups, as torch's schedulers treat them: the schedule's base rate B is its peak over t (the
+    ``lr`` or ``max_lr`` of the spec).  A group whose rate was k * B when the scheduler was created (its
+    ``initial_lr``) gets ``k * s(t)`` at every step, whatever the order of the groups, times the group's
+    ``lr_scale`` when it has one (timm's layer-wise decay convention):
+
+        lr_g(t) = initial_lr_g / B * lr_scale_g * s(t)
+
+    so with the optimizer's lr equal to the spec's (the usual case) every group gets s(t).  When no group starts
+    at B a warning says so once: the optimizer's lr and the spec disagree, which is most often a mistake.  A
+    momentum curve (1cycle) sets the same momentum in every group.  Call ``optimizer.step()`` before
+    ``scheduler.step()``, as torch asks.
+
+    >>> import torch
+    >>> w = [torch.nn.Parameter(torch.zeros(1)) for _ in range(3)]
+    >>> opt = torch.optim.SGD([{"params": [w[0]], "lr": 0.05}, {"params": [w[1]], "lr": 0.5},
+    ...                        {"params": [w[2]], "lr": 0.1, "lr_scale": 0.25}], lr=0.1)
+    >>> sched = ScheduleLR(opt, "multistep(0.1, milestones=[2])", unit="step")
+    >>> for _ in range(3):
+    ...     opt.step(); sched.step()
+    >>> [round(g["lr"], 6) for g in opt.param_groups]
+    [0.005, 0.05, 0.0025]
     """
 
     def __init__(
@@ -60,11 +96,28 @@ class ScheduleLR(LRScheduler):
                     f"{self.schedule.spec} has a momentum curve but {type(optimizer).__name__} has no "
                     f"momentum or betas; pass cycle_momentum=False"
                 )
+        self.base_rate = peak_rate(self.schedule)
+        self._warned = False
         super().__init__(optimizer, last_epoch)
 
     def _scales(self) -> list[float]:
-        first = float(self.base_lrs[0])
-        return [float(base) / first if first else 1.0 for base in self.base_lrs]
+        """Each group's factor on s(t): its initial rate over the schedule's base rate, times its lr_scale."""
+        base = self.base_rate
+        if base > 0 and not self._warned and not any(_close(float(b), base) for b in self.base_lrs):
+            self._warned = True
+            shown = ", ".join(f"{float(b):.3g}" for b in self.base_lrs)
+            warnings.warn(
+                f"no parameter group starts at the schedule's base rate {base:.3g} ({self.schedule.spec}); the "
+                f"groups start at {shown}, so each gets its own rate / {base:.3g} times the schedule. Set the "
+                f"optimizer's lr to {base:.3g} if every group should follow the spec",
+                UserWarning,
+                stacklevel=4,
+            )
+        scales = []
+        for group, initial in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+            k = (1.0 if _close(float(initial), base) else float(initial) / base) if base > 0 else 1.0
+            scales.append(k * float(group.get("lr_scale", 1.0)))
+        return scales
 
     def get_lr(self) -> list[float]:
         """The rates for t = last_epoch (called by ``step()``), setting momentum too when cycling it."""
@@ -102,6 +155,7 @@ class ScheduleLR(LRScheduler):
         """Continue from a saved state: same schedule, same t; the optimizer's rates are set for that t."""
         try:
             self.schedule = parse_schedule(state_dict["spec"])
+            self.base_rate = peak_rate(self.schedule)
             self.last_epoch = int(state_dict["t"])
             self.unit = state_dict.get("unit", self.unit)
             self.cycle_momentum = bool(state_dict.get("cycle_momentum", self.cycle_momentum))
