@@ -30,15 +30,15 @@ def make_data(n=256, seed=0):
 
 def make_model(seed=1, dropout=0.0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(dropout),
-                         nn.Linear(16, 3))
+    return nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 3))
 
 
 def make_loader(seed=0, batch_size=32, n=256):
     x, y = make_data(n)
     ds = torch.utils.data.TensorDataset(x, y)
-    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True,
-                                       generator=torch.Generator().manual_seed(seed))
+    return torch.utils.data.DataLoader(
+        ds, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def warm(model, optimizer, steps=2):
@@ -90,8 +90,17 @@ def test_restored_bitwise_after_a_normal_sweep(repeats, opt_name, warmed):
         warm(model, optimizer)
     model.eval()  # a flag that must survive (the sweep trains in train mode)
     before = frozen(model, optimizer)
-    result = find_lr(model, optimizer, nn.CrossEntropyLoss(), make_loader(), start_lr=1e-5, end_lr=10,
-                     num_iter=20, repeats=repeats, seed=0)
+    result = find_lr(
+        model,
+        optimizer,
+        nn.CrossEntropyLoss(),
+        make_loader(),
+        start_lr=1e-5,
+        end_lr=10,
+        num_iter=20,
+        repeats=repeats,
+        seed=0,
+    )
     assert result.repeats == repeats
     assert len(result.lrs) == len(result.losses) == len(result.smoothed) >= 10
     assert_same(model, optimizer, before)
@@ -107,8 +116,7 @@ def test_restored_after_divergence():
     def exploding(out, y):  # a loss that grows without bound once the lr is large
         return nn.functional.cross_entropy(out, y) * (1 + out.abs().mean() ** 3)
 
-    result = find_lr(model, optimizer, exploding, make_loader(), start_lr=1e-4, end_lr=1e4, num_iter=60,
-                     diverge=2.0)
+    result = find_lr(model, optimizer, exploding, make_loader(), start_lr=1e-4, end_lr=1e4, num_iter=60, diverge=2.0)
     assert result.sweeps[0].stopped == "diverged"
     assert len(result.lrs) < 60
     assert any("diverged" in n for n in result.notes)
@@ -234,19 +242,25 @@ class DictModel(nn.Module):
 
 def test_dict_batches_default_keys_and_batch_fn():
     x, y = make_data(96)
-    dict_batches = [{"x": x[i:i + 32], "label": y[i:i + 32]} for i in range(0, 96, 32)]
+    dict_batches = [{"x": x[i : i + 32], "label": y[i : i + 32]} for i in range(0, 96, 32)]
     model = nn.Linear(8, 3)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     result = find_lr(model, opt, nn.CrossEntropyLoss(), dict_batches, num_iter=12)
     assert len(result.losses) >= 10
 
-    odd = [{"feat": x[i:i + 32], "cls": y[i:i + 32]} for i in range(0, 96, 32)]
+    odd = [{"feat": x[i : i + 32], "cls": y[i : i + 32]} for i in range(0, 96, 32)]
     with pytest.raises(UserError, match="batch_fn"):
         find_lr(model, opt, nn.CrossEntropyLoss(), odd, num_iter=12)
     dmodel = DictModel()
     dopt = torch.optim.SGD(dmodel.parameters(), lr=0.1)
-    result = find_lr(dmodel, dopt, nn.CrossEntropyLoss(), odd, num_iter=12,
-                     batch_fn=lambda b: ({"features": b["feat"], "scale": 2.0}, b["cls"]))
+    result = find_lr(
+        dmodel,
+        dopt,
+        nn.CrossEntropyLoss(),
+        odd,
+        num_iter=12,
+        batch_fn=lambda b: ({"features": b["feat"], "scale": 2.0}, b["cls"]),
+    )
     assert np.isfinite(result.losses).all()
 
 
@@ -261,7 +275,7 @@ def test_short_loader_is_cycled_with_a_note():
 
 def test_one_shot_iterator_stops_with_a_note():
     x, y = make_data(32 * 12)
-    gen = ((x[i:i + 32], y[i:i + 32]) for i in range(0, len(y), 32))
+    gen = ((x[i : i + 32], y[i : i + 32]) for i in range(0, len(y), 32))
     model = make_model()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     result = find_lr(model, opt, nn.CrossEntropyLoss(), gen, num_iter=20, diverge=100.0)
@@ -287,12 +301,16 @@ def test_accumulation_counts_optimizer_steps():
 
 def test_lr_is_swept_in_every_param_group():
     model = make_model()
-    opt = torch.optim.SGD([{"params": model[0].parameters(), "lr": 0.5},
-                           {"params": list(model[1].parameters()) + list(model[4].parameters())}], lr=0.01)
+    opt = torch.optim.SGD(
+        [
+            {"params": model[0].parameters(), "lr": 0.5},
+            {"params": list(model[1].parameters()) + list(model[4].parameters())},
+        ],
+        lr=0.01,
+    )
     seen = []
     opt.register_step_pre_hook(lambda o, *a: seen.append([g["lr"] for g in o.param_groups]))
-    find_lr(model, opt, nn.CrossEntropyLoss(), make_loader(), start_lr=1e-3, end_lr=1.0, num_iter=10,
-            diverge=100.0)
+    find_lr(model, opt, nn.CrossEntropyLoss(), make_loader(), start_lr=1e-3, end_lr=1.0, num_iter=10, diverge=100.0)
     planned = sweep_lrs(1e-3, 1.0, 10)
     assert [s[0] for s in seen] == pytest.approx(planned.tolist())
     assert all(a == b for a, b in seen)
@@ -331,8 +349,9 @@ def test_amp_skipped_steps_are_not_counted():
 def test_suggestion_lands_in_the_descent_on_a_synthetic_problem():
     torch.manual_seed(0)
     x, y = make_data(1024)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64, shuffle=True,
-                                         generator=torch.Generator().manual_seed(0))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, y), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     model = nn.Linear(8, 3)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     result = find_lr(model, opt, nn.CrossEntropyLoss(), loader, start_lr=1e-4, end_lr=100, num_iter=80)
@@ -346,17 +365,20 @@ def test_suggestion_lands_in_the_descent_on_a_synthetic_problem():
     assert result.reliable
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(start_lr=1.0, end_lr=0.1), "start_lr must be below end_lr"),
-    (dict(start_lr=1.0, end_lr=1.0), "start_lr must be below end_lr"),
-    (dict(start_lr=0.0), "start_lr must be a finite number > 0"),
-    (dict(num_iter=5), "num_iter must be an integer from 10 to"),
-    (dict(mode="cosine"), "mode must be"),
-    (dict(repeats=0), "repeats"),
-    (dict(accumulation_steps=0), "accumulation_steps"),
-    (dict(smooth=1.0), "smooth"),
-    (dict(diverge=0.5), "diverge"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(start_lr=1.0, end_lr=0.1), "start_lr must be below end_lr"),
+        (dict(start_lr=1.0, end_lr=1.0), "start_lr must be below end_lr"),
+        (dict(start_lr=0.0), "start_lr must be a finite number > 0"),
+        (dict(num_iter=5), "num_iter must be an integer from 10 to"),
+        (dict(mode="cosine"), "mode must be"),
+        (dict(repeats=0), "repeats"),
+        (dict(accumulation_steps=0), "accumulation_steps"),
+        (dict(smooth=1.0), "smooth"),
+        (dict(diverge=0.5), "diverge"),
+    ],
+)
 def test_bad_arguments_name_the_problem(kwargs, message):
     model = make_model()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -381,8 +403,9 @@ def test_bad_inputs_empty_loader_nan_loss_foreign_optimizer():
 def test_to_json_schema():
     model = make_model()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    result = find_lr(model, opt, nn.CrossEntropyLoss(), make_loader(), start_lr=1e-4, end_lr=1e3,
-                     num_iter=30, repeats=2, seed=1)
+    result = find_lr(
+        model, opt, nn.CrossEntropyLoss(), make_loader(), start_lr=1e-4, end_lr=1e3, num_iter=30, repeats=2, seed=1
+    )
     assert isinstance(result, FinderResult)
     doc = result.to_json()
     text = json.dumps(doc, allow_nan=False)  # divergence infinities become null
@@ -429,3 +452,19 @@ def test_snapshot_restores_many_times():
         warm(model, opt)
         snap.restore()
         assert_same(model, opt, before)
+
+
+def test_apply_sets_the_suggestion_keeping_the_groups_ratios():
+    import doctest
+
+    import torch
+
+    from lrscope.analysis import finder_result
+    from lrscope.analysis.finder_result import FinderResult
+
+    assert doctest.testmod(finder_result).failed == 0
+    a, b = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([{"params": [a], "lr": 1e-3}, {"params": [b], "lr": 1e-4}], lr=1e-3)
+    result = FinderResult(np.zeros(1), np.zeros(1), np.zeros(1), 0.05, {}, (0.005, 0.05), None, (0.04, 0.06), [], {})
+    assert result.apply(opt) == [0.05, 0.005]
+    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.005]

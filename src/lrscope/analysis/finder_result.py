@@ -35,10 +35,15 @@ class Sweep:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "lrs": _finite_list(self.lrs), "losses": _finite_list(self.losses),
-            "smoothed": _finite_list(self.smoothed), "fit": _finite_list(self.fit),
-            "slope": _finite_list(self.slope), "suggestions": dict(self.suggestions),
-            "range": list(self.range), "interval": list(self.interval), "stopped": self.stopped,
+            "lrs": _finite_list(self.lrs),
+            "losses": _finite_list(self.losses),
+            "smoothed": _finite_list(self.smoothed),
+            "fit": _finite_list(self.fit),
+            "slope": _finite_list(self.slope),
+            "suggestions": dict(self.suggestions),
+            "range": list(self.range),
+            "interval": list(self.interval),
+            "stopped": self.stopped,
             "seed": self.seed,
             "reliable": self.reliable,
         }
@@ -83,6 +88,35 @@ class FinderResult:
             "sweeps": [s.to_json() for s in self.sweeps],
         }
 
+    def apply(self, optimizer) -> list[float]:
+        """Set the suggested rate on ``optimizer`` (any object with torch's ``param_groups``), keeping the
+        groups' ratios: the group with the highest rate gets the suggestion, a group at k times that rate gets
+        k * suggestion (layer-wise decay survives).  ``initial_lr`` is set too where a scheduler wrote one, so a
+        scheduler created or resumed afterwards starts from the new rates.  Returns the rates set.
+
+        >>> class Opt: param_groups = [{"lr": 0.1}, {"lr": 0.01, "initial_lr": 0.01}]
+        >>> r = FinderResult(np.zeros(1), np.zeros(1), np.zeros(1), 0.3, {}, (0.03, 0.3), None, (0.2, 0.4), [], {})
+        >>> r.apply(Opt), Opt.param_groups[1]
+        ([0.3, 0.03], {'lr': 0.03, 'initial_lr': 0.03})
+        """
+        groups = list(getattr(optimizer, "param_groups", []))
+        if not groups:
+            raise ValueError("apply() needs an optimizer with param_groups (a torch optimizer)")
+        rates = [float(g["lr"]) for g in groups]
+        top = max(rates)
+        out = []
+        for group, rate in zip(groups, rates, strict=True):
+            new = float(self.suggestion) * (rate / top if top > 0 else 1.0)
+            new = float(f"{new:.15g}")  # 0.3 * 0.1 / 0.1 is 0.30000000000000004 otherwise
+            if hasattr(group["lr"], "fill_"):  # a tensor rate (capturable optimizers): keep the tensor
+                group["lr"].fill_(new)
+            else:
+                group["lr"] = new
+            if "initial_lr" in group:
+                group["initial_lr"] = new
+            out.append(new)
+        return out
+
     def summary(self) -> str:
         low, high = self.range
         text = f"suggested lr {self.suggestion:.3g}; range {low:.3g} .. {high:.3g}"
@@ -111,10 +145,22 @@ def combine_sweeps(sweeps: list[Sweep], notes: list[str], seconds: float, settin
     reliable = sum(s.reliable for s in sweeps) * 2 > len(sweeps)
     stopped = [s.stopped for s in sweeps]
     if "diverged" in stopped:
-        notes.append(f"the loss diverged and the sweep stopped early in {stopped.count('diverged')} of "
-                     f"{len(sweeps)} sweep(s)")
+        notes.append(
+            f"the loss diverged and the sweep stopped early in {stopped.count('diverged')} of {len(sweeps)} sweep(s)"
+        )
     first = sweeps[0]
-    return FinderResult(lrs=first.lrs, losses=first.losses, smoothed=first.smoothed,
-                        suggestion=suggestions["combined"], suggestions=suggestions, range=(low, high),
-                        spread=spread, interval=interval, sweeps=sweeps, settings=settings, notes=notes,
-                        reliable=reliable, seconds=seconds)
+    return FinderResult(
+        lrs=first.lrs,
+        losses=first.losses,
+        smoothed=first.smoothed,
+        suggestion=suggestions["combined"],
+        suggestions=suggestions,
+        range=(low, high),
+        spread=spread,
+        interval=interval,
+        sweeps=sweeps,
+        settings=settings,
+        notes=notes,
+        reliable=reliable,
+        seconds=seconds,
+    )
