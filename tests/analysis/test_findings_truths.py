@@ -69,7 +69,7 @@ def test_a_loss_that_rose_at_a_decay_is_said_to_have_risen():
     r = explain(make({"epoch": ep, "lr": lr, "loss": loss}))
     drops = texts(r, "drop")
     assert len(drops) == 2
-    assert "showed no drop (it rose" in drops[1], drops[1]
+    assert "showed no distinct drop (it rose" in drops[1], drops[1]
     for t in texts(r):
         assert not violations(t), (violations(t), t)
         assert "barely moved" not in t

@@ -239,7 +239,8 @@ def drop_findings(ctx: Context) -> list[Finding]:
                 "before the cut allow: no distinct drop can be credited to the decay"
             )
         else:
-            head = f"After {change}, the {mw} showed no drop (it {change_words(s, d.before, d.after)})"
+            gain = "drop" if s.lower_is_better else "gain"  # an accuracy improves by rising
+            head = f"After {change}, the {mw} showed no distinct {gain} (it {change_words(s, d.before, d.after)})"
         others = []
         for role in order:
             if role == main:
