@@ -79,8 +79,10 @@ def schedule_finding(ctx: Context) -> list[Finding]:
             ]
         if sh.kind == "smooth":
             if sh.warmup_rows:
+                # a rise over a quarter of the run or more is half a cycle (triangular, 1cycle), not a warm-up
+                rise = "warm-up" if sh.warmup_rows < 0.25 * ctx.log.rows else "rising"
                 shape = (
-                    f"warm-up from {fmt(sh.lr_first)} to {fmt(sh.lr_max)} until {ctx.where(sh.warmup_rows)}, "
+                    f"{rise} from {fmt(sh.lr_first)} to {fmt(sh.lr_max)} until {ctx.where(sh.warmup_rows)}, "
                     f"then down to {fmt(sh.lr_last)}"
                 )
             else:
