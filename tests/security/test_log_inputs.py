@@ -384,7 +384,9 @@ def test_records_that_each_bring_new_fields_are_refused(tmp_path, monkeypatch):
 def test_a_directory_too_large_to_search(tmp_path, monkeypatch):
     for i in range(40):
         (tmp_path / f"f{i}.txt").write_text("x")
-    monkeypatch.setattr(read_mod, "MAX_ENTRIES", 10)
+    from lrscope.logs import paths
+
+    monkeypatch.setattr(paths, "MAX_ENTRIES", 10)
     with pytest.raises(UserError, match="holds over 10 files and directories"):
         read_log(tmp_path)
 

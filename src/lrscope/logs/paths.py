@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import UserError
 from .runlog import path_label
 
+MAX_ENTRIES = 200_000  # files and directories looked at when searching a directory for a log
 DEFAULT_MAX_BYTES = 2 * 1024**3  # the largest text log read unless the caller says otherwise (--max-bytes)
 READ_CHUNK = 1 << 24
 
@@ -116,3 +117,36 @@ def read_capped(f, head: bytes, size: int, max_bytes: int | None, label: str) ->
         return data
     except OSError as error:
         raise UserError(f"cannot read {label}: {error.strerror or error}") from None
+
+
+def files_under(directory: Path, limit: int | None = None) -> list[Path]:
+    """Every regular file under ``directory`` (symbolic links to directories not followed), sorted.
+
+    At most ``limit`` (:data:`MAX_ENTRIES`) entries are looked at: pointing lrscope at ``/`` or a home
+    directory is an error, not an hour-long search.
+    """
+    limit = MAX_ENTRIES if limit is None else limit
+    found: list[Path] = []
+    seen = 0
+    stack = [directory]
+    while stack:
+        here = stack.pop()
+        try:
+            entries = list(os.scandir(here))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > limit:
+                raise UserError(
+                    f"{path_label(directory)} holds over {limit:,} files and directories; give the log file, "
+                    f"the TensorBoard log directory or the run directory itself"
+                )
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file():  # follows a link to a file; never a device or a pipe
+                    found.append(Path(entry.path))
+            except OSError:
+                continue
+    return sorted(found)

@@ -31,7 +31,16 @@ from pathlib import Path
 
 from ..errors import UserError
 from .directories import LOG_NAMES as _LOG_NAMES
-from .paths import DEFAULT_MAX_BYTES, READ_CHUNK, check_size, open_binary, read_capped, regular_or_directory, size_text
+from .paths import (
+    DEFAULT_MAX_BYTES,
+    READ_CHUNK,
+    check_size,
+    files_under,
+    open_binary,
+    read_capped,
+    regular_or_directory,
+    size_text,
+)
 from .runlog import RunLog, build_runlogs, path_label
 from .runmetrics import read_run_dir
 
@@ -51,7 +60,6 @@ FORMATS = (
 )
 STDIN = "-"  # the path that means standard input
 STDIN_LABEL = "<stdin>"  # how standard input is named in messages and in RunLog.path
-MAX_ENTRIES = 200_000  # files and directories looked at when searching a directory for a log
 _LONGEST_LINE = 1 << 24  # bytes: a text with no line break at all and longer than this is not a log
 
 
@@ -367,39 +375,6 @@ def sniff_text(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ directories
-
-
-def files_under(directory: Path, limit: int | None = None) -> list[Path]:
-    """Every regular file under ``directory`` (symbolic links to directories not followed), sorted.
-
-    At most ``limit`` (:data:`MAX_ENTRIES`) entries are looked at: pointing lrscope at ``/`` or a home
-    directory is an error, not an hour-long search.
-    """
-    limit = MAX_ENTRIES if limit is None else limit
-    found: list[Path] = []
-    seen = 0
-    stack = [directory]
-    while stack:
-        here = stack.pop()
-        try:
-            entries = list(os.scandir(here))
-        except OSError:
-            continue
-        for entry in entries:
-            seen += 1
-            if seen > limit:
-                raise UserError(
-                    f"{path_label(directory)} holds over {limit:,} files and directories; give the log file, "
-                    f"the TensorBoard log directory or the run directory itself"
-                )
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                elif entry.is_file():  # follows a link to a file; never a device or a pipe
-                    found.append(Path(entry.path))
-            except OSError:
-                continue
-    return sorted(found)
 
 
 def _read_directory(path: Path, fmt: str | None, max_bytes: int | None, over: dict) -> list[RunLog]:

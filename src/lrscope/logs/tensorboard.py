@@ -7,7 +7,7 @@ there, with a warning: what came before it is kept.
 
 Event files have no size limit (:mod:`lrscope.logs.read` caps text logs only): the reader streams them record
 by record and keeps the scalar values alone, so memory follows the number of scalars, not the file's size.
-Only regular files are read; for a directory the caller lists its files (:func:`lrscope.logs.read.files_under`,
+Only regular files are read; for a directory the caller lists its files (:func:`lrscope.logs.paths.files_under`,
 bounded) and this module picks the event files among them.
 """
 

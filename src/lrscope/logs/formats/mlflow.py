@@ -12,8 +12,6 @@ of a run and aligns them on step.  A step logged twice keeps its last value.  Me
 from __future__ import annotations
 
 import io
-import os
-import stat
 import warnings
 from pathlib import Path
 
@@ -168,28 +166,11 @@ def _first_bad_line(text: str) -> str:
 
 
 def _metric_files(root: Path) -> list[Path]:
-    """Regular files under ``root``, sorted; links to directories are not followed."""
-    found: list[Path] = []
-    stack = [root]
-    seen = 0
-    while stack:
-        here = stack.pop()
-        try:
-            entries = list(os.scandir(here))
-        except OSError:
-            continue
-        for entry in entries:
-            seen += 1
-            if seen > _MAX_FILES:
-                raise UserError(f"{root} holds over {_MAX_FILES:,} entries: not one MLflow run's metrics")
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                elif stat.S_ISREG(os.stat(entry.path).st_mode) and not entry.name.startswith("."):
-                    found.append(Path(entry.path))
-            except OSError:
-                continue
-    return sorted(found)
+    """The metric files under ``root`` (regular files, hidden ones skipped; links to directories not followed),
+    sorted, from a bounded walk of at most :data:`_MAX_FILES` entries."""
+    from ..paths import files_under
+
+    return [f for f in files_under(root, _MAX_FILES) if not f.name.startswith(".")]
 
 
 def _align(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[dict[str, np.ndarray], bool]:
