@@ -36,3 +36,11 @@ def test_plot_marks_every_suggestion(tmp_path):
 
     out = save_finder_plot(back, tmp_path / "f.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_viz_package_quiets_matplotlibs_font_warnings():
+    import logging
+
+    import lrscope.viz  # noqa: F401
+
+    assert logging.getLogger("matplotlib.font_manager").getEffectiveLevel() >= logging.ERROR
