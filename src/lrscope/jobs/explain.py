@@ -42,10 +42,7 @@ def explain_paths(
     for path in paths:
         runs = read_runs(path, format=format, lr=lr, loss=loss, x=x, acc=acc, val_loss=val_loss, max_bytes=max_bytes)
         for log in runs:
-            options = {"schedule": schedule}
-            if step_unit is not None:
-                options["step_unit"] = step_unit
-            result = explain(log, **options)
+            result = explain(log, schedule=schedule, step_unit=step_unit)
             result.log = log
             result.source["records"] = list(log.records)
             label = log.run or (path_label(path) if len(paths) > 1 else "")

@@ -41,7 +41,7 @@ from .paths import (
     regular_or_directory,
     size_text,
 )
-from .runlog import RunLog, build_runlogs, path_label
+from .runlog import RunLog, build_runlogs, last_run, path_label
 from .runmetrics import read_run_dir
 
 FORMATS = (
@@ -79,11 +79,7 @@ def read_log(
     When it holds several runs (appended to one file, or a directory of runs: :func:`read_runs`), this is the
     last of them, with a note that says so.  Arguments as :func:`read_runs`.
     """
-    runs = read_runs(path, format, lr, loss, x, acc=acc, val_loss=val_loss, max_bytes=max_bytes)
-    log = runs[-1]
-    if len(runs) > 1 and not any("lrscope explain explains each" in n for n in log.notes):
-        log.notes.append(f"read the last of its {len(runs)} runs ({log.run}); lrscope explain explains each")
-    return log
+    return last_run(read_runs(path, format, lr, loss, x, acc=acc, val_loss=val_loss, max_bytes=max_bytes))
 
 
 def read_runs(

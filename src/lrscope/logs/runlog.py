@@ -138,33 +138,13 @@ def merge_repeated_x(columns: dict[str, np.ndarray], x_name: str, notes: list[st
     return merged
 
 
-def build_runlog(
-    columns: dict[str, np.ndarray],
-    *,
-    path: str,
-    fmt: str,
-    notes: list[str],
-    lr: str | None = None,
-    loss: str | None = None,
-    x: str | None = None,
-    acc: str | None = None,
-    val_loss: str | None = None,
-    fixed_roles: dict[str, str] | None = None,
-) -> RunLog:
-    """The one run of a log: :func:`build_runlogs`' last run; when the log holds several (appended runs), a
-    note says so and which records this one covers."""
-    runs = build_runlogs(
-        columns,
-        path=path,
-        fmt=fmt,
-        notes=notes,
-        lr=lr,
-        loss=loss,
-        x=x,
-        acc=acc,
-        val_loss=val_loss,
-        fixed_roles=fixed_roles,
-    )
+def build_runlog(columns: dict[str, np.ndarray], **options) -> RunLog:
+    """The one run of a log: :func:`build_runlogs` (same arguments), its last run when there are several."""
+    return last_run(build_runlogs(columns, **options))
+
+
+def last_run(runs: list[RunLog]) -> RunLog:
+    """The last of ``runs``; when there are several, with a note naming the records it covers."""
     log = runs[-1]
     if len(runs) > 1:
         first, last = log.records
