@@ -81,6 +81,17 @@ def _call(model, inputs):
     return model(inputs)
 
 
+def _loss_tensor(value) -> torch.Tensor:
+    """The loss a training step returned: a tensor, or a dict / model output holding one under "loss"."""
+    if isinstance(value, torch.Tensor):
+        return value
+    loss = value.get("loss") if hasattr(value, "get") else getattr(value, "loss", None)
+    if isinstance(loss, torch.Tensor):
+        return loss
+    raise UserError(f"step_loss must return the loss as a tensor (or a dict holding it under 'loss'); got "
+                    f"{type(value).__name__}")
+
+
 class _Exhausted(Exception):
     pass
 
@@ -186,8 +197,9 @@ class _Run:
     """Everything one sweep needs; ``sweep()`` runs it once from the model's current state."""
 
     def __init__(self, model, optimizer, loss_fn, batches, lrs, *, smooth, diverge, accumulation_steps, amp,
-                 scaler, val_loader, batch_fn, device):
+                 scaler, val_loader, batch_fn, device, step_loss=None):
         self.model, self.optimizer, self.loss_fn, self.batches = model, optimizer, loss_fn, batches
+        self.step_loss = step_loss
         self.lrs, self.smooth, self.diverge, self.acc = lrs, smooth, diverge, accumulation_steps
         self.amp, self.scaler, self.val_loader = amp, scaler, val_loader
         self.batch_fn, self.device = batch_fn, device
@@ -197,6 +209,12 @@ class _Run:
         self.skipped = 0
 
     def _forward(self, batch):
+        if self.step_loss is not None:
+            batch = _to(batch, self.device)
+            if self.amp:
+                with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype):
+                    return _loss_tensor(self.step_loss(batch))
+            return _loss_tensor(self.step_loss(batch))
         inputs, targets = self.batch_fn(batch)
         inputs, targets = _to(inputs, self.device), _to(targets, self.device)
         if self.amp:
@@ -210,7 +228,7 @@ class _Run:
         with torch.no_grad():
             for batch in self.val_loader:
                 loss = self._forward(batch)
-                n = len(self.batch_fn(batch)[1])
+                n = 1 if self.step_loss is not None else len(self.batch_fn(batch)[1])
                 total += loss.detach().double() * n
                 count += n
         self.model.train()
@@ -283,11 +301,11 @@ class _Run:
         return self.lrs[:i].copy(), losses[:i], stopped
 
 
-def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable, loader, *,
+def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable | None, loader, *,
             start_lr: float = 1e-7, end_lr: float = 10.0, num_iter: int = 100, mode: str = "exp",
             smooth: float = 0.98, diverge: float = 4.0, repeats: int = 1, accumulation_steps: int = 1,
             amp: bool | Any = False, val_loader=None, batch_fn: Callable | None = None,
-            seed: int | None = None) -> FinderResult:
+            seed: int | None = None, step_loss: Callable | None = None) -> FinderResult:
     """Run the LR range test on ``model`` and return a :class:`FinderResult` (see the module docstring).
 
     ``num_iter`` counts optimizer steps (each of ``accumulation_steps`` micro-batches; under AMP a step the
@@ -298,11 +316,17 @@ def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: C
     ``val_loader``: record the mean loss over that whole loader after every step (Smith's variant; slow).
     ``batch_fn(batch) -> (inputs, targets)`` for batches that are not (inputs, targets) tuples or usual dicts;
     inputs may be a tensor, a tuple (``model(*inputs)``) or a dict (``model(**inputs)``).
+    ``step_loss(batch) -> loss`` instead of ``loss_fn``: the loss of one whole batch (already on the model's
+    device) computed by your own code, e.g. a LightningModule's ``training_step`` or a Hugging Face model's
+    ``model(**batch).loss``; a dict or model output holding ``"loss"`` is accepted.  Give one of the two.
     Under ``torch.distributed`` every rank must call this; the loss is averaged across ranks, so all ranks see
     the same curve and stop together.
     """
-    _check_inputs(model, optimizer, loss_fn, start_lr, end_lr, num_iter, mode, smooth, diverge, repeats,
-                  accumulation_steps)
+    if (loss_fn is None) == (step_loss is None):
+        raise UserError("give find_lr one of loss_fn (called as loss_fn(model(inputs), targets)) or step_loss "
+                        "(called as step_loss(batch)); got " + ("neither" if loss_fn is None else "both"))
+    _check_inputs(model, optimizer, loss_fn or step_loss, start_lr, end_lr, num_iter, mode, smooth, diverge,
+                  repeats, accumulation_steps)
     t0 = time.perf_counter()
     params = [p for g in optimizer.param_groups for p in g["params"]]
     device = params[0].device
@@ -320,7 +344,7 @@ def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: C
         batches = _Cycle(loader)
         run = _Run(model, optimizer, loss_fn, batches, lrs, smooth=smooth, diverge=diverge,
                    accumulation_steps=accumulation_steps, amp=use_amp, scaler=scaler, val_loader=val_loader,
-                   batch_fn=batch_fn or default_batch_fn, device=device)
+                   batch_fn=batch_fn or default_batch_fn, device=device, step_loss=step_loss)
         for k in range(repeats):
             if k:
                 snap.restore(rng=False)  # same starting weights; the data stream and RNGs go on
