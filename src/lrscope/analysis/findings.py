@@ -194,12 +194,43 @@ def _credited(d, p: Pace | None) -> bool:
     return d.relative > 0.02 and (p is None or p.distinct)
 
 
+LATE_POINTS = 1  # at most this many evaluations at the new rate: the change's effect cannot be judged yet
+
+
+def _too_late(ctx: Context, e, ds: dict) -> Finding | None:
+    """A decay in the last row(s) of the log: listed, its effect "too late to judge" (one point after a cut
+    cannot tell a drop from the curve's noise and trend)."""
+    s = ctx.series.get(ctx.primary)
+    if s is None:
+        return None
+    left = int(np.count_nonzero(s.rows >= e.row))
+    if left > LATE_POINTS:
+        return None
+    if e.lr_before is not None and e.lr_after is not None:
+        change = f"the LR went from {fmt(e.lr_before)} to {fmt(e.lr_after)} at {ctx.where(e.row)}"
+    else:
+        change = f"the rate changed at {ctx.where(e.row)}"
+    d = ds.get(ctx.primary)
+    seen = f" ({pair_words(s, d.before, d.after)})" if d is not None else ""
+    followed = "no point of the" if left == 0 else "only one point of the"
+    return Finding(
+        "drop",
+        e.row,
+        f"After {change}, {followed} {metric_word(ctx, ctx.primary)} follows{seen}: too late to judge what "
+        "the decay brings.",
+    )
+
+
 def drop_findings(ctx: Context) -> list[Finding]:
     out = []
     for i, e in enumerate(ctx.events):
         if not e.decay:
             continue
         ds = {d.metric: d for d in ctx.drops if d.event == i and d.metric in ctx.series}
+        late = _too_late(ctx, e, ds)
+        if late is not None:
+            out.append(late)
+            continue
         if not ds:
             continue
         after = f"in the {ctx.unit} after" if ctx.unit == "epoch" else "after"

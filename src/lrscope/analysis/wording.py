@@ -54,8 +54,9 @@ class Context:
         return float(row + 1) if self.unit == "row" else float(self.x[row])
 
     def span(self, first: int, last: int) -> str:
-        """Rows first..last in the log's own x values: "epoch 1-81", "step 3650-5100"."""
-        return f"{self.unit} {fmt_x(self.xv(first))}-{fmt_x(self.xv(last))}"
+        """Rows first..last in the log's own x values: "epoch 1-81", "step 3650-5100"; one row: "epoch 3"."""
+        a, b = fmt_x(self.xv(first)), fmt_x(self.xv(last))
+        return f"{self.unit} {a}" if a == b else f"{self.unit} {a}-{b}"
 
     def has_lr_info(self) -> bool:
         """True when the rate is known (a logged column or a --schedule spec)."""
