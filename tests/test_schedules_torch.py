@@ -250,3 +250,30 @@ def test_stepping_past_onecycle_total_holds_instead_of_raising():
         opt.step()
         sched.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(0.4 / 25 / 1e4)
+
+
+def test_a_warm_up_that_replaces_the_start_keeps_the_specs_base_rate():
+    """warmup(..., prefix=False) approaches its peak without reaching it: the base rate is the supremum (the
+    left limit at the end of the ramp), so a group at the spec's lr follows the spec exactly and nothing warns."""
+    spec = "warmup(5, cosine(0.1, total=100), prefix=False)"
+    assert peak_rate(parse_schedule(spec)) == 0.1
+    w = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([w], lr=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched = ScheduleLR(opt, spec, unit="step")
+    for t in range(1, 12):
+        opt.step()
+        sched.step()
+        assert opt.param_groups[0]["lr"] == pytest.approx(float(parse_schedule(spec)(t)), rel=1e-12)
+
+
+def test_prefix_false_keeps_the_runs_t_and_round_trips():
+    shifted = parse_schedule("warmup(5, cosine(0.1, total=100))")
+    kept = parse_schedule("warmup(5, cosine(0.1, total=100), prefix=False)")
+    cosine = parse_schedule("cosine(0.1, total=100)")
+    assert float(kept(40)) == pytest.approx(float(cosine(40)))
+    assert float(shifted(40)) == pytest.approx(float(cosine(35)))
+    assert parse_schedule(kept.spec) == kept and "prefix=False" in kept.spec and "prefix" not in shifted.spec
+    (event,) = kept.events(0, 200)
+    assert event.t == 5 and event.lr_before == pytest.approx(0.1) and event.lr_after == pytest.approx(float(cosine(5)))

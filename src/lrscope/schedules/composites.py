@@ -22,7 +22,7 @@ import numpy as np
 from .core import Schedule
 from .decays import Constant
 from .events import check_jump_count, no_jumps
-from .params import float_param, int_param, numbers_param, param_error, set_param
+from .params import bool_param, float_param, int_param, numbers_param, param_error, set_param
 from .replay import linear_lr
 
 
@@ -39,18 +39,33 @@ def schedule_param(s: Schedule, name: str) -> Schedule:
 
 @dataclass(frozen=True, repr=False)
 class Warmup(Schedule):
-    """``warmup(steps, schedule, start_factor=0.0)``: a linear warm-up into any schedule (Goyal et al. 2017).
+    """``warmup(steps, schedule, start_factor=0.0, prefix=True)``: a linear warm-up into any schedule (Goyal et
+    al. 2017).
 
         s(t) = schedule(0) * (start_factor * (steps - t) + t) / steps    for t < steps,
-        s(t) = schedule(t - steps)                                        for t >= steps.
+        s(t) = schedule(t - steps)                                        for t >= steps (prefix=True),
+        s(t) = schedule(t)                                                for t >= steps (prefix=False).
+
+    With ``prefix=True`` (the default) the warm-up comes before the schedule, which starts its own t after it.
+    With ``prefix=False`` the ramp replaces the schedule's first ``steps`` steps and the schedule keeps the
+    run's t, as timm's schedulers with ``warmup_prefix=False`` (their default) do: timm's
+    ``CosineLRScheduler(t_initial=T, lr_min=m, warmup_t=w, warmup_lr_init=a)`` is
+    ``join([warmup(w, cosine(lr, total=T, min_lr=m), start_factor=a/lr, prefix=False), m], [T])``.
+    The ramp then ends at schedule(0) and the schedule resumes at schedule(steps): a small jump at t = steps.
 
     Torch: SequentialLR([LinearLR(start_factor, 1.0, steps), twin], milestones=[steps]), where torch's
-    LinearLR needs start_factor > 0.
+    LinearLR needs start_factor > 0 (prefix=True).
+
+    >>> from lrscope.schedules.decays import cosine
+    >>> s = warmup(2, cosine(0.1, total=4), prefix=False)
+    >>> [round(float(v), 4) for v in s([0, 1, 2, 3, 4])]
+    [0.0, 0.05, 0.05, 0.0146, 0.0]
     """
 
     steps: int
     schedule: Schedule
     start_factor: float = 0.0
+    prefix: bool = True
     positional: ClassVar[int] = 2
     name: ClassVar[str] = "warmup"
 
@@ -58,6 +73,12 @@ class Warmup(Schedule):
         int_param(self, "steps")
         schedule_param(self, "schedule")
         float_param(self, "start_factor", hi=1.0)
+        bool_param(self, "prefix")
+
+    @property
+    def _shift(self) -> int:
+        """How far the schedule's t lags the run's once the ramp is over."""
+        return self.steps if self.prefix else 0
 
     def _lr(self, t):
         warm = t < self.steps
@@ -65,7 +86,7 @@ class Warmup(Schedule):
         if np.any(warm):
             out[warm] = linear_lr(float(self.schedule(0.0)), self.start_factor, 1.0, self.steps, t[warm])
         if not np.all(warm):
-            out[~warm] = self.schedule(t[~warm] - self.steps)
+            out[~warm] = self.schedule(t[~warm] - self._shift)
         return out
 
     @property
@@ -73,13 +94,20 @@ class Warmup(Schedule):
         return self.schedule.has_momentum
 
     def _momentum(self, t):
-        return self.schedule.momentum(np.maximum(t - self.steps, 0.0))
+        return self.schedule.momentum(np.maximum(t - self._shift, 0.0))
 
     def _jumps(self, t0, t1):
         if t1 <= self.steps:
             return no_jumps()
-        inner = self.schedule.events(max(t0 - self.steps, 0.0), t1 - self.steps)
-        return inner.t + self.steps, inner.lr_before
+        shift = self._shift
+        inner = self.schedule.events(max(t0, self.steps) - shift, t1 - shift)
+        times, before = inner.t + shift, inner.lr_before
+        if not self.prefix and t0 <= self.steps:
+            # the ramp ends at schedule(0); the schedule resumes at schedule(steps)
+            end, resume = float(self.schedule(0.0)), float(self.schedule(float(self.steps)))
+            if abs(end - resume) > 1e-12 * max(abs(end), abs(resume)) and not np.any(times == self.steps):
+                times, before = np.concatenate([[float(self.steps)], times]), np.concatenate([[end], before])
+        return times, before
 
 
 @dataclass(frozen=True, repr=False)

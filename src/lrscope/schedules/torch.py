@@ -26,9 +26,16 @@ _PEAK_GRID = np.unique(np.concatenate([np.arange(0, 100_001, dtype=np.float64), 
 
 
 def peak_rate(schedule: Schedule) -> float:
-    """A schedule's base rate: its largest value over t (every integer t up to 10^5, then a geometric grid to
-    10^9, which holds every jump and peak a training run reaches); 0 for a schedule that never rises above 0."""
+    """A schedule's base rate: its supremum over t (every integer t up to 10^5, then a geometric grid to
+    10^9, which holds every jump and peak a training run reaches, and the left limits at its jumps up to 10^5: a
+    warm-up with ``prefix=False`` approaches its peak without reaching it); 0 for a schedule that never rises
+    above 0."""
     values = np.asarray(schedule(_PEAK_GRID), dtype=np.float64)
+    try:
+        limits = np.asarray(schedule.events(0.0, float(_PEAK_GRID[100_000])).lr_before, dtype=np.float64)
+    except UserError:  # more jumps than lrscope lists: the grid alone holds the peak of such a schedule
+        limits = np.empty(0)
+    values = np.concatenate([values, limits])
     values = values[np.isfinite(values)]
     if not len(values) or values.max() <= 0:
         return 0.0
@@ -38,6 +45,42 @@ def peak_rate(schedule: Schedule) -> float:
 
 def _close(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-6 * max(abs(a), abs(b))
+
+
+def group_scales(groups, initial_lrs, base_rate: float) -> list[float]:
+    """Each parameter group's factor on s(t): its initial rate over the schedule's base rate B (1 when they
+    agree to 1e-6), times its ``lr_scale`` (timm's layer-wise decay):  k_g = initial_lr_g / B * lr_scale_g."""
+    scales = []
+    for group, initial in zip(groups, initial_lrs, strict=True):
+        initial = float(initial)
+        k = (1.0 if _close(initial, base_rate) else initial / base_rate) if base_rate > 0 else 1.0
+        scales.append(k * float(group.get("lr_scale", 1.0)))
+    return scales
+
+
+def warn_off_base(initial_lrs, base_rate: float, spec: str, stacklevel: int = 1) -> bool:
+    """Warn when no group starts at the schedule's base rate (the optimizer's lr and the spec disagree, most
+    often a mistake); True when it warned."""
+    if base_rate <= 0 or any(_close(float(b), base_rate) for b in initial_lrs):
+        return False
+    shown = ", ".join(f"{float(b):.3g}" for b in initial_lrs)
+    warnings.warn(
+        f"no parameter group starts at the schedule's base rate {base_rate:.3g} ({spec}); the groups start at "
+        f"{shown}, so each gets its own rate / {base_rate:.3g} times the schedule. Set the optimizer's lr to "
+        f"{base_rate:.3g} if every group should follow the spec",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return True
+
+
+def set_group_rates(groups, rates) -> None:
+    """Write one rate into each group (a tensor lr, as torch allows for capturable optimizers, in place)."""
+    for group, lr in zip(groups, rates, strict=True):
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
 
 
 class ScheduleLR(LRScheduler):
@@ -97,27 +140,12 @@ class ScheduleLR(LRScheduler):
                     f"momentum or betas; pass cycle_momentum=False"
                 )
         self.base_rate = peak_rate(self.schedule)
-        self._warned = False
         super().__init__(optimizer, last_epoch)
+        warn_off_base(self.base_lrs, self.base_rate, self.schedule.spec, stacklevel=2)
 
     def _scales(self) -> list[float]:
-        """Each group's factor on s(t): its initial rate over the schedule's base rate, times its lr_scale."""
-        base = self.base_rate
-        if base > 0 and not self._warned and not any(_close(float(b), base) for b in self.base_lrs):
-            self._warned = True
-            shown = ", ".join(f"{float(b):.3g}" for b in self.base_lrs)
-            warnings.warn(
-                f"no parameter group starts at the schedule's base rate {base:.3g} ({self.schedule.spec}); the "
-                f"groups start at {shown}, so each gets its own rate / {base:.3g} times the schedule. Set the "
-                f"optimizer's lr to {base:.3g} if every group should follow the spec",
-                UserWarning,
-                stacklevel=4,
-            )
-        scales = []
-        for group, initial in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
-            k = (1.0 if _close(float(initial), base) else float(initial) / base) if base > 0 else 1.0
-            scales.append(k * float(group.get("lr_scale", 1.0)))
-        return scales
+        """Each group's factor on s(t) (:func:`group_scales`)."""
+        return group_scales(self.optimizer.param_groups, self.base_lrs, self.base_rate)
 
     def get_lr(self) -> list[float]:
         """The rates for t = last_epoch (called by ``step()``), setting momentum too when cycling it."""
@@ -165,9 +193,5 @@ class ScheduleLR(LRScheduler):
             raise UserError(f"not a ScheduleLR state (expected keys t and spec): {error}") from None
         if self.cycle_momentum:
             self.use_beta1 = "betas" in self.optimizer.defaults
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
-            if isinstance(group["lr"], torch.Tensor):
-                group["lr"].fill_(lr)
-            else:
-                group["lr"] = lr
+        set_group_rates(self.optimizer.param_groups, self.get_lr())
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
