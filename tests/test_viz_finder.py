@@ -44,3 +44,12 @@ def test_the_viz_package_quiets_matplotlibs_font_warnings():
     import lrscope.viz  # noqa: F401
 
     assert logging.getLogger("matplotlib.font_manager").getEffectiveLevel() >= logging.ERROR
+
+
+def test_the_package_level_plot_finder_returns_a_figure():
+    from matplotlib.figure import Figure
+
+    import lrscope.viz
+
+    figure = lrscope.viz.plot_finder(two_sweeps())
+    assert isinstance(figure, Figure) and figure.axes and figure.axes[0].get_legend() is not None
