@@ -12,6 +12,7 @@ MODULES = [
     "lrscope.schedules.decays",
     "lrscope.schedules.cyclical",
     "lrscope.schedules.composites",
+    "lrscope.schedules.wsd",
     "lrscope.schedules.spec",
 ]
 

@@ -35,6 +35,7 @@ from .decays import (
 )
 from .events import Event, Events
 from .spec import SCHEDULES, fill_auto, has_auto, parse_schedule, schedule_from_json
+from .wsd import WSD, wsd
 
 __all__ = [
     "SCHEDULES",
@@ -53,6 +54,7 @@ __all__ = [
     "Schedule",
     "Step",
     "Triangular",
+    "WSD",
     "Warmup",
     "constant",
     "cosine",
@@ -72,5 +74,6 @@ __all__ = [
     "signature",
     "step",
     "triangular",
+    "wsd",
     "warmup",
 ]

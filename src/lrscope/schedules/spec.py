@@ -48,6 +48,7 @@ from .core import SCHEMA, Schedule, signature
 from .cyclical import SGDR, OneCycle, Triangular
 from .decays import Constant, Cosine, Exponential, Linear, MultiStep, Piecewise, Poly, Step
 from .params import MAX_INT, MAX_NUMBER
+from .wsd import WSD
 
 SCHEDULES: dict[str, type[Schedule]] = {
     cls.name: cls
@@ -60,6 +61,7 @@ SCHEDULES: dict[str, type[Schedule]] = {
         Linear,
         Poly,
         Cosine,
+        WSD,
         SGDR,
         Triangular,
         OneCycle,
