@@ -167,6 +167,12 @@ def test_an_existing_run_is_refused_before_training(tmp_path):
         _fit(run, module)
     assert module.losses == []  # not one training step ran
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    other = tmp_path / "hf-output"
+    other.mkdir()
+    (other / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(UserError, match="not an lrscope run's"):
+        _fit(other, module)
+    assert (other / "config.json").read_text() == '{"model_type": "bert"}' and module.losses == []
 
 
 def test_a_resumed_fit_appends_after_the_checkpoint(tmp_path):

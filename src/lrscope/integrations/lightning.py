@@ -170,6 +170,10 @@ def _refusal(run_dir: Path) -> str | None:
     if metrics.exists() and metrics.stat().st_size > 0:
         return (f"{run_dir} already holds a run ({rundir.METRICS} exists); choose a new directory for "
                 "LRScopeCallback, or resume that fit with trainer.fit(..., ckpt_path=...) to append to it")
+    if (run_dir / rundir.CONFIG).exists() and not metrics.exists():
+        # the Recorder writes the two together: this config.json is someone else's (a model's, a tool's)
+        return (f"{run_dir} holds a {rundir.CONFIG} that is not an lrscope run's (no {rundir.METRICS} beside it); "
+                "choose a new directory for LRScopeCallback")
     return None
 
 
