@@ -7,6 +7,9 @@ not change its settings (``--epochs`` may grow).
 A resume never replaces what it cannot read: a config.json that is not a JSON object of well-typed settings, a
 metrics.jsonl line that is not a record, or a checkpoint that does not load safely is refused (exit 2, the
 file and what is wrong) with every file left as it was; a run that already has all its epochs is left alone.
+
+A run whose ``--model`` or ``--data`` is the user's code (``PKG.MODULE:FACTORY``) resumes only with the same
+``--model``/``--data`` given again: lrscope never imports a module named only by a run's config.json.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from ..logs.rundir import CONFIG, read_config
 from ..probes.hooks import hooks_for
 from ..schedules import has_auto
 from ..train.config import TrainConfig
+from ..train.factories import require_named
 from ..train.loop import train
 from .auto import resolve_auto
 
@@ -30,6 +34,10 @@ def train_job(options: dict, out: str | Path, *, resume: bool = False) -> Path:
     stored = read_config(out) if resume and Path(out).is_dir() else {}  # a dict, or UserError naming the file
     if stored:
         checked = TrainConfig.from_dict(stored, where=str(Path(out) / CONFIG))  # each setting of its type, or one line
+        # a run built by the user's code is continued only when they name that code again: never imported from
+        # config.json alone
+        require_named(str(out), stored.get("model"), stored.get("data"), model=given.get("model"),
+                      data=given.get("data"))
     missing = [k for k in REQUIRED if k not in given and stored.get(k) is None]
     if missing:
         raise UserError(

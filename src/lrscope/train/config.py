@@ -6,6 +6,11 @@ build a run from these, so a restored run is the run that was trained.
     seed_everything(config.seed)
     bundle, model = data_and_model(config)
     optimizer = make_optimizer(config, model)
+
+``data`` and ``model`` name a built-in (``digits``, ``cnn``, ...) or your own factory, ``PKG.MODULE:FACTORY``
+(:mod:`lrscope.train.factories`); a config names a factory as text, and building it imports that module.  Code
+that builds a config it read from a file (a run directory) checks first that the user named the same factory
+(:func:`lrscope.train.factories.require_named`).
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from torch import nn
 from ..errors import UserError
 from ..schedules import Schedule, parse_schedule
 from ..validate import check_choice, check_float, check_int, check_seed
+from . import factories
 from .data import DataBundle, load_data
 from .models import build_model
+from .rng import rng_state, set_rng_state
 
 OPTIMIZERS = ("sgd", "adamw")
 STEP_UNITS = ("epoch", "step")
@@ -111,6 +118,9 @@ class TrainConfig:
         for name in ("data", "model", "schedule"):
             if not isinstance(getattr(self, name), str):
                 raise UserError(f"--{name} must be text; got {getattr(self, name)!r}")
+        for option in ("--data", "--model"):
+            if factories.is_factory(getattr(self, option[2:]), option):
+                factories.parse_factory(getattr(self, option[2:]), option)  # the form only: nothing is imported
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             raise UserError("--nesterov needs --optimizer sgd with momentum > 0")
         parse_schedule_spec(self.schedule)
@@ -130,15 +140,57 @@ def seed_everything(seed: int) -> None:
 
 def data_and_model(config: TrainConfig) -> tuple[DataBundle, nn.Module]:
     """The data a config names (its split, label noise, augmentation) and a freshly initialised model for it
-    (drawn from torch's global RNG: seed first)."""
-    bundle = load_data(
-        config.data,
-        seed=config.seed,
-        val_fraction=config.val_fraction,
-        label_noise=config.label_noise,
-        augment=config.augment,
-    )
-    return bundle, build_model(config.model, bundle.input_shape, bundle.num_classes)
+    (drawn from torch's global RNG: seed first).
+
+    Factories (``PKG.MODULE:FACTORY``) are imported and called here.  A data factory runs with every generator
+    seeded from ``config.seed`` (and the caller's generators left as they were), so random transforms give the
+    same arrays wherever the data is rebuilt; a model of your own (or on your data) is tried once on two training
+    examples, so a mismatch is one line here rather than a traceback in the first step."""
+    options = dict(seed=config.seed, val_fraction=config.val_fraction, label_noise=config.label_noise,
+                   augment=config.augment)
+    user_data = factories.is_factory(config.data, "--data")
+    if user_data:
+        from .user_data import data_from_factory
+
+        saved = rng_state()
+        try:
+            seed_everything(config.seed)
+            bundle = data_from_factory(config.data, **options)
+        finally:
+            set_rng_state(saved)
+    else:
+        bundle = load_data(config.data, **options)
+    if factories.is_factory(config.model, "--model"):
+        model = factories.model_from_factory(config.model, bundle.input_shape, bundle.num_classes)
+    else:
+        model = build_model(config.model, bundle.input_shape, bundle.num_classes)
+    if user_data or factories.is_factory(config.model, "--model"):
+        check_model_takes_data(model, bundle, config.model, config.data)
+    return bundle, model
+
+
+def check_model_takes_data(model: nn.Module, bundle: DataBundle, model_name: str, data_name: str) -> None:
+    """One forward pass on two training examples (eval mode, no gradients, the RNGs untouched): the output must
+    be logits of shape (2, K) with K >= the data's number of classes; otherwise one line saying what came."""
+    x = bundle.train_x[:2]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]), factories.user_code():
+            out = model(x)
+    except Exception as error:  # noqa: BLE001 - the user's forward may raise anything
+        text = " ".join(str(error).split())[:240]
+        raise UserError(f"the model {model_name} cannot take the data {data_name}: a batch of inputs of shape "
+                        f"{list(x.shape)} ({x.dtype}) raised {type(error).__name__}: {text}") from None
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor):
+        raise UserError(f"the model {model_name} returned a {type(out).__name__} for a batch of {data_name}; the "
+                        f"runner needs forward(x) to return a tensor of logits (N, classes): wrap the model")
+    if out.dim() != 2 or out.shape[0] != x.shape[0] or out.shape[1] < bundle.num_classes:
+        raise UserError(f"the model {model_name} gives output of shape {list(out.shape)} for {x.shape[0]} inputs of "
+                        f"{data_name}; the runner trains with cross-entropy over its {bundle.num_classes} classes, "
+                        f"so it needs shape [{x.shape[0]}, >= {bundle.num_classes}]")
 
 
 def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:

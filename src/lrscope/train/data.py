@@ -10,6 +10,8 @@ Specs (``load_data(spec)``):
   image's size).
 - ``cifar10:PATH``: the python version of CIFAR-10 already on disk (``data_batch_1..5`` and ``test_batch``;
   PATH may be the ``cifar-10-batches-py`` folder or its parent).  The test batch is the validation set.
+- ``PKG.MODULE:FACTORY``: your own data, from a callable (:mod:`lrscope.train.user_data`; which text is a
+  reference is :mod:`lrscope.train.factories`' rule).  This module reads only the built-in forms.
 
 Inputs are standardised per channel with the training split's mean and standard deviation.  Label noise flips
 a seeded fraction of the *training* labels to a different class; validation labels stay clean.  Augmentation
@@ -35,7 +37,7 @@ import torch
 from ..errors import UserError
 from ..validate import check_float, check_int, check_memory, unsigned_seed
 
-DATASETS = ("digits", "synthetic", "npz:PATH", "folder:PATH", "cifar10:PATH")
+DATASETS = ("digits", "synthetic", "npz:PATH", "folder:PATH", "cifar10:PATH", "PKG.MODULE:FACTORY")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
@@ -89,22 +91,41 @@ def load_data(
     else:
         raise UserError(f"unknown data set {spec!r}; expected one of {', '.join(DATASETS)}")
 
+    return make_bundle(np.asarray(x, dtype=np.float32), y, xv, yv, name=spec, seed=seed, val_fraction=val_fraction,
+                       label_noise=label_noise, augment=augment)
+
+
+def make_bundle(x: np.ndarray, y, xv, yv, *, name: str, seed: int = 0, val_fraction: float = 0.2,
+                label_noise: float = 0.0, augment: bool = False, standardise: bool = True,
+                notes: list[str] | None = None) -> DataBundle:
+    """A DataBundle of arrays ``x``, ``y`` (and ``xv``, ``yv``, or None to split off ``val_fraction`` with
+    ``seed``): labels checked to be class indices, inputs standardised (when ``standardise``), label noise added.
+
+    ``x`` keeps its dtype (lrscope's own data is float32; a user's token ids stay integers)."""
     y = np.asarray(y).astype(np.int64).reshape(-1)
-    x = np.asarray(x, dtype=np.float32)
     if x.shape[0] != y.shape[0] or x.shape[0] < 2:
         raise UserError(
-            f"data {spec}: x has {x.shape[0]} rows and y has {y.shape[0]}; need equal counts >= 2"
+            f"data {name}: x has {x.shape[0]} rows and y has {y.shape[0]}; need equal counts >= 2"
         )
     if y.min() < 0:
-        raise UserError(f"data {spec}: labels must be integers >= 0; found {int(y.min())}")
+        raise UserError(f"data {name}: labels must be integers >= 0; found {int(y.min())}")
     if xv is None:
         x, y, xv, yv = _split(x, y, val_fraction, seed)
     else:
-        xv = np.asarray(xv, dtype=np.float32)
+        xv = np.asarray(xv, dtype=x.dtype)
         yv = np.asarray(yv).astype(np.int64).reshape(-1)
+        if xv.shape[0] != yv.shape[0] or xv.shape[0] == 0:
+            raise UserError(f"data {name}: the validation x has {xv.shape[0]} rows and y has {yv.shape[0]}; need "
+                            f"equal counts >= 1")
+        if xv.shape[1:] != x.shape[1:]:
+            raise UserError(f"data {name}: validation examples have shape {list(xv.shape[1:])}, training examples "
+                            f"{list(x.shape[1:])}")
+        if yv.min() < 0:
+            raise UserError(f"data {name}: validation labels must be integers >= 0; found {int(yv.min())}")
     num_classes = int(max(y.max(), yv.max() if len(yv) else 0)) + 1
-    x, xv = _standardise(x, xv)
-    notes = []
+    if standardise:
+        x, xv = _standardise(x, xv)
+    notes = list(notes or [])
     if label_noise > 0:
         y, flipped = _flip_labels(y, num_classes, float(label_noise), seed)
         notes.append(f"label noise: {flipped} of {len(y)} training labels flipped")
@@ -115,10 +136,23 @@ def load_data(
         val_y=torch.from_numpy(yv),
         num_classes=num_classes,
         input_shape=tuple(int(d) for d in x.shape[1:]),
-        name=spec,
+        name=name,
         augment=bool(augment),
         notes=notes,
     )
+
+
+def check_same_data(bundle: DataBundle, recorded, what: str) -> None:
+    """Refuse data whose sizes differ from those a run recorded in its config's ``data_info`` (a factory that
+    now returns other data would make every probe of the run measure something else)."""
+    if not isinstance(recorded, dict):
+        return
+    now = {"n_train": bundle.n_train, "n_val": int(bundle.val_y.shape[0]), "input_shape": list(bundle.input_shape),
+           "num_classes": bundle.num_classes}
+    differ = [f"{key} {recorded[key]!r} then, {value!r} now" for key, value in now.items()
+              if key in recorded and recorded[key] != value]
+    if differ:
+        raise UserError(f"{what} ({bundle.name}) is not the data the run was trained on: {'; '.join(differ)}")
 
 
 def augment_batch(

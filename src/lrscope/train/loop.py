@@ -43,8 +43,9 @@ from ..errors import UserError
 from ..logs.recorder import Recorder, trim_metrics
 from . import checkpoint as ckpt
 from .config import CONFIG_SCHEMA, TrainConfig, data_and_model, make_optimizer, parse_schedule_spec, seed_everything
-from .data import DataBundle, epoch_batches, steps_per_epoch
+from .data import DataBundle, check_same_data, epoch_batches, steps_per_epoch
 from .distributed import init_distributed
+from .factories import is_factory
 from .resume import prepare_run_dir
 
 # where other code imports them from (the loop uses them too)
@@ -192,6 +193,8 @@ def _train(config: TrainConfig, out_dir: str | Path, *, resume: bool, hooks) -> 
 
     seed_everything(config.seed)
     bundle, model = data_and_model(config)
+    if start is not None and is_factory(config.data, "--data"):  # your code may now return other data
+        check_same_data(bundle, start["config"].get("data_info"), f"the data of {out}")
     optimizer = make_optimizer(config, model)
     loss_fn = nn.CrossEntropyLoss()
     n_steps = steps_per_epoch(bundle, config.batch_size, dist.world_size)

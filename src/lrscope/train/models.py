@@ -1,4 +1,5 @@
-"""Models for the reference runner: ``build_model(name, input_shape, num_classes)``.
+"""Models for the reference runner: ``build_model(name, input_shape, num_classes)``.  Your own model comes
+from a factory instead (``--model PKG.MODULE:FACTORY``, :mod:`lrscope.train.factories`).
 
 - ``mlp``: flatten, two hidden layers of 128 ReLU units (no normalisation, no dropout).
 - ``cnn``: a small convolutional net (two 3x3 conv layers, max-pool when the image is large enough, global
@@ -42,7 +43,8 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int) -> nn
         if key == "cnn":
             return SmallCNN(shape[0], num_classes)
         return CifarResNet(_RESNET_BLOCKS[key], shape[0], num_classes)
-    raise UserError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}")
+    raise UserError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}, or PKG.MODULE:FACTORY for "
+                    f"your own")
 
 
 class MLP(nn.Module):
