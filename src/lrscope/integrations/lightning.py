@@ -358,6 +358,10 @@ class LRScopeCallback(pl.Callback):
 
     # -- checkpoints: a fit resumed mid-epoch still averages the whole epoch's losses
 
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(run_dir=str(self.run_dir))  # two callbacks, two run directories
+
     def state_dict(self) -> dict[str, Any]:
         loss = self._epoch_loss
         return {"epoch_index": self._epoch_index, "epoch_batches": self._epoch_batches,
