@@ -126,7 +126,7 @@ class _Epoch:
     """What one epoch's record is made of, gathered as the epoch runs."""
 
     number: int  # 1-based
-    first_lr: float | None = None
+    lr: float | None = None  # the rate of the epoch's latest step (its last, once it ends)
     losses: list[float] = field(default_factory=list)
     end_step: int | None = None
     evaluation: dict[str, Any] = field(default_factory=dict)
@@ -137,7 +137,7 @@ class _Epoch:
         return {
             "epoch": self.number,
             "step": self.end_step,
-            "lr": self.first_lr,
+            "lr": self.lr,
             "train_loss": sum(losses) / len(losses) if losses else None,
             "val_loss": metrics.pop("val_loss", None),
             "val_acc": metrics.pop("val_acc", None),
@@ -166,7 +166,7 @@ class LRScopeCallback(transformers.TrainerCallback):
     - A step record at every log that carries a training ``loss`` (every ``logging_steps``): the global step,
       the fractional epoch, the rate that step used, the Trainer's ``loss`` (its mean since the last log),
       ``grad_norm`` and the other numbers logged, and the logged rate as ``logged_learning_rate``.
-    - An epoch record per epoch: the rate of its first step, the mean of its logged losses, and the
+    - An epoch record per epoch: the rate of its last step (as lrscope's own loop records it), the mean of its logged losses, and the
       evaluation made at its last step (eval_loss -> val_loss, eval_accuracy -> val_acc, the rest by name).
       Evaluations in the middle of an epoch are not in the epoch records.
     - Only the main process writes.  At ``on_train_end`` the file is closed, then explain.json is written
@@ -218,7 +218,7 @@ class LRScopeCallback(transformers.TrainerCallback):
             steps = [r for r in rundir.read_metrics(self.run_dir, "step")
                      if _number(r.get("epoch")) and r["epoch"] > completed]
             steps.sort(key=lambda r: r.get("step") or 0)
-            self._carried = _Epoch(number=completed + 1, first_lr=steps[0].get("lr") if steps else None,
+            self._carried = _Epoch(number=completed + 1, lr=steps[-1].get("lr") if steps else None,
                                    losses=[r.get("loss") for r in steps])
         has_config = (self.run_dir / rundir.CONFIG).is_file()
         return Recorder(self.run_dir, config=None if has_config else config, mode="append")
@@ -227,7 +227,7 @@ class LRScopeCallback(transformers.TrainerCallback):
         recorder, self._recorder = self._recorder, None
         if recorder is None:
             return
-        if self._epoch is not None and self._epoch.first_lr is not None:  # an epoch the Trainer did not close
+        if self._epoch is not None and self._epoch.lr is not None:  # an epoch the Trainer did not close
             self._epoch.end_step = state.global_step
             self._held, self._epoch = self._epoch, None
         self._write_held(recorder)
@@ -270,8 +270,7 @@ class LRScopeCallback(transformers.TrainerCallback):
         self._step_lr = _rate(optimizer)
         if self._epoch is None:
             self._epoch = _Epoch(number=_completed_epochs(state.epoch) + 1)
-        if self._epoch.first_lr is None:
-            self._epoch.first_lr = self._step_lr
+        self._epoch.lr = self._step_lr
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self._recorder is None or not logs or "loss" not in logs:
