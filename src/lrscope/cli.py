@@ -48,6 +48,23 @@ _MAX_BYTES_HELP = ("Largest text log (or run metrics.jsonl) to read, in bytes; d
                    "TensorBoard event files are not capped.")
 
 
+_DATA_HELP = ("digits, synthetic, npz:PATH, folder:PATH, cifar10:PATH, or your own PKG.MODULE:FACTORY (a callable "
+              "returning (train, val): Datasets of (x, y), DataLoaders or (x, y) arrays).")
+_MODEL_HELP = ("cnn, mlp, resnet20, resnet32, resnet56, or your own PKG.MODULE:FACTORY (a callable returning an "
+               "nn.Module; given input_shape= and num_classes= when it takes them).")
+_PROBE_MODEL_HELP = ("With --checkpoint: what builds the network (a built-in or PKG.MODULE:FACTORY). With RUN: "
+                     "needed when the run's model is your code (the same reference).")
+_PROBE_DATA_HELP = ("With --checkpoint: the data the loss is measured on. With RUN: needed when the run's data is "
+                    "your code (the same reference).")
+_CHECKPOINT_HELP = ("Your own checkpoint instead of RUN: a state_dict file, a Lightning .ckpt, a .safetensors file "
+                    "or a Hugging Face checkpoint-N/ directory (read weights-only).")
+
+
+def _print_notes(notes) -> None:
+    for line in notes or ():
+        print(f"note: {line}", file=sys.stderr)
+
+
 def _train_interrupt_line(out: Path) -> str:
     from .train.checkpoint import list_checkpoints
 
@@ -105,10 +122,8 @@ def schedule_command(
 @app.command("train")
 def train_cmd(
     out: Annotated[Path, typer.Option("--out", help="Run directory to create (or continue with --resume).")],
-    data: Annotated[str | None, typer.Option(
-        "--data", help="digits, synthetic, npz:PATH, folder:PATH or cifar10:PATH.")] = None,
-    model: Annotated[str | None, typer.Option(
-        "--model", help="cnn, mlp, resnet20, resnet32 or resnet56.")] = None,
+    data: Annotated[str | None, typer.Option("--data", help=_DATA_HELP)] = None,
+    model: Annotated[str | None, typer.Option("--model", help=_MODEL_HELP)] = None,
     schedule: Annotated[str | None, typer.Option(
         "--schedule", help='Learning-rate schedule spec, e.g. "multistep(0.1, milestones=[6, 9])".')] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Number of epochs.")] = None,
@@ -254,8 +269,8 @@ def explain_cmd(
 @app.command("find")
 def find_cmd(
     out: Annotated[Path, typer.Option("--out", help="Directory for finder.json and finder.png.")],
-    data: Annotated[str | None, typer.Option("--data", help="digits, synthetic, npz:PATH, ...")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="cnn, mlp, resnet20, ...")] = None,
+    data: Annotated[str | None, typer.Option("--data", help=_DATA_HELP)] = None,
+    model: Annotated[str | None, typer.Option("--model", help=_MODEL_HELP)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size (default 64).")] = None,
     optimizer: Annotated[str | None, typer.Option("--optimizer", help="sgd (default) or adamw.")] = None,
     momentum: Annotated[float | None, typer.Option("--momentum", help="SGD momentum / AdamW beta1.")] = None,
@@ -287,8 +302,8 @@ def find_cmd(
 def compare_cmd(
     specs: Annotated[list[str], typer.Argument(help='Schedule specs, e.g. "onecycle(0.4, total=60)".')],
     out: Annotated[Path, typer.Option("--out", help="Directory: one run each, compare.json/.md/.png.")],
-    data: Annotated[str, typer.Option("--data", help="digits, synthetic, npz:PATH, ...")],
-    model: Annotated[str, typer.Option("--model", help="cnn, mlp, resnet20, ...")],
+    data: Annotated[str, typer.Option("--data", help=_DATA_HELP)],
+    model: Annotated[str, typer.Option("--model", help=_MODEL_HELP)],
     epochs: Annotated[int, typer.Option("--epochs", help="Epochs for every run.")],
     seed: Annotated[int, typer.Option("--seed", help="Seed shared by every run.")] = 0,
     target_acc: Annotated[float | None, typer.Option(
@@ -341,8 +356,9 @@ def predict_cmd(
 
 @app.command("whatif")
 def whatif_cmd(
-    run: Annotated[Path, typer.Argument(help="Run directory with checkpoints (lrscope train).")],
-    to: Annotated[float, typer.Option("--to", help="The new, lower learning rate.")],
+    run: Annotated[Path | None, typer.Argument(
+        help="Run directory with checkpoints (lrscope train); or give --checkpoint.")] = None,
+    to: Annotated[float, typer.Option("--to", help="The new, lower learning rate.")] = ...,
     at: Annotated[
         int | None, typer.Option("--at", help="Start after this many epochs (default: last checkpoint).")
     ] = None,
@@ -350,27 +366,43 @@ def whatif_cmd(
     window: Annotated[
         int | None, typer.Option("--window", help="Average the last W steps (default: --steps / 2).")
     ] = None,
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=_CHECKPOINT_HELP)] = None,
+    model: Annotated[str | None, typer.Option("--model", help=_PROBE_MODEL_HELP)] = None,
+    data: Annotated[str | None, typer.Option("--data", help=_PROBE_DATA_HELP)] = None,
+    lr: Annotated[float | None, typer.Option(
+        "--lr", help="With --checkpoint: the rate it was at (default: its saved optimizer state's).")] = None,
+    momentum: Annotated[float | None, typer.Option(
+        "--momentum", help="With --checkpoint: SGD momentum (default: its saved optimizer state's, else 0.9).")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", help="With --checkpoint: batch size (default 64).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="With --checkpoint: seed of the batch order and the data split (default 0).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="With --checkpoint: JSON file to write the result to (default: none).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output (lrscope.whatif/1).")] = False,
 ) -> None:
     """Cut the rate at a checkpoint, run K steps, compare the fall with the noise-floor prediction."""
     from .jobs.whatif import whatif_job
     from .logs.rundir import PROBES
 
-    watch_outputs(run / PROBES)
-    r = whatif_job(run, to, at, steps, window)
+    watch_outputs(run / PROBES if run is not None else None, out)
+    r = whatif_job(run, to, at, steps, window, checkpoint=checkpoint, model=model, data=data, lr=lr,
+                   momentum=momentum, batch_size=batch_size, seed=seed, out=out)
     if as_json:
+        _print_notes(r.notes if r.checkpoint else ())
         print_json(r.to_json())
         return
-    print(f"epoch {r.epoch}: {r.steps} steps at lr {r.lr_to:g} vs {r.lr_from:g} (same batches), "
+    start = f"checkpoint {r.checkpoint}" if r.checkpoint else f"epoch {r.epoch}"
+    print(f"{start}: {r.steps} steps at lr {r.lr_to:g} vs {r.lr_from:g} (same batches), "
           f"last {r.window} steps")
     print(f"loss at the old rate {r.loss_before:.4g}, at the new rate {r.loss_after:.4g}: "
           f"observed drop {r.observed_drop:.4g}")
     if r.predicted_drop is not None:
         ratio = f" (ratio predicted/observed {r.ratio:.2f})" if r.ratio is not None else ""
         print(f"predicted drop {r.predicted_drop:.4g}{ratio}")
-    for note in r.notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(r.result_file)
+    _print_notes(r.notes)
+    if r.result_file:
+        print(r.result_file)
 
 
 @app.command("nqm")
@@ -401,8 +433,10 @@ def nqm_cmd(
 
 @app.command("landscape")
 def landscape_cmd(
-    run: Annotated[Path, typer.Argument(help="Run directory written by `lrscope train`.")],
-    out: Annotated[Path, typer.Option("--out", help="PNG file to write (npz + json go to RUN/probes/).")],
+    run: Annotated[Path | None, typer.Argument(
+        help="Run directory written by `lrscope train`; or give --checkpoint.")] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", help="PNG file to write (npz + json go to RUN/probes/, or beside it with --checkpoint).")] = ...,
     kind: Annotated[str, typer.Option("--kind", help="plane, line, interp or trajectory.")] = "plane",
     steps: Annotated[int, typer.Option("--steps", help="Grid points per axis (>= 2).")] = 21,
     span: Annotated[float, typer.Option("--span", help="Half-width of the grid in direction units.")] = 1.0,
@@ -411,15 +445,21 @@ def landscape_cmd(
     samples: Annotated[int, typer.Option("--samples", help="Training examples to evaluate on.")] = 512,
     seed: Annotated[int, typer.Option("--seed", help="Seed for directions and the data subset.")] = 0,
     bn: Annotated[str, typer.Option("--bn", help="eval (running stats) or recompute (per point).")] = "eval",
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=_CHECKPOINT_HELP)] = None,
+    checkpoint_b: Annotated[Path | None, typer.Option(
+        "--checkpoint-b", help="With --checkpoint and --kind interp: the other end.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help=_PROBE_MODEL_HELP)] = None,
+    data: Annotated[str | None, typer.Option("--data", help=_PROBE_DATA_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Loss-landscape slice of a run: random plane or line, interpolation, or the trajectory's PCA plane."""
     from .jobs.landscape import landscape_job
     from .logs.rundir import PROBES
 
-    watch_outputs(out, run / PROBES)
+    watch_outputs(out, run / PROBES if run is not None else out.parent)
     doc = landscape_job(run, kind, out, steps=steps, span=span, epoch=epoch, epoch_b=epoch_b, samples=samples,
-                        seed=seed, bn=bn)
+                        seed=seed, bn=bn, checkpoint=checkpoint, checkpoint_b=checkpoint_b, model=model, data=data)
+    _print_notes(doc.get("notes"))
     if as_json:
         print_json(doc)
         return
@@ -430,26 +470,38 @@ def landscape_cmd(
 
 @app.command("sharpness")
 def sharpness_cmd(
-    run: Annotated[Path, typer.Argument(help="Run directory written by `lrscope train`.")],
-    out: Annotated[Path, typer.Option("--out", help="PNG file to write (npz + json go to RUN/probes/).")],
+    run: Annotated[Path | None, typer.Argument(
+        help="Run directory written by `lrscope train`; or give --checkpoint.")] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", help="PNG file to write (npz + json go to RUN/probes/, or beside it with --checkpoint).")] = ...,
     epoch: Annotated[int | None, typer.Option("--epoch", help="Checkpoint (default the last).")] = None,
     all_epochs: Annotated[bool, typer.Option("--all", help="Every checkpoint.")] = False,
     k: Annotated[int, typer.Option("--k", help="How many top eigenvalues.")] = 1,
     samples: Annotated[int, typer.Option("--samples", help="Training examples to evaluate on.")] = 512,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the data subset and start vector.")] = 0,
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", help=_CHECKPOINT_HELP)] = None,
+    model: Annotated[str | None, typer.Option("--model", help=_PROBE_MODEL_HELP)] = None,
+    data: Annotated[str | None, typer.Option("--data", help=_PROBE_DATA_HELP)] = None,
+    lr: Annotated[float | None, typer.Option(
+        "--lr", help="With --checkpoint: the rate for 2/LR (default: its saved optimizer state's).")] = None,
+    momentum: Annotated[float | None, typer.Option(
+        "--momentum", help="With --checkpoint: SGD momentum (default: its saved optimizer state's, else 0.9).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Top Hessian eigenvalue of a run's checkpoints against 2/LR and (2 + 2 beta)/LR."""
     from .jobs.sharpness import sharpness_job
     from .logs.rundir import PROBES
 
-    watch_outputs(out, run / PROBES)
-    doc = sharpness_job(run, out, epoch=epoch, all_epochs=all_epochs, k=k, samples=samples, seed=seed)
+    watch_outputs(out, run / PROBES if run is not None else out.parent)
+    doc = sharpness_job(run, out, epoch=epoch, all_epochs=all_epochs, k=k, samples=samples, seed=seed,
+                        checkpoint=checkpoint, model=model, data=data, lr=lr, momentum=momentum)
+    _print_notes(doc.get("notes"))
     if as_json:
         print_json(doc)
         return
     for row in doc["checkpoints"]:
-        print(f"epoch {row['epoch']}: sharpness {row['sharpness']:.4g}, 2/lr {row['eos_2_over_lr']:.4g}, "
+        where = f"checkpoint {row['checkpoint']}" if row.get("checkpoint") else f"epoch {row['epoch']}"
+        print(f"{where}: sharpness {row['sharpness']:.4g}, 2/lr {row['eos_2_over_lr']:.4g}, "
               f"(2+2beta)/lr {row['eos_momentum']:.4g} ({row['hvp_count']} HVPs)")
     print(f"plot written to {doc['files']['plot']}")
 
@@ -505,8 +557,8 @@ def report_cmd(
 @app.command("sweep")
 def sweep_cmd(
     schedule: Annotated[list[str], typer.Option("--schedule", help="Schedule spec (repeatable: one axis).")],
-    data: Annotated[str, typer.Option("--data", help="digits, synthetic, npz:PATH, ...")],
-    model: Annotated[str, typer.Option("--model", help="cnn, mlp, resnet20, ...")],
+    data: Annotated[str, typer.Option("--data", help=_DATA_HELP)],
+    model: Annotated[str, typer.Option("--model", help=_MODEL_HELP)],
     epochs: Annotated[int, typer.Option("--epochs", help="Epochs for every trial.")],
     out: Annotated[Path, typer.Option("--out", help="New directory: runs/, sweep.json, compare.*.")],
     seed: Annotated[list[int] | None, typer.Option("--seed", help="Seed (repeatable; default 0).")] = None,

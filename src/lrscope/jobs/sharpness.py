@@ -1,6 +1,12 @@
 """``lrscope sharpness RUN --out F``: the top Hessian eigenvalues of a run's checkpoints
 (:func:`lrscope.probes.curvature.top_eigenvalues`) against 2/LR and (2 + 2 beta)/LR, saved as
-RUN/probes/sharpness.npz + .json and drawn into F."""
+RUN/probes/sharpness.npz + .json and drawn into F.
+
+``lrscope sharpness --checkpoint PATH --model M --data D --out F``: the same for the user's own checkpoint
+(:mod:`lrscope.train.user_checkpoint`), against ``--lr`` (default: the rate in the optimizer state saved with the
+weights, when there is one) and ``--momentum`` (default: the saved SGD momentum, else 0.9); the arrays and JSON go
+beside F (F.npz, F.json), the checkpoint is only read.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import copy
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from ..atomic import atomic_path, write_json
 from ..errors import UserError
@@ -17,8 +24,10 @@ from ..probes.curvature import MAX_K, stability_thresholds, top_eigenvalues
 from ..probes.landscape import subset
 from ..train.checkpoint import fit_model, list_checkpoints, load_checkpoint
 from ..train.restore import load_run
-from ..validate import check_int
+from ..train.user_checkpoint import model_from_checkpoint
+from ..validate import check_float, check_int
 from ..viz.sharpness import plot_sharpness
+from .source import MAX_RATE, beside, checkpoint_config, probe_source, rate_of
 
 
 def sharpness_job(
@@ -32,24 +41,38 @@ def sharpness_job(
     seed: int = 0,
     tol: float = 1e-3,
     max_iter: int = 100,
+    checkpoint=None,
+    model: str | None = None,
+    data: str | None = None,
+    lr: float | None = None,
+    momentum: float | None = None,
 ) -> dict:
-    """Top eigenvalues of a run's checkpoints against 2/LR and (2 + 2 beta)/LR.
+    """Top eigenvalues of a run's checkpoints (or of the user's ``checkpoint``) against 2/LR and (2 + 2 beta)/LR.
 
     ``epoch`` (default the last checkpoint) or ``all_epochs``, not both.  Checkpoint e is paired with the rate
     of epoch e (the rate it was trained at; epoch 0, the initial weights, with the first epoch's).  Saves
-    RUN/probes/sharpness.npz + .json and draws ``out``.
+    RUN/probes/sharpness.npz + .json and draws ``out``.  ``model``/``data``: the ``--model``/``--data`` given (a
+    run built by a factory needs them; a checkpoint always does, and takes ``lr``/``momentum``).
     """
+    source = probe_source("sharpness", run_dir, checkpoint, model=model, data=data,
+                          run_options={"--epoch": epoch, "--all": all_epochs},
+                          checkpoint_options={"--lr": lr, "--momentum": momentum})
     if all_epochs and epoch is not None:
         raise UserError("give --epoch E or --all, not both")
-    out = check_output(out, suffixes=FIGURE, inputs=[run_dir])
-    run_dir = require_run_dir(run_dir)
+    inputs = [p for p in (run_dir, checkpoint) if p is not None]
+    out = check_output(out, suffixes=FIGURE, inputs=inputs)
+    if source == "run":
+        run_dir = require_run_dir(run_dir)
     if not out.parent.exists():
         raise UserError(f"output directory {out.parent} does not exist")
     k = check_int("--k", k, low=1, high=MAX_K)
+    if source == "checkpoint":
+        return _checkpoint_sharpness(out, Path(checkpoint), model, data, lr=lr, momentum=momentum, k=k,
+                                     samples=samples, seed=seed, tol=tol, max_iter=max_iter, inputs=inputs)
     epoch = None if epoch is None else check_int("--epoch", epoch, low=0)
     run_subdir(run_dir, PROBES, create=False)  # refuse a symlinked RUN/probes before any work
     checkpoints = list_checkpoints(run_dir)
-    run = load_run(run_dir)
+    run = load_run(run_dir, model=model, data=data)
     if all_epochs:
         epochs = sorted(checkpoints)
     else:
@@ -111,3 +134,46 @@ def sharpness_job(
         "npz": str(probes / "sharpness.npz"),
     }
     return doc
+
+
+def _checkpoint_sharpness(out: Path, checkpoint: Path, model: str, data: str, *, lr, momentum, k: int, samples: int,
+                          seed: int, tol: float, max_iter: int, inputs: list) -> dict:
+    """The top eigenvalues of the user's checkpoint against the thresholds of ``lr`` and ``momentum``."""
+    if lr is not None:
+        lr = check_float("--lr", lr, low=0.0, low_open=True, high=MAX_RATE)
+    if momentum is not None:
+        momentum = check_float("--momentum", momentum, low=0.0, high=1.0, high_open=True)
+    stem = beside(out, inputs)
+    loaded = model_from_checkpoint(checkpoint, checkpoint_config(model, data, seed=seed))
+    notes = list(loaded.notes)
+    lr, momentum = rate_of(loaded.weights, lr, momentum, notes)
+    points = subset(loaded.bundle, samples, seed)
+    net = loaded.model.eval()
+    eig = top_eigenvalues(net, nn.CrossEntropyLoss(), points, k=k, tol=tol, max_iter=max_iter, seed=seed)
+    thresholds = stability_thresholds(lr, momentum, False)
+    row = {"epoch": None, "checkpoint": str(checkpoint), "lr": lr, "values": eig.values, "sharpness": eig.values[0],
+           "hvp_count": eig.hvp_count, "converged": eig.converged, **thresholds}
+    series = {"epoch": [0], "sharpness": [row["sharpness"]], "lr": [lr], "momentum_threshold": [row["eos_momentum"]]}
+    doc = {
+        "schema": "lrscope.sharpness/1",
+        "run_dir": None,
+        "checkpoint": str(checkpoint),
+        "model": model,
+        "data": data,
+        "samples": int(points[1].shape[0]),
+        "seed": int(seed),
+        "k": k,
+        "tol": tol,
+        "momentum": momentum,
+        "nesterov": False,
+        "checkpoints": [row],
+        "tracked_steps": 0,
+        "notes": notes,
+    }
+    with atomic_path(stem.with_suffix(".npz"), suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **{key: np.asarray(v, dtype=float) for key, v in series.items()})
+    write_json(stem.with_suffix(".json"), doc)
+    plot_sharpness(series, out, title=f"{checkpoint.name}: sharpness against 2/LR")
+    doc["files"] = {"plot": str(out), "json": str(stem.with_suffix(".json")), "npz": str(stem.with_suffix(".npz"))}
+    return doc
+

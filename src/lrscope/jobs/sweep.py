@@ -13,6 +13,10 @@ writes
 
 A trial that fails (a schedule that diverges, a worker that dies) is reported with ``status: "error"`` and
 its one-line ``error``; the other trials still run to the end.
+
+Your own ``--model``/``--data`` (``PKG.MODULE:FACTORY``) are built once here before Ray starts, so a factory that
+fails is one line before any trial; then every trial's worker imports them again (a local Ray instance finds a
+module in this directory; on a cluster, ``--address``, it must be importable on every node).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from ..atomic import write_json
 from ..console import note
 from ..errors import UserError
 from ..outputs import check_output_dir
+from ..train.config import TrainConfig, data_and_model
+from ..train.factories import is_factory
 from ..train.sweep import (
     RUNS,
     SWEEP_SCHEMA,
@@ -59,6 +65,8 @@ def sweep_job(schedules, seeds=(0,), *, data: str, model: str, epochs: int, out_
         raise UserError(f"--cpus-per-trial must be > 0; got {cpus_per_trial}")
     trials = plan_trials(schedules, seeds, data=data, model=model, epochs=epochs, out_dir=out,
                          lr_scales=lr_scales, batch_sizes=batch_sizes, **train_options)
+    if is_factory(data, "--data") or is_factory(model, "--model"):  # fail here, in one line, not in every trial
+        data_and_model(TrainConfig.from_dict(trials[0].config))
     wanted = max(1, math.ceil(len(trials) * cpus_per_trial))
     if num_cpus is None:
         num_cpus = min(os.cpu_count() or 1, wanted)

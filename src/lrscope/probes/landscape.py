@@ -375,15 +375,17 @@ def trajectory(
     mode: str = "auto",
     memory_budget: int = DEFAULT_BUDGET,
     data=None,
+    given: dict | None = None,
 ) -> LandscapeSurface:
     """The PCA plane of a run's checkpoints (Li et al. 2018 sec. 7): contour around the final point, path
     projected onto it, each checkpoint's LR stage from metrics.jsonl.
 
     The grid covers the projected path plus ``margin`` of its extent on each side.  Data: ``samples`` training
-    examples drawn with ``seed`` (or ``data`` as given).
+    examples drawn with ``seed`` (or ``data`` as given).  ``given``: the ``--model``/``--data`` the user named
+    (``{"model": ..., "data": ...}``), which a run built by a factory needs (:func:`lrscope.train.restore.load_run`).
     """
     steps = check_int("steps", steps, low=2, high=MAX_PLANE_STEPS)
-    run = load_run(run_dir)
+    run = load_run(run_dir, **(given or {}))
     checkpoints = list_checkpoints(run_dir)
     chosen = sorted(checkpoints) if epochs is None else sorted(set(int(e) for e in epochs))
     missing = [e for e in chosen if e not in checkpoints]

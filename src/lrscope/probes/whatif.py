@@ -67,6 +67,7 @@ class WhatIf:
     )
     notes: list[str] = field(default_factory=list)
     result_file: str = ""
+    checkpoint: str | None = None  # the user's checkpoint it started from (--checkpoint), else None: a run's
 
     def to_json(self) -> dict:
         doc = {"schema": WHATIF_SCHEMA, **asdict(self)}
@@ -127,13 +128,20 @@ def continue_at(model, optimizer, loss_fn, lr: float, batches, probe=None, probe
     return np.asarray(losses), np.asarray(probed)
 
 
-def _copy(run):
-    from ..train.config import make_optimizer
+def _copy(model, optimizer, make_optimizer):
+    """A deep copy of ``model`` and an optimizer for it (``make_optimizer(copy)``) in ``optimizer``'s state."""
+    model = copy.deepcopy(model)
+    fresh = make_optimizer(model)
+    fresh.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+    return model, fresh
 
-    model = copy.deepcopy(run.model)
-    optimizer = make_optimizer(run.config, model)
-    optimizer.load_state_dict(copy.deepcopy(run.optimizer.state_dict()))
-    return model, optimizer
+
+def check_cut(to_lr: float, steps: int, window: int | None) -> tuple[float, int, int]:
+    """(``--to``, ``--steps``, ``--window``) checked (the window defaults to half the steps)."""
+    steps = check_int("--steps", steps, low=2, high=MAX_STEPS)
+    window = max(1, steps // 2) if window is None else check_int("--window", window, low=1, high=steps)
+    to_lr = check_float("--to", to_lr, low=0.0, low_open=True, high=MAX_RATE)
+    return to_lr, steps, window
 
 
 def whatif(
@@ -142,14 +150,18 @@ def whatif(
     at_epoch: int | None = None,
     steps: int = 50,
     window: int | None = None,
+    *,
+    model: str | None = None,
+    data: str | None = None,
 ) -> WhatIf:
     """Cut the rate to ``to_lr`` after ``at_epoch`` completed epochs (default: the last checkpoint) and measure;
-    nothing is written (saving the result is the job's, lrscope.jobs.whatif)."""
+    nothing is written (saving the result is the job's, lrscope.jobs.whatif).  ``model``/``data``: the
+    ``--model``/``--data`` the user gave (a run built by a factory needs them: :func:`lrscope.train.restore.load_run`).
+    """
+    from ..train.config import make_optimizer
     from ..train.restore import load_run
 
-    steps = check_int("--steps", steps, low=2, high=MAX_STEPS)
-    window = max(1, steps // 2) if window is None else check_int("--window", window, low=1, high=steps)
-    to_lr = check_float("--to", to_lr, low=0.0, low_open=True, high=MAX_RATE)
+    to_lr, steps, window = check_cut(to_lr, steps, window)
     at_epoch = None if at_epoch is None else check_int("--at", at_epoch, low=0)
     from ..logs.rundir import require_run_dir
 
@@ -159,42 +171,13 @@ def whatif(
             f"{run_dir} has no checkpoints (RUN/checkpoints/epoch-NNNN.pt); whatif restarts the run from "
             "one: `lrscope train` writes one every epoch (keep them all with --keep 0)"
         )
-    run = load_run(run_dir, epoch=at_epoch)
+    run = load_run(run_dir, epoch=at_epoch, model=model, data=data)
     epoch_rows = {int(r["epoch"]): r for r in read_metrics(run_dir, "epoch") if "epoch" in r}
     lr_from = float(epoch_rows[run.epoch]["lr"]) if run.epoch in epoch_rows else float(run.lr)
-    if not (isinstance(to_lr, (int, float)) and math.isfinite(to_lr) and to_lr >= 0):
-        raise UserError(f"--to expects a learning rate >= 0; got {to_lr}")
-    if to_lr >= lr_from:
-        raise UserError(
-            f"--to {to_lr:g} is not below the rate of epoch {run.epoch} ({lr_from:g}); the noise-floor "
-            "model predicts the effect of decays, not of increases"
-        )
-    batches = _batches(run.bundle, run.config.batch_size, run.config.seed, run.epoch, steps)
-    n_eval = min(run.bundle.n_train, EVAL_EXAMPLES)
-    pick = torch.randperm(run.bundle.n_train, generator=torch.Generator().manual_seed(0))[:n_eval]
-    eval_x, eval_y = run.bundle.train_x[pick], run.bundle.train_y[pick]
-    if run.bundle.augment:  # the run optimises the augmented loss: measure that one (one fixed draw)
-        from ..train.data import augment_batch
-
-        flip = run.bundle.is_image and run.bundle.input_shape[0] == 3
-        eval_x = augment_batch(eval_x, torch.Generator().manual_seed(1), flip=flip)
-
-    def probe(model):
-        return subset_loss(model, run.loss_fn, eval_x, eval_y, run.config.batch_size)
-
-    probe_at = sorted(
-        {int(v) for v in np.linspace(steps - window + 1, steps, min(EVAL_POINTS, window)).round()}
-    )
-    with torch.random.fork_rng(devices=[]):
-        model, optimizer = _copy(run)
-        old, old_eval = continue_at(model, optimizer, run.loss_fn, lr_from, batches, probe, probe_at)
-        model, optimizer = _copy(run)
-        new, new_eval = continue_at(model, optimizer, run.loss_fn, float(to_lr), batches, probe, probe_at)
-    before, after = float(old[-window:].mean()), float(new[-window:].mean())
-    observed = before - after
-    subset_drop = float(old_eval.mean() - new_eval.mean())
-
-    notes, predicted = [], None
+    result = cut_rate(run.model, run.optimizer, lambda m: make_optimizer(run.config, m), run.loss_fn, run.bundle,
+                      batch_size=run.config.batch_size, seed=run.config.seed, epoch=run.epoch, lr_from=lr_from,
+                      to_lr=to_lr, steps=steps, window=window)
+    result.run_train_loss = float(epoch_rows.get(run.epoch, {}).get("train_loss", math.nan))
     try:
         from ..analysis.noise_floor import predict_decay
 
@@ -205,26 +188,62 @@ def whatif(
             float(to_lr),
             run.epoch,
         )
-        predicted = prediction.predicted_drop
+        result.predicted_drop = prediction.predicted_drop
+        observed = result.observed_drop
+        result.ratio = result.predicted_drop / observed if observed > 0 else None
     except UserError as error:
-        notes.append(f"no prediction: {error}")
-    result = WhatIf(
-        epoch=run.epoch,
+        result.notes.append(f"no prediction: {error}")
+    return result
+
+
+def cut_rate(model, optimizer, make_optimizer, loss_fn, bundle, *, batch_size: int, seed: int, epoch: int,
+             lr_from: float, to_lr: float, steps: int, window: int, start: str | None = None) -> WhatIf:
+    """The what-if measurement itself, from ``model`` in ``optimizer``'s state (both left untouched: each rate
+    trains a copy, ``make_optimizer(copy)`` building its optimizer) on the batches of (``seed``, ``epoch``) on.
+    No prediction: ``predicted_drop`` and ``ratio`` are None, ``run_train_loss`` NaN (the caller fills them).
+    ``start`` names the starting point in messages (default: epoch ``epoch``)."""
+    if to_lr >= lr_from:
+        raise UserError(
+            f"--to {to_lr:g} is not below the rate of {start or f'epoch {epoch}'} ({lr_from:g}); the noise-floor "
+            "model predicts the effect of decays, not of increases"
+        )
+    batches = _batches(bundle, batch_size, seed, epoch, steps)
+    n_eval = min(bundle.n_train, EVAL_EXAMPLES)
+    pick = torch.randperm(bundle.n_train, generator=torch.Generator().manual_seed(0))[:n_eval]
+    eval_x, eval_y = bundle.train_x[pick], bundle.train_y[pick]
+    if bundle.augment:  # the run optimises the augmented loss: measure that one (one fixed draw)
+        from ..train.data import augment_batch
+
+        flip = bundle.is_image and bundle.input_shape[0] == 3
+        eval_x = augment_batch(eval_x, torch.Generator().manual_seed(1), flip=flip)
+
+    def probe(net):
+        return subset_loss(net, loss_fn, eval_x, eval_y, batch_size)
+
+    probe_at = sorted(
+        {int(v) for v in np.linspace(steps - window + 1, steps, min(EVAL_POINTS, window)).round()}
+    )
+    with torch.random.fork_rng(devices=[]):
+        net, opt = _copy(model, optimizer, make_optimizer)
+        old, old_eval = continue_at(net, opt, loss_fn, lr_from, batches, probe, probe_at)
+        net, opt = _copy(model, optimizer, make_optimizer)
+        new, new_eval = continue_at(net, opt, loss_fn, float(to_lr), batches, probe, probe_at)
+    before, after = float(old[-window:].mean()), float(new[-window:].mean())
+    return WhatIf(
+        epoch=epoch,
         lr_from=lr_from,
         lr_to=float(to_lr),
         steps=steps,
         window=window,
         loss_before=before,
         loss_after=after,
-        observed_drop=observed,
-        predicted_drop=predicted,
-        ratio=(predicted / observed if predicted is not None and observed > 0 else None),
-        subset_drop=subset_drop,
+        observed_drop=before - after,
+        predicted_drop=None,
+        ratio=None,
+        subset_drop=float(old_eval.mean() - new_eval.mean()),
         eval_examples=n_eval,
         eval_steps=probe_at,
-        run_train_loss=float(epoch_rows.get(run.epoch, {}).get("train_loss", math.nan)),
+        run_train_loss=math.nan,
         old_rate_losses=old.tolist(),
         new_rate_losses=new.tolist(),
-        notes=notes,
     )
-    return result
