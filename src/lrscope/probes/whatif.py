@@ -20,7 +20,8 @@ comes out 2-5 times smaller than the drop of the training loss (bench/RESULTS.md
 before the step on examples not yet seen this epoch, has no such recency bias.
 
 The probe changes nothing in the run directory; ``lrscope whatif`` (lrscope.jobs.whatif) saves its result under
-RUN/probes/.
+RUN/probes/.  :func:`cut_rate` is the measurement alone, from any model and optimizer state (the job uses it for
+the user's own checkpoint, ``--checkpoint``, where there is no run to predict from).
 """
 
 from __future__ import annotations
