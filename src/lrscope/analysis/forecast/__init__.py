@@ -1,0 +1,43 @@
+"""Schedule-aware loss forecasting: fit a loss law on the user's own run(s), predict the curve under another
+schedule (issue 18).  NumPy and SciPy only.
+
+>>> import numpy as np
+>>> from lrscope.analysis.forecast import Curve, fit, forecast, step_rates
+>>> rates, note = step_rates([1, 500, 1000], [0.1, 0.1, 0.01])            # doctest: +SKIP
+>>> fitted = fit([Curve(step, loss, rates, name="run")])                  # doctest: +SKIP
+>>> loss, low, high = forecast(fitted, other_rates, other_steps)          # doctest: +SKIP
+
+- :mod:`.rates`: the rate of every optimizer step, from a subsampled LR column (hold, interpolate, or auto
+  per interval) or a schedule; the warm-up before the first logged row.
+- :mod:`.curve`: :class:`Curve` (checked input) and :func:`annealing` (is there a decay to learn from).
+- :mod:`.laws`: the power law, Tissue's LR-annealing law and the multi-power law, in scale-free units;
+  :mod:`.blocks`: the multi-power sum over blocks of steps.
+- :mod:`.fit`: robust fitting of one law (Huber on log residuals, bounds, deterministic starts).
+- :mod:`.choose`: :func:`fit`, with ``law="auto"`` choosing by held-out error or a documented default.
+- :mod:`.band`: :func:`forecast`, the chosen law's prediction and the laws' disagreement as a band.
+- :mod:`.fromlog`: :func:`curve_from_log`, a Curve from a RunLog.
+"""
+
+from __future__ import annotations
+
+from .band import forecast
+from .choose import LAW_NAMES, REFUSAL, fit
+from .curve import Annealing, Curve, annealing
+from .fitted import Fitted
+from .fromlog import curve_from_log
+from .rates import rates_from_schedule, step_rates, warmup_end
+
+__all__ = [
+    "LAW_NAMES",
+    "REFUSAL",
+    "Annealing",
+    "Curve",
+    "Fitted",
+    "annealing",
+    "curve_from_log",
+    "fit",
+    "forecast",
+    "rates_from_schedule",
+    "step_rates",
+    "warmup_end",
+]
