@@ -5,11 +5,11 @@ The loss-drop term of Luo et al. 2025 (arXiv:2503.12811) is a sum over every ste
     LD(t) = B * sum_k (eta_{k-1} - eta_k) * G(eta_k^-gamma * S_k(t)),   S_k(t) = sum_{tau=k..t} eta_tau,
 
 a Python loop over steps for each row, or a (rows x steps) matrix.  Here the drops after the warm-up are summed
-per block of ``block`` consecutive steps and each block stands at its drops' centre of mass k (weights |drop|),
-with the rate and the area S1(k-1) read there (linear interpolation between steps).  A block holding one drop
-(a step schedule) is therefore exact; a smooth decay is represented to second order in the block length, and
-G(0) = 0 makes the error small where it is largest (drops just before a row).  Blocks without a drop are left
-out, so a step schedule costs a handful of columns.  bench/bench_forecast_curves.py measures the block size's
+per block of ``block`` consecutive steps, cut also at every row to evaluate (so a block lies wholly before or
+after each row), and each block stands at its drops' centre of mass k (weights |drop|), with the rate and the
+area S1(k-1) read there (linear interpolation between steps).  A block holding one drop (a step schedule) is
+therefore exact; a smooth decay is represented to second order in the block length.  Blocks without a drop are
+left out, so a step schedule costs a handful of columns.  bench/bench_forecast_curves.py measures the block size's
 effect on the errors; tests hold the blocks to the exact per-step sum.
 """
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BLOCK = 32  # steps per block (16-50 measured; see bench/RESULTS.md)
-MAX_BLOCKS = 256  # a smooth decay over a long run gets longer blocks, so its cost stays bounded
+BLOCK = 50  # steps per block (16-50 measured; see bench/RESULTS.md)
+MAX_BLOCKS = 128  # a smooth decay over a long run gets longer blocks, so its cost stays bounded
 RATE_FLOOR = 1e-12  # eta_k^-gamma at a zero rate: its S_k(t) is 0 too, so the block contributes G(0) = 0
 
 
@@ -48,9 +48,11 @@ def block_length(first: int, last: int, block: int | None = None) -> int:
     return max(BLOCK, -(-(last - first + 1) // MAX_BLOCKS))
 
 
-def drop_blocks(rates: np.ndarray, cumulative: np.ndarray, warmup: int, block: int | None = None) -> Blocks:
+def drop_blocks(rates: np.ndarray, cumulative: np.ndarray, warmup: int, block: int | None = None,
+                cuts: np.ndarray | None = None) -> Blocks:
     """Blocks of drops from ``rates`` (per step) and ``cumulative`` (= cumsum(rates)) after ``warmup``
-    (``block`` steps each; None: :func:`block_length`)."""
+    (``block`` steps each; None: :func:`block_length`), none of them across a step in ``cuts`` (a block
+    ends at each of those steps: the rows to evaluate, so no block holds drops both before and after a row)."""
     k, d = step_drops(rates, warmup)
     keep = d != 0
     k, d = k[keep], d[keep]
@@ -58,7 +60,10 @@ def drop_blocks(rates: np.ndarray, cumulative: np.ndarray, warmup: int, block: i
         empty = np.zeros(0)
         return Blocks(empty, empty, empty)
     group = (k - k[0]) // block_length(int(k[0]), int(k[-1]), block)
-    starts = np.concatenate([[0], np.nonzero(np.diff(group))[0] + 1])
+    new = np.diff(group) != 0
+    if cuts is not None and len(cuts):
+        new |= np.diff(np.searchsorted(np.asarray(cuts), k, side="left")) != 0
+    starts = np.concatenate([[0], np.nonzero(new)[0] + 1])
     weight = np.abs(d)
     total = np.add.reduceat(d, starts)
     centre = np.add.reduceat(weight * k, starts) / np.add.reduceat(weight, starts)

@@ -230,7 +230,7 @@ class MultiPowerLaw(Law):
     def features(self, run):
         horizon = run.scale.horizon
         cumulative = np.cumsum(run.u)
-        b = drop_blocks(run.u, cumulative, run.warmup, self.block)
+        b = drop_blocks(run.u, cumulative, run.warmup, self.block, cuts=run.rows)
         at_rows = cumulative[run.rows - 1]
         area = np.clip(at_rows[:, None] - b.area[None, :], 0.0, None) / horizon
         return MplFeatures(run.s1, area, b.drop, np.log(b.rate))
