@@ -48,6 +48,16 @@ LEAVES = {
         lambda a, n, p: f"poly({a!r}, total={n}, power={p!r})", RATE, SMALL, st.sampled_from([0.5, 1.0, 2.0, 3.0])
     ),
     "cosine": st.builds(lambda a, n, f: f"cosine({a!r}, total={n}, min_lr={a * f!r})", RATE, SMALL, FRACTION),
+    "wsd": st.builds(
+        lambda a, n, d, kind, w, f: f"wsd({a!r}, total={n + 10}, decay_frac={d!r}, decay={kind!r}, warmup={w}, "
+        f"min_lr={a * f!r})",
+        RATE,
+        SMALL,
+        st.sampled_from([0.1, 0.2, 0.5, 1.0]),
+        st.sampled_from(["linear", "cosine", "1-sqrt"]),
+        st.integers(0, 5),
+        FRACTION,
+    ),
     "sgdr": st.builds(
         lambda a, n, m, f: f"sgdr({a!r}, period={n}, mult={m}, min_lr={a * f!r})",
         RATE,
@@ -77,7 +87,11 @@ LEAVES = {
 LEAF = st.one_of(*LEAVES.values())
 COMBINED = {
     "warmup": st.builds(
-        lambda k, inner, f: f"warmup({k}, {inner}, start_factor={f!r})", SMALL, LEAF, st.sampled_from([0.0, 0.1, 0.5])
+        lambda k, inner, f, p: f"warmup({k}, {inner}, start_factor={f!r}, prefix={p})",
+        SMALL,
+        LEAF,
+        st.sampled_from([0.0, 0.1, 0.5]),
+        st.booleans(),
     ),
     "join": st.builds(lambda a, b, k: f"join([{a}, {b}], [{k}])", LEAF, LEAF, SMALL),
 }
