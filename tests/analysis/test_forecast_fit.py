@@ -146,3 +146,22 @@ def test_a_curve_from_a_runlog_rebuilds_the_rates_of_every_step():
     no_step = build_runlog({"epoch": step, "lr": lr, "loss": loss}, path="e.csv", fmt="csv", notes=[])
     with pytest.raises(UserError, match="no step column"):
         curve_from_log(no_step)
+
+
+def test_a_law_that_misses_the_curves_shape_says_so():
+    rates = schedule("fit")
+    shape = 0.05 + 2.0 * np.exp(-ROWS / 800) + 5.0 * rates[ROWS - 1]  # exponential, not a power law
+    noisy = shape * np.exp(np.random.default_rng(15).normal(0.0, 0.002, ROWS.size))
+    fitted = fit(Curve(ROWS, noisy, rates, warmup_steps=WARMUP), "tissue")
+    assert any("misses the shape of this curve" in note for note in fitted.notes)
+    good, _ = generated("tissue", "fit", noise=2e-3, seed=16)
+    assert not any("misses" in note for note in fit(good, "tissue").notes)
+
+
+def test_a_forecast_never_goes_below_zero():
+    curve, _ = generated("mpl", "wsd", noise=2e-4, seed=17)
+    fitted = fit(curve, "mpl")
+    fitted.theta = fitted.theta.copy()
+    fitted.theta[3] *= 1e3  # a drop amplitude no run would fit: the formula goes far below zero
+    loss = fitted.predict(schedule("fit"), ROWS, WARMUP)
+    assert loss.min() == 0.0 and loss.max() > 0.0

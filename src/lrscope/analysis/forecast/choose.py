@@ -61,6 +61,14 @@ def truncated(curve: Curve, rows: int) -> Curve:
     return Curve(curve.step[:rows], curve.loss[:rows], curve.rates[:last], curve.name, curve.warmup)
 
 
+def law_notes(fitted: Fitted) -> list[str]:
+    """What the user should know about how a law was set up for these runs."""
+    if isinstance(fitted.model, TissueLaw) and fitted.model.lam is not None:
+        return [f"Tissue's lambda held at {fitted.model.lam} (the paper's value): without a sharp decay the runs do "
+                f"not pin the annealing momentum's time scale down"]
+    return []
+
+
 def heldout_plan(curves: list[Curve]) -> tuple[list[tuple[list[Curve], Curve, np.ndarray]], str]:
     """Folds (runs to fit, run to test, mask of its rows to test) and a sentence saying what is held out."""
     if len(curves) >= 2:
@@ -134,7 +142,7 @@ def fit(curves: list[Curve] | Curve, law: str = "auto", *, loss_kind: str = "tra
         fitted = fit_law(curves, make_law(law, curves), loss_kind=loss_kind)
         fitted.heldout_rel_error = heldout_error(law, folds)
         fitted.choice = f"{TITLES[law]}, as asked"
-        fitted.notes = notes + fitted.notes
+        fitted.notes = notes + law_notes(fitted) + fitted.notes
         fitted.by_law = {law: fitted}
         return fitted
     fits = {name: fit_law(curves, make_law(name, curves), loss_kind=loss_kind) for name in AUTO_LAWS}
@@ -159,7 +167,8 @@ def fit(curves: list[Curve] | Curve, law: str = "auto", *, loss_kind: str = "tra
         choice = f"{TITLES[chosen]}, the default after {kind}; {why}"
     result = fits[chosen]
     result.choice = choice
-    result.notes = notes + result.notes
+    for fitted in fits.values():
+        fitted.notes = notes + law_notes(fitted) + fitted.notes
     result.by_law = {chosen: result, **{n: f for n, f in fits.items() if n != chosen}}
     for fitted in fits.values():
         if fitted is not result:

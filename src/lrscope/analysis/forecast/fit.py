@@ -31,6 +31,8 @@ MIN_ROWS = 8  # logged rows after the warm-up, over all runs of a fit
 MIN_CURVE_ROWS = 3
 PROBE_EVALUATIONS = 40  # each start gets this many evaluations; the best one then up to MAX_EVALUATIONS
 MAX_EVALUATIONS = 300
+MISFIT_ERROR = 0.002  # a mean error above 0.2 % ...
+MISFIT_RATIO = 3.0  # ... and 3 times the row-to-row noise is a law missing the curve, not noise
 
 
 def scale_of(curves: list[Curve]) -> Scale:
@@ -102,14 +104,30 @@ def interior(theta: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndar
 
 
 def relative_errors(fitted_law: Law, theta: np.ndarray, scale: Scale, curve: Curve,
-                    rows: np.ndarray | None = None) -> np.ndarray:
+                    rows: np.ndarray | None = None, signed: bool = False) -> np.ndarray:
     """|predicted - logged| / logged at ``rows`` (a mask of the curve's rows; default: after its warm-up),
-    averaged to FIT_ROWS as the fit averages them (so a per-step log's noise is not read as the law's error)."""
+    averaged to FIT_ROWS as the fit averages them (so a per-step log's noise is not read as the law's error);
+    ``signed``: without the absolute value."""
     mask = curve.after_warmup if rows is None else rows
     steps, loss = averaged_rows(curve.step[mask], curve.loss[mask])
     run = make_run(curve.rates, curve.warmup, steps, scale)
     pred = fitted_law.value(theta, fitted_law.features(run))
-    return np.abs(pred - loss) / loss
+    errors = (pred - loss) / loss
+    return errors if signed else np.abs(errors)
+
+
+def misfit_note(law: Law, residuals: list[np.ndarray]) -> list[str]:
+    """A sentence when the law misses the curve's shape: its mean error is above MISFIT_ERROR and more than
+    MISFIT_RATIO times the row-to-row noise (the scatter of consecutive residuals' differences, robustly),
+    i.e. the residuals run in long stretches of one sign rather than scattering around the law."""
+    flat = np.concatenate(residuals)
+    mean = float(np.abs(flat).mean())
+    steps = np.concatenate([np.diff(r) for r in residuals if r.size > 1])
+    noise = float(1.4826 * np.median(np.abs(steps)) / np.sqrt(2)) if steps.size else 0.0
+    if mean <= MISFIT_ERROR or mean <= MISFIT_RATIO * noise:
+        return []
+    return [f"the {law.title} misses the shape of this curve (mean error {100 * mean:.2g} % against "
+            f"{100 * noise:.2g} % row-to-row noise): forecasts from it are not reliable"]
 
 
 def fit_law(curves: list[Curve], law: Law, *, loss_kind: str = "train") -> Fitted:
@@ -146,11 +164,13 @@ def fit_law(curves: list[Curve], law: Law, *, loss_kind: str = "train") -> Fitte
     if best is None:
         raise UserError(f"the {law.title} could not be evaluated on these runs (the rates or losses are degenerate)")
     theta = best.x
-    errors = np.concatenate([relative_errors(law, theta, scale, c) for c in curves])
+    signed = [relative_errors(law, theta, scale, c, signed=True) for c in curves]
+    errors = np.abs(np.concatenate(signed))
     return Fitted(
-        law=law.name, params=law.user_params(theta, scale), rows=int(errors.size),
+        law=law.name, params=law.user_params(theta, scale), rows=int(total),
         mean_rel_error=float(errors.mean()), max_rel_error=float(errors.max()), heldout_rel_error=None,
-        notes=notes + bound_notes(law, theta, lower, upper), choice="", theta=theta, scale=scale, model=law,
+        notes=notes + misfit_note(law, signed) + bound_notes(law, theta, lower, upper), choice="", theta=theta,
+        scale=scale, model=law,
         curves=tuple(c.label for c in curves), loss_kind=loss_kind,
     )
 

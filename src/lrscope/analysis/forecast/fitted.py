@@ -43,7 +43,8 @@ class Fitted:
         """The loss at 1-based optimizer ``steps`` under the per-step ``rates`` (``rates[t-1]``: step t's rate).
 
         ``warmup_steps``: where the target's warm-up ends (None: read from the rates).  Inside the warm-up the
-        laws say nothing meaningful; the values there are the formula's.
+        laws say nothing meaningful; the values there are the formula's.  A formula that falls below zero far
+        from the fitted run (a loss cannot) is cut at 0.
         """
         steps = checked_steps(steps, "forecast steps")
         rates = checked_rates(rates, "forecast rates")
@@ -56,7 +57,7 @@ class Fitted:
             part = steps[start: start + PREDICT_CHUNK]
             run = make_run(rates, warm, part, self.scale)
             out[start: start + part.size] = self.model.value(self.theta, self.model.features(run))
-        return out
+        return np.maximum(out, 0.0)
 
     def to_json(self) -> dict:
         """The fit as plain JSON values (what ``lrscope forecast --json`` reports under "fit")."""
