@@ -6,10 +6,11 @@ Per model (mpl-25, mpl-100), fit set and law: the mean relative error over every
 loss among the 24,000-step runs (constant, cosine, wsd, wsdld; the fitted run included, at its fitted value)
 and among the 16,000-step two-stage runs (wsdcon_3/9/18), how often the logged loss lies in the band
 (``auto`` only), and the fit's time.  Then the choices the core makes, measured: the rate rebuilt by hold,
-interpolate or auto; Tissue's lambda fixed at 0.999 or fitted; the multi-power block size; the acceptance
+interpolate or auto; Tissue's lambda fixed at 0.999 or fitted; auto's one-run choice (the default law, or the
+lower held-out error on the run's own tail); the multi-power block size; the acceptance
 forecast (wsd_20000_24000 of mpl-100 -> cosine_72000); and the timing (one thread).
 
-    .venv/bin/python bench/bench_forecast_curves.py [--only table,how,lambda,blocks,accept,timing]
+    .venv/bin/python bench/bench_forecast_curves.py [--only table,how,lambda,choice,blocks,accept,timing]
 """
 
 from __future__ import annotations
@@ -108,6 +109,38 @@ def table(models=("mpl-25", "mpl-100"), laws=("auto", "mpl", "tissue", "power"),
                       f"{s['rho24']:6.2f} {s['rho16']:6.2f} {cover:>5} {seconds:6.2f}  {note}")
 
 
+def choice() -> None:
+    print("\n## auto on one run: the default law (sharp -> mpl, smooth -> tissue) or the lower held-out error on the "
+          "run's own tail")
+    print(f"{'model':8} {'fit on':18} {'mpl %':>7} {'tissue %':>8} {'held-out mpl/tissue %':>22} {'default':>8} "
+          f"{'by tail':>8}")
+    totals = {"default": 0.0, "tail": 0.0, "best": 0.0}
+    right = {"default": 0, "tail": 0}
+    count = 0
+    for model in ("mpl-25", "mpl-100"):
+        curves = {r: load(model, r) for r in RUNS}
+        for name in RUNS:
+            if name.startswith("constant"):
+                continue
+            fitted = fit([curves[name]])
+            target = {law: scores(f, curves, (name,))["mean"] for law, f in fitted.by_law.items()}
+            held = {law: f.heldout_rel_error for law, f in fitted.by_law.items()}
+            by_tail = min(held, key=held.get) if None not in held.values() else fitted.law
+            best = min(target, key=target.get)
+            totals["default"] += target[fitted.law]
+            totals["tail"] += target[by_tail]
+            totals["best"] += target[best]
+            right["default"] += fitted.law == best
+            right["tail"] += by_tail == best
+            count += 1
+            tail = "-" if None in held.values() else f"{100 * held['mpl']:.3f}/{100 * held['tissue']:.3f}"
+            print(f"{model:8} {name:18} {100 * target['mpl']:7.3f} {100 * target['tissue']:8.3f} {tail:>22} "
+                  f"{fitted.law:>8} {by_tail:>8}")
+    print(f"summed mean error over the {count} fits (percentage points): default {100 * totals['default']:.2f} "
+          f"({right['default']} right), by the tail {100 * totals['tail']:.2f} ({right['tail']} right), the better "
+          f"law each time {100 * totals['best']:.2f}")
+
+
 def blocks() -> None:
     print(f"\n## multi-power block size (steps per block; 0 = the default rule: {BLOCK}, longer where the drops "
           f"span more than {MAX_BLOCKS} blocks)")
@@ -190,7 +223,7 @@ def timing() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="table,how,lambda,blocks,accept,timing")
+    parser.add_argument("--only", default="table,how,lambda,choice,blocks,accept,timing")
     parts = parser.parse_args().only.split(",")
     if not DATA.is_dir():
         raise SystemExit(f"schedule curves not found at {DATA} (set LRSCOPE_SCHEDULE_CURVES)")
@@ -203,6 +236,8 @@ def main() -> None:
     if "lambda" in parts:
         table(laws=("tissue999", "tissue-fitted"), title="Tissue's lambda: fixed at 0.999 or fitted",
               fit_sets=[(r,) for r in RUNS if not r.startswith("constant")] + [PAPER])
+    if "choice" in parts:
+        choice()
     if "blocks" in parts:
         blocks()
     if "accept" in parts:

@@ -11,8 +11,8 @@ where the data allow it:
   a point halfway between the decay's start and the end of the log, so the fitted part keeps an annealing.
   Both errors are reported (``heldout_rel_error``, ``choice``) but do not choose: a run's own tail tests the
   law in time under the same schedule, and on the public curves the law it prefers forecasts the other
-  schedules better in only half of the one-run fits (bench/RESULTS.md: choosing by it raised the summed error
-  of the 14 one-run fits from 3.01 to 3.49 percentage points).
+  schedules better in 7 of the 14 one-run fits, the default in 10 (bench/RESULTS.md: choosing by the tail
+  raised their summed mean error from 3.00 to 3.50 percentage points).
 
 A single run takes the default: the multi-power law after a sharp decay (its power-law response to a drop is
 what a sudden cut shows), Tissue's law after a smooth one (from a cosine run alone the multi-power law's drop

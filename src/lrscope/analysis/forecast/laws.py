@@ -7,9 +7,10 @@ warm-up (the multi-power law's S1 + S_W); the annealing terms start after it.
 
 - ``power``: L(t) = L0 + A * (t + t0)^-alpha, in optimizer steps, blind to the schedule (the baseline).
 - ``tissue`` (Tissue et al. 2024, arXiv:2408.11029): L = L0 + A * S1^-alpha - C * S2, S2(t) = sum_{i<=t} m_i,
-  m_i = lambda * m_{i-1} + (eta_{i-1} - eta_i).  lambda is fitted, as the time scale 1 / (1 - lambda) of the
-  annealing momentum (bounded to 1 step .. 10 horizons): the papers' 0.999 is a 1000-step memory, which is
-  right for their runs and not for a 3000-step CNN run (bench/RESULTS.md compares it with lambda fixed).
+  m_i = lambda * m_{i-1} + (eta_{i-1} - eta_i).  lambda is fitted as the time scale 1 / (1 - lambda) of the
+  annealing momentum (bounded to 1 step .. 10 horizons), or held fixed (``TissueLaw(0.999)``, the paper's
+  1000-step memory): :func:`~.choose.make_law` fits it only where a sharp decay pins it down
+  (bench/RESULTS.md compares the two on every public curve).
 - ``mpl`` (Luo et al. 2025, arXiv:2503.12811): L = L0 + A * (S1 + S_W)^-alpha - LD, LD(t) = B * sum_k
   (eta_{k-1} - eta_k) * G(eta_k^-gamma * S_k(t)), G(x) = 1 - (C x + 1)^-beta, evaluated on blocks of steps
   (:mod:`.blocks`), with its Jacobian in closed form (it is the costly one).
