@@ -184,6 +184,28 @@ class TissueLaw(Law):
         L0, A, alpha, C, log_tau = theta
         return L0 + A * f.s1**-alpha - C * self.s2(self._lambda(log_tau, f.horizon), f)
 
+    def jacobian(self, theta, f):
+        return self.value_and_jacobian(theta, f)[1]
+
+    def value_and_jacobian(self, theta, f):
+        L0, A, alpha, C, log_tau = theta
+        lam = self._lambda(log_tau, f.horizon)
+        denominator = [1.0, -lam]
+        momentum = lfilter([1.0], denominator, f.drops)
+        s2 = np.cumsum(momentum)[f.rows - 1] / f.horizon
+        s_pow = f.s1**-alpha
+        J = np.empty((f.s1.size, 5))
+        J[:, 0] = 1.0
+        J[:, 1] = s_pow
+        J[:, 2] = -A * s_pow * np.log(f.s1)
+        J[:, 3] = -s2
+        J[:, 4] = 0.0
+        if self.lam is None and math.exp(log_tau) * f.horizon > 1.0:
+            # dm_i/dlambda = m_{i-1} + lambda dm_{i-1}/dlambda, and dlambda/dlog_tau = 1 - lambda
+            d_momentum = lfilter([1.0], denominator, np.concatenate([[0.0], momentum[:-1]]))
+            J[:, 4] = -C * (1.0 - lam) * np.cumsum(d_momentum)[f.rows - 1] / f.horizon
+        return L0 + A * s_pow - C * s2, J
+
     def grid(self):
         taus = (0.04,) if self.lam is not None else (0.003, 0.01, 0.03, 0.1)
         return [(a, t) for a in (0.2, 0.4, 0.7, 1.0) for t in taus]
