@@ -66,13 +66,14 @@ class Objective:
     def __init__(self, law: Law, features: list, y: list[np.ndarray]):
         self.law, self.features, self.y = law, features, y
         self.log_y = np.log(np.concatenate(y))
+        self.floor = 1e-6 * np.concatenate(y)  # a formula at or below zero costs as a huge relative miss
 
     def predicted(self, theta: np.ndarray) -> np.ndarray:
         return np.concatenate([self.law.value(theta, f) for f in self.features])
 
     def residuals(self, theta: np.ndarray) -> np.ndarray:
         pred = self.predicted(theta)
-        return np.log(np.maximum(pred, 1e-6 * np.exp(self.log_y))) - self.log_y
+        return np.log(np.maximum(pred, self.floor)) - self.log_y
 
     def jacobian(self, theta: np.ndarray) -> np.ndarray:
         pairs = [self.law.value_and_jacobian(theta, f) for f in self.features]
@@ -150,12 +151,15 @@ def fit_law(curves: list[Curve], law: Law, *, loss_kind: str = "train") -> Fitte
     lower, upper = law.bounds(y_max)
     objective = Objective(law, features, ys)
     jac = objective.jacobian if type(law).jacobian is not Law.jacobian else "2-point"
+
     def refined(start, evaluations):
         return least_squares(objective.residuals, interior(start, lower, upper), jac=jac, bounds=(lower, upper),
                              loss="huber", f_scale=HUBER_DELTA, x_scale="jac", max_nfev=evaluations)
 
     best = None
-    for start in grid_starts(law, objective, lower, upper):
+    starts = grid_starts(law, objective, lower, upper)
+    law.release()
+    for start in starts:
         result = refined(start, PROBE_EVALUATIONS)
         if best is None or result.cost < best.cost:
             best = result

@@ -73,7 +73,6 @@ class Law:
     title = ""
     names: tuple[str, ...] = ()
     linear: tuple[int, ...] = ()
-    needs_annealing = True
 
     def bounds(self, y_max: float) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -106,6 +105,9 @@ class Law:
     def user_params(self, theta: np.ndarray, scale: Scale) -> dict[str, float]:
         raise NotImplementedError
 
+    def release(self) -> None:
+        """Drop what the starting grid cached (the fitted law is kept with the forecast; its data need not be)."""
+
 
 class PowerLaw(Law):
     """L(t) = L0 + A * (t + t0)^-alpha, t in optimizer steps (no schedule awareness)."""
@@ -114,7 +116,6 @@ class PowerLaw(Law):
     title = "power law in steps"
     names = ("L0", "A", "alpha", "t0")
     linear = (0, 1)
-    needs_annealing = False
 
     def bounds(self, y_max):
         return np.array([0.0, 0.0, 0.01, 0.0]), np.array([y_max, 1e3 * y_max, 5.0, 2.0])
@@ -313,6 +314,9 @@ class MultiPowerLaw(Law):
             drop = self._terms(theta, f)[2] @ f.drop - f.drop.sum() if f.drop.size else np.zeros_like(f.s1)
             self._last_drop = (key, f, drop)
         return np.column_stack([np.ones_like(f.s1), f.s1**-alpha, self._last_drop[2]])
+
+    def release(self):
+        self._last_drop = None
 
     def assemble(self, linear, point):
         alpha, C, beta, gamma = point
