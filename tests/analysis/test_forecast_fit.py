@@ -165,3 +165,12 @@ def test_a_forecast_never_goes_below_zero():
     fitted.theta[3] *= 1e3  # a drop amplitude no run would fit: the formula goes far below zero
     loss = fitted.predict(schedule("fit"), ROWS, WARMUP)
     assert loss.min() == 0.0 and loss.max() > 0.0
+
+
+def test_the_packages_example_runs_as_written():
+    import doctest
+
+    import lrscope.analysis.forecast as package
+
+    result = doctest.testmod(package)
+    assert result.attempted > 0 and result.failed == 0

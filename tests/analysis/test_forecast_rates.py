@@ -25,7 +25,7 @@ def test_auto_holds_an_isolated_change_and_interpolates_a_rate_that_moves_at_eve
     step = [10, 20, 30, 40, 50, 60]
     stepped, note = step_rates(step, [1.0, 1.0, 1.0, 0.1, 0.1, 0.1])
     assert stepped[29:39].tolist() == [1.0] * 10 and stepped[39] == 0.1  # the cut happens at the row showing it
-    assert "1 isolated changes" in note
+    assert "at 1 isolated change (a step schedule)" in note
     smooth, note = step_rates(step, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5])
     np.testing.assert_allclose(smooth[9:], np.interp(np.arange(10, 61), step, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5]))
     assert "interpolated linearly across 5 intervals" in note

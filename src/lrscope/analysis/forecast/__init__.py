@@ -2,10 +2,18 @@
 schedule (issue 18).  NumPy and SciPy only.
 
 >>> import numpy as np
->>> from lrscope.analysis.forecast import Curve, fit, forecast, step_rates
->>> rates, note = step_rates([1, 500, 1000], [0.1, 0.1, 0.01])            # doctest: +SKIP
->>> fitted = fit([Curve(step, loss, rates, name="run")])                  # doctest: +SKIP
->>> loss, low, high = forecast(fitted, other_rates, other_steps)          # doctest: +SKIP
+>>> from lrscope.analysis.forecast import Curve, fit, forecast, rates_from_schedule, step_rates
+>>> from lrscope.schedules import parse_schedule
+>>> step = np.arange(100, 6001, 100)                      # a log: one row every 100 steps, a cut at 4000
+>>> rates, note = step_rates(step, np.where(step < 4000, 0.1, 0.01))
+>>> loss = 2 + 3 * np.cumsum(rates)[step - 2] ** -0.5 - 0.4 * (1 - np.exp(-np.clip(step - 4000, 0, None) / 300))
+>>> fitted = fit([Curve(step, loss, rates, name="run")])
+>>> fitted.law
+'mpl'
+>>> cosine = rates_from_schedule(parse_schedule("cosine(0.1, total=6000)"), 6000)
+>>> predicted, low, high = forecast(fitted, cosine, step)  # the loss had the run used a cosine instead
+>>> bool(np.all((low <= predicted) & (predicted <= high)))
+True
 
 - :mod:`.rates`: the rate of every optimizer step, from a subsampled LR column (hold, interpolate, or auto
   per interval) or a schedule; the warm-up before the first logged row.

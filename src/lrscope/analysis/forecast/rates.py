@@ -133,10 +133,11 @@ def _between_note(how: str, lr: np.ndarray, smooth: np.ndarray, rows: int, total
         return f"{head}: linear interpolation between rows (how='interpolate')"
     parts = []
     if ramped:
-        parts.append(f"interpolated linearly across {ramped} intervals where the rate changes at every row "
-                     f"(a smooth schedule)")
+        parts.append(f"interpolated linearly across {ramped} interval{'s' * (ramped != 1)} where the rate changes "
+                     f"at every row (a smooth schedule)")
     if held:
-        parts.append(f"held each rate until the next row at {held} isolated changes (a step schedule)")
+        parts.append(f"held each rate until the next row at {held} isolated change{'s' * (held != 1)} (a step "
+                     f"schedule)")
     return f"{head}: " + "; ".join(parts)
 
 
