@@ -1,0 +1,143 @@
+"""Commands that read schedules and logs and never import torch: schedule, explain, plot, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..exits import shown, watch_outputs
+from .app import (
+    DEFAULT_MAX_BYTES,
+    MAX_BYTES_HELP,
+    app,
+    print_json,
+)
+
+
+@app.command("schedule")
+def schedule_command(
+    spec: Annotated[str, typer.Argument(help="Schedule spec, e.g. 'onecycle(0.4, total=1000)'.")],
+    steps: Annotated[int, typer.Option("--steps", help="Number of values: t = 0 .. N-1.")],
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the curve to this PNG/SVG/PDF.")] = None,
+    log_y: Annotated[bool, typer.Option("--log-y", help="Logarithmic rate axis in the plot.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of the N rates only.")] = False,
+) -> None:
+    """Evaluate a schedule: a compact table (or the N rates as JSON) and optionally a plot (no torch)."""
+    from ..jobs.schedule import schedule_job
+
+    watch_outputs(plot)
+    view = schedule_job(spec, steps, plot=plot, log_y=log_y, table=not as_json)
+    if view.plot is not None:
+        from ..console import note
+
+        note(f"wrote {shown(view.plot)}")
+    if as_json:
+        print_json(view.lrs)
+        return
+    from rich.table import Table
+
+    from ..console import out_console
+
+    out_console().print(view.schedule.spec, markup=False, highlight=False)
+    table = Table(box=None, pad_edge=False)
+    table.add_column("t", justify="right")
+    table.add_column("lr", justify="right")
+    has_momentum = view.rows[0]["momentum"] is not None
+    if has_momentum:
+        table.add_column("momentum", justify="right")
+    table.add_column("jump")
+    for row in view.rows:
+        cells = [str(row["t"]), f"{row['lr']:.6g}"]
+        if has_momentum:
+            cells.append(f"{row['momentum']:.4g}")
+        cells.append(row["event"] or "")
+        table.add_row(*cells)
+    out_console().print(table)
+    out_console().print(f"{steps} steps, lr from {min(view.lrs):.6g} to {max(view.lrs):.6g}, "
+                        f"{view.jumps} jump(s)", markup=False)
+
+
+@app.command("explain")
+def explain_cmd(
+    logs: Annotated[list[Path], typer.Argument(help="Training logs (CSV, TSV, JSON lines, TensorBoard, HF "
+                                                    "trainer_state.json, Caffe, gluoncv, llm.c, MLflow ...), "
+                                                    "directories of runs, run directories, or - for standard "
+                                                    "input. One explanation per run.", metavar="LOG...")],
+    schedule: Annotated[str | None, typer.Option("--schedule", help="Schedule spec.")] = None,
+    step_unit: Annotated[str | None, typer.Option("--step-unit", help="What the --schedule's t counts: epoch or "
+                                                                     "step (default: from the log's x axis).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write an annotated plot (PNG); several runs: "
+                                                             "NAME-1.png, NAME-2.png ...")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="delimited|jsonlines|tensorboard|run|hf|caffe|"
+                                                             "gluoncv|llm|mlflow")] = None,
+    lr: Annotated[str | None, typer.Option("--lr", help="Column holding the learning rate.")] = None,
+    loss: Annotated[str | None, typer.Option("--loss", help="Column holding the (training) loss.")] = None,
+    val_loss: Annotated[str | None, typer.Option("--val-loss", help="Column holding the validation loss.")] = None,
+    acc: Annotated[str | None, typer.Option("--acc", help="Column holding an accuracy or error rate.")] = None,
+    x: Annotated[str | None, typer.Option("--x", help="Column to use as x axis (epoch or step).")] = None,
+    max_bytes: Annotated[int, typer.Option("--max-bytes", help=MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
+) -> None:
+    """Explain a run: LR changes, the drops after them, whether each stage was long enough."""
+    from ..jobs.explain import explain_document, explain_job
+
+    if step_unit is not None:
+        from ..validate import check_choice
+
+        step_unit = check_choice("--step-unit", step_unit, ("epoch", "step"))
+    watch_outputs(plot)
+    results, plots = explain_job(logs, plot=plot, schedule=schedule, format=fmt, lr=lr, loss=loss, x=x, acc=acc,
+                                 val_loss=val_loss, step_unit=step_unit, max_bytes=max_bytes)
+    if as_json:
+        print_json(explain_document(results))
+        return
+    from rich.markup import escape
+
+    from ..console import out_console
+
+    con = out_console()
+    styles = {"drop": "green", "overfitting": "red", "no_decay": "yellow", "unexplained_drop": "magenta",
+              "pathology": "red"}
+    for k, result in enumerate(results):
+        if k:
+            con.print("")
+        src = result.source
+        run = getattr(result, "run", "")
+        title = escape(shown(run)) if run else escape(shown(src["path"]))
+        con.print(f"[bold]{title}[/bold]: {src['rows']} rows ({escape(str(src['format']))}, "
+                  f"x = {escape(str(src['x_name']))})", highlight=False)
+        for n in result.notes:
+            con.print(f"[yellow]note:[/yellow] {escape(n)}", highlight=False, markup=True)
+        for f in result.findings:
+            style = styles.get(f.kind, "default")
+            con.print(f"[{style}]-[/{style}] {escape(f.text)}", markup=True, highlight=False)
+    for path in plots:
+        con.print(f"plot written to {shown(path)}", markup=False, highlight=False)
+
+
+@app.command("plot")
+def plot_cmd(
+    run: Annotated[Path, typer.Argument(help="Run directory, a log file, or - for standard input.")],
+    out: Annotated[Path, typer.Option("--out", help="PNG (or SVG/PDF) file to write.")],
+    max_bytes: Annotated[int, typer.Option("--max-bytes", help=MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
+) -> None:
+    """Loss and accuracy curves with the learning rate on a log twin axis."""
+    from ..jobs.plot import plot_run
+
+    watch_outputs(out)
+    print(f"plot written to {shown(plot_run(run, out, max_bytes=max_bytes))}")
+
+
+@app.command("report")
+def report_cmd(
+    run: Annotated[Path, typer.Argument(help="A run directory (or a demo directory holding step/ and onecycle/).")],
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file (default RUN/report.html).")] = None,
+    max_bytes: Annotated[int, typer.Option("--max-bytes", help=MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
+) -> None:
+    """One self-contained HTML page with everything lrscope knows about a run."""
+    from ..jobs.report import report_job
+
+    watch_outputs(out)
+    print(shown(report_job(run, out, max_bytes=max_bytes)))
