@@ -166,9 +166,9 @@ class LRScopeCallback(transformers.TrainerCallback):
     - A step record at every log that carries a training ``loss`` (every ``logging_steps``): the global step,
       the fractional epoch, the rate that step used, the Trainer's ``loss`` (its mean since the last log),
       ``grad_norm`` and the other numbers logged, and the logged rate as ``logged_learning_rate``.
-    - An epoch record per epoch: the rate of its last step (as lrscope's own loop records it), the mean of its logged losses, and the
-      evaluation made at its last step (eval_loss -> val_loss, eval_accuracy -> val_acc, the rest by name).
-      Evaluations in the middle of an epoch are not in the epoch records.
+    - An epoch record per epoch: the rate of its last step (as lrscope's own loop records it), the mean of its
+      logged losses, and the evaluation made at its last step (eval_loss -> val_loss, eval_accuracy -> val_acc,
+      the rest by name).  Evaluations in the middle of an epoch are not in the epoch records.
     - Only the main process writes.  At ``on_train_end`` the file is closed, then explain.json is written
       (``explain=True``) and report.html (``report=True``); a problem there is a warning, never a crash of
       the training that just finished.  The explanation is kept as ``self.explanation``.
