@@ -13,6 +13,7 @@ from .app import (
     MAX_BYTES_HELP,
     app,
     print_json,
+    print_notes,
 )
 
 
@@ -141,3 +142,60 @@ def report_cmd(
 
     watch_outputs(out)
     print(shown(report_job(run, out, max_bytes=max_bytes)))
+
+
+@app.command("forecast")
+def forecast_cmd(
+    logs: Annotated[list[Path], typer.Argument(help="Log(s) to fit, with a step axis and a rate (an LR column, or "
+                                                    "--schedule); several are fitted jointly.", metavar="LOG...")],
+    to: Annotated[list[str] | None, typer.Option("--to", help="Target: a schedule spec, or a log whose LR column "
+                                                              "defines it (predicted at its own steps and compared "
+                                                              "with its loss). Repeat for several.")] = None,
+    loss: Annotated[str | None, typer.Option("--loss", help="Column holding the loss to fit (default: the training "
+                                                            "loss).")] = None,
+    law: Annotated[str, typer.Option("--law", help="auto|mpl|tissue|power (auto: by held-out error where the data "
+                                                   "allow it, else the multi-power law after a sharp decay, "
+                                                   "Tissue's after a smooth one).")] = "auto",
+    every: Annotated[int | None, typer.Option("--every", help="Predict a spec target every K steps (default: the "
+                                                              "fitted log's spacing).")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Horizon of spec targets in steps (default: the "
+                                                              "spec's total, else the fitted run's).")] = None,
+    schedule: Annotated[str | None, typer.Option("--schedule", help="The fitted run's schedule (spec, t in steps) "
+                                                                    "when its log has no LR column.")] = None,
+    how: Annotated[str, typer.Option("--how", help="Rate between logged rows: auto|hold|interpolate.")] = "auto",
+    warmup: Annotated[int | None, typer.Option("--warmup", help="Warm-up steps before the log's first row (default: "
+                                                                "a log starting after step 1 starts where its "
+                                                                "warm-up ended; 0: none).")] = None,
+    longer: Annotated[list[str] | None, typer.Option("--longer", help="STAGE:N: the loss after the next decay had "
+                                                                      "stage STAGE run N more x units.")] = None,
+    best: Annotated[str | None, typer.Option("--best", help="A family of specs with alternatives in braces, e.g. "
+                                                            "\"wsd(3e-4, total=24000, decay_frac={0.1,0.2,0.3})\": "
+                                                            "the lowest predicted final loss.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout (lrscope.forecast/1).")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the fitted run, each forecast with its band, "
+                                                             "and the rates (PNG/SVG/PDF).")] = None,
+    max_bytes: Annotated[int, typer.Option("--max-bytes", help=MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
+) -> None:
+    """Forecast the loss under another schedule (or a longer stage) from a law fitted on your run (no torch)."""
+    from ..jobs.forecast import forecast_job, plot_forecast_job
+
+    watch_outputs(plot)
+    if plot is not None:
+        from ..outputs import FIGURE, check_output
+
+        check_output(plot, suffixes=FIGURE, option="--plot", inputs=list(logs))
+    doc = forecast_job(logs, to or (), loss=loss, law=law, every=every, steps=steps, schedule=schedule, how=how,
+                       warmup=warmup, longer=longer or (), best=best, max_bytes=max_bytes)
+    print_notes(doc["notes"])
+    written = plot_forecast_job(doc, plot) if plot is not None else None
+    if as_json:
+        print_json(doc)
+        return
+    from ..console import out_console
+    from ..jobs.forecast_text import forecast_lines
+
+    con = out_console()
+    for line in forecast_lines(doc):  # soft-wrapped: a number or a path is never broken across lines
+        con.print(line, markup=False, highlight=False, soft_wrap=True)
+    if written is not None:
+        con.print(f"plot written to {shown(written)}", markup=False, highlight=False)
