@@ -59,7 +59,20 @@ CHEAP = {
     "toy": (["toy", "quadratic", "--steps", "20", "--frames", "2"],
             ["--steps", "--frames", "--noise", "--seed", "--lrs"]),
     "nqm": (["nqm", "--steps", "20"], ["--steps"]),
+    "forecast": (["forecast", "{log}", "--to", "cosine(0.1, total=3000)"], ["--every", "--steps", "--warmup"]),
 }
+
+
+def _step_log(path):
+    """A small step-decay log that forecast can fit (rows every 100 steps, a cut at 2000)."""
+    import numpy as np
+
+    step = np.arange(100, 3001, 100)
+    lr = np.where(step <= 2000, 0.1, 0.01)
+    loss = 2 + 3 * (np.cumsum(np.where(np.arange(1, 3001) <= 2000, 0.1, 0.01))[step - 1]) ** -0.5
+    loss -= 0.3 * (1 - np.exp(-np.clip(step - 2000, 0, None) / 200))
+    path.write_text("step,lr,loss\n" + "".join(f"{a},{b},{c:.8f}\n" for a, b, c in zip(step, lr, loss, strict=True)))
+    return path
 
 
 @pytest.mark.parametrize("command", sorted(CHEAP))
@@ -71,6 +84,11 @@ def test_random_numbers_on_every_numeric_flag(tmp_path, capsys, command, data):
     value = data.draw(NUMBERS, label="value")
     out = tmp_path / f"out-{random.random():.12f}"
     argv = [*base, flag, value]
+    if command == "forecast":
+        log = tmp_path / "run.csv"
+        if not log.exists():
+            _step_log(log)
+        argv = [str(log) if a == "{log}" else a for a in argv]
     if command in ("train", "find"):
         argv += ["--out", out]
     elif command in ("toy", "nqm"):
