@@ -12,12 +12,15 @@ from tests.conftest import ROOT, run_cli
 CURVES = ROOT.parent / "shared" / "data" / "schedule-curves"
 
 
-def write_log(path, cut=4000, total=6000, every=100, rate=0.1, low=0.01, columns=("step", "lr", "loss")):
-    """A step-decay run whose loss follows a power law in the rate's area and drops after the cut."""
+def write_log(path, cut=4000, total=6000, every=100, rate=0.1, low=0.01, columns=("step", "lr", "loss"), noise=0.0,
+              response=300):
+    """A step-decay run whose loss follows a power law in the rate's area and drops after the cut (times
+    1 + ``noise`` * a standard normal, seeded)."""
     step = np.arange(every, total + 1, every)
     lr = np.where(step <= cut, rate, low) if cut else np.full(step.size, rate)
     area = np.cumsum(np.where(np.arange(1, total + 1) <= (cut or total + 1), rate, low))[step - 1]
-    loss = 2 + 3 * area ** -0.5 - (0.4 * (1 - np.exp(-np.clip(step - cut, 0, None) / 300)) if cut else 0)
+    loss = 2 + 3 * area ** -0.5 - (0.4 * (1 - np.exp(-np.clip(step - cut, 0, None) / response)) if cut else 0)
+    loss = loss * (1 + noise * np.random.default_rng(0).standard_normal(step.size))
     table = {"step": step, "epoch": step / 100, "lr": lr, "loss": loss}
     lines = [",".join(columns)] + [",".join(f"{table[c][i]:.10g}" for c in columns) for i in range(step.size)]
     path.write_text("\n".join(lines) + "\n")

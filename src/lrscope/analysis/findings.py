@@ -19,6 +19,7 @@ from .cooldown import cooldown_findings, schedule_rates
 from .drop_findings import drop_findings, unexplained_findings
 from .events import filled_lr
 from .explanation import Finding
+from .forecast_findings import forecast_findings
 from .overfit import overfit_findings, overfitting
 from .pathology import blocks_advice, pathology_findings
 from .smooth import Series
@@ -412,6 +413,7 @@ PRODUCERS = [
     no_decay_finding,
     overfit_findings,
     noise_findings,
+    forecast_findings,
 ]
 
 

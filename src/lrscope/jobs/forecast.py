@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.forecast import Curve, curve_from_log, fit, forecast, rates_from_schedule, step_rates
+from ..analysis.forecast.fromlog import assumed_warmup
+from ..analysis.forecast.longer import longer_stage, parse_longer
 from ..errors import UserError
 from ..logs.read import DEFAULT_MAX_BYTES, read_runs
 from ..logs.runlog import RunLog, path_label
 from ..schedules import parse_schedule
 from ..validate import check_choice, check_int
 from .forecast_family import expand_family
-from .forecast_stages import longer_stage, parse_longer
 
 SCHEMA = "lrscope.forecast/1"
 LAWS = ("auto", "mpl", "tissue", "power")
@@ -61,22 +62,13 @@ def _loss_role(log: RunLog, loss: str | None) -> str:
     return "train_loss"  # --loss COL was read into the train_loss role
 
 
-def _assumed_warmup(log: RunLog, warmup: int | None) -> int:
-    """The warm-up to assume before a log's first row (see :func:`fit_logs`)."""
-    if warmup is not None:
-        return warmup
-    step = log.role("step")
-    first = float(np.nanmin(step)) if step is not None and np.isfinite(step).any() else 1.0
-    return int(first) - 1 if first > 1 else 0
-
-
 def _curves(paths, *, loss, schedule, how, warmup, max_bytes) -> tuple[list[Curve], list[RunLog], list[str]]:
     curves, logs, notes = [], [], []
     for path in paths:
         for log in read_runs(path, loss=loss, max_bytes=max_bytes):
             name = log.run or path_label(path)
             curve, read_notes = curve_from_log(log, loss=_loss_role(log, loss), schedule=schedule, how=how,
-                                               warmup_steps=_assumed_warmup(log, warmup), name=name)
+                                               warmup_steps=warmup, name=name)
             curves.append(curve)
             logs.append(log)
             notes.extend(f"{name}: {n}" for n in read_notes if n)
@@ -140,7 +132,7 @@ def target_of(text: str, fitted: Fitted, *, every: int | None, steps: int | None
             raise UserError(f"--to {text}: a target log needs a step and a learning-rate column (it has "
                             f"{', '.join(log.columns)})")
         role = _loss_role(log, None)
-        warmup = _assumed_warmup(log, warmup)
+        warmup = assumed_warmup(log, warmup)
         if log.has(role):
             curve, _ = curve_from_log(log, loss=role, how=how, warmup_steps=warmup, name=name)
             return Target(name, curve.step, curve.rates, curve.loss)
@@ -223,7 +215,8 @@ def forecast_job(logs, targets=(), *, loss=None, law="auto", every=None, steps=N
            "fit": _fit_document(fitted), "targets": [target_document(t, fitted) for t in made], "notes": notes,
            "loss_name": fitted.law.loss_kind + " loss"}
     if wanted:
-        doc["longer"] = [longer_stage(fitted, stage, amount) for stage, amount in wanted]
+        doc["longer"] = [longer_stage(fitted.law, fitted.curves[0], fitted.logs[0], stage, amount)
+                         for stage, amount in wanted]
     if family:
         doc["best"] = best_of_family(best, family, fitted, every=every, steps=steps, notes=notes)
     return doc

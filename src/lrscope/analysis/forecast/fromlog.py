@@ -11,13 +11,31 @@ from .curve import Curve
 from .rates import rates_from_schedule, step_rates
 
 
+def assumed_warmup(log: RunLog, warmup_steps: int | None) -> int:
+    """The warm-up before a log's first row: ``warmup_steps`` when given.  None: a log whose first row comes long
+    after step 1 (more than two logging intervals) is taken to start where its warm-up ended (a linear ramp from 0
+    over the steps before it, as the papers' published curves are logged: their rows start just after the
+    warm-up); a log that starts within its first intervals had no warm-up it did not log (0)."""
+    if warmup_steps is not None:
+        return int(warmup_steps)
+    step = log.role("step")
+    steps = np.sort(step[np.isfinite(step)]) if step is not None else np.empty(0)
+    if steps.size < 2:
+        return 0
+    spacing = float(np.median(np.diff(steps)))
+    first = float(steps[0])
+    return int(first) - 1 if first > 1 and first > 2 * spacing else 0
+
+
 def curve_from_log(log: RunLog, *, loss: str = "train_loss", schedule=None, how: str = "auto",
-                   warmup_steps: int = 0, name: str | None = None) -> tuple[Curve, list[str]]:
+                   warmup_steps: int | None = 0, name: str | None = None) -> tuple[Curve, list[str]]:
     """The curve of ``log``'s ``loss`` role (``"train_loss"`` or ``"val_loss"``) and notes on how it was read.
 
     A log that counts steps from 0 is read as 1-based (step + 1).  ``schedule``: an lrscope Schedule giving the
-    rates instead of the log's LR column (it counts completed steps).
+    rates instead of the log's LR column (it counts completed steps).  ``warmup_steps``: see
+    :func:`assumed_warmup` (None: assume the log starts where its warm-up ended).
     """
+    warmup_steps = assumed_warmup(log, warmup_steps)
     label = name or log.path or "log"
     step = log.role("step")
     if step is None:

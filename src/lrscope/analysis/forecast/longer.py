@@ -14,8 +14,8 @@ import re
 
 import numpy as np
 
-from ..analysis.forecast import forecast
-from ..errors import UserError
+from ...errors import UserError
+from .band import forecast
 
 CUT = 1.3  # a step-to-step fall of at least this factor is a cut between stages
 
@@ -37,7 +37,7 @@ def stage_bounds(rates: np.ndarray) -> list[tuple[int, int]]:
     return [(a + 1, b) for a, b in zip(starts, ends, strict=True)]
 
 
-def _steps_per_unit(log) -> tuple[float, str]:
+def steps_per_unit(log) -> tuple[float, str]:
     """Steps per x unit of the log, and the unit's name."""
     unit = log.x_name if log.x_name not in ("row", "") else "step"
     step = log.role("step")
@@ -59,16 +59,17 @@ def _plural(n: float, unit: str) -> str:
     return f"{text} more {unit}" + ("" if text == "1" else "s")
 
 
-def longer_stage(fitted, stage: int, amount: float) -> dict:
-    """The ``longer`` entry of the forecast document for ``--longer STAGE:N`` on the first fitted run."""
-    curve, log = fitted.curves[0], fitted.logs[0]
+def longer_stage(law, curve, log, stage: int, amount: float) -> dict:
+    """Had ``stage`` of ``curve`` (read from ``log``, whose x unit N counts) run ``amount`` more x units: the
+    ``law``'s loss at the end of the next stage, with its band, beside the law's and the log's value there now
+    (the ``longer`` entry of ``lrscope forecast --longer STAGE:N``)."""
     stages = stage_bounds(curve.rates)
     if len(stages) < 2:
         raise UserError(f"--longer: {curve.label} has no cut in its rate (it is one stage); --longer asks about a "
                         "step schedule's stages")
     if stage > len(stages):
         raise UserError(f"--longer {stage}:{amount:g}: {curve.label} has {len(stages)} stages (1-{len(stages)})")
-    per, unit = _steps_per_unit(log)
+    per, unit = steps_per_unit(log)
     more = int(round(amount * per))
     if more < 1:
         raise UserError(f"--longer {stage}:{amount:g} is less than one optimizer step ({per:g} steps per {unit})")
@@ -77,12 +78,12 @@ def longer_stage(fitted, stage: int, amount: float) -> dict:
     rates = np.concatenate([curve.rates[:last], np.full(more, rate), curve.rates[last:]])
     end = stages[stage][1] if stage < len(stages) else stages[-1][1]
     at = np.array([end + more], dtype=np.float64)
-    loss, low, high = forecast(fitted.law, rates, at)
-    fitted_there = float(fitted.law.predict(curve.rates, np.array([float(end)]))[0])
+    loss, low, high = forecast(law, rates, at)
+    fitted_there = float(law.predict(curve.rates, np.array([float(end)]))[0])
     logged = curve.loss[curve.step <= end]
     logged_there = float(logged[-1]) if logged.size else None
     where = f"the end of stage {stage + 1}" if stage < len(stages) else "the end of the run"
-    span = f"{unit}s {first}-{last}" if per == 1 else f"{unit}s {int((first - 1) // per) + 1}-{int(round(last / per))}"
+    span = f"{unit}s {first}-{last}" if per == 1 else f"{unit}s {int((first - 1) // per) + 1}-{int(last / per + 1e-9)}"
     logged_words = f" ({logged_there:#.4g} logged)" if logged_there is not None else ""
     text = (f"had stage {stage} ({span}, LR {rate:.3g}) run {_plural(amount, unit)}, the loss at {where} would be "
             f"about {loss[0]:#.4g} (band {low[0]:#.4g}-{high[0]:#.4g}) at step {int(at[0])}, against "
