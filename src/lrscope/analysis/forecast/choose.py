@@ -17,7 +17,8 @@ where the data allow it:
 A single run takes the default: the multi-power law after a sharp decay (its power-law response to a drop is
 what a sudden cut shows), Tissue's law after a smooth one (from a cosine run alone the multi-power law's drop
 constants are not pinned down and carry over worse).  ``choice`` says which path was taken and why.  The
-plain power law is never chosen (it ignores the schedule), only fitted when asked for.
+plain power law is never chosen (it ignores the schedule), nor the area law (:mod:`.area`, for a training loss
+heading for zero), only fitted when asked for.
 
 Tissue's lambda is fitted when a fitted run has a sharp decay (the response after the drop pins the
 momentum's time scale down); after smooth decays alone it is not identified and is held at the paper's 0.999.
@@ -28,15 +29,18 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import UserError
+from .area import AreaLaw
 from .curve import Curve, annealing
 from .fit import MIN_CURVE_ROWS, fit_law, relative_errors
 from .fitted import Fitted
 from .laws import Law, MultiPowerLaw, PowerLaw, TissueLaw
 
-LAW_NAMES = ("auto", "mpl", "tissue", "power")
+LAW_NAMES = ("auto", "mpl", "tissue", "power", "area")
 AUTO_LAWS = ("mpl", "tissue")
 LOSS_KINDS = ("train", "val")
-TITLES = {"mpl": "the multi-power law", "tissue": "Tissue's LR-annealing law", "power": "the power law in steps"}
+TITLES = {"mpl": "the multi-power law", "tissue": "Tissue's LR-annealing law", "power": "the power law in steps",
+          "area": "the power law in the area under the rate"}
+NO_ANNEALING = ("power", "area")  # laws without an annealing term: they fit a run with no decay
 DEFAULT_LAMBDA = 0.999
 MAX_FOLDS = 5
 EARLY_DECAY = 0.6
@@ -51,6 +55,8 @@ def make_law(name: str, curves: list[Curve]) -> Law:
         return MultiPowerLaw()
     if name == "power":
         return PowerLaw()
+    if name == "area":
+        return AreaLaw()
     sharp = any(a.annealed and a.sharp for a in map(annealing, curves))
     return TissueLaw(None if sharp else DEFAULT_LAMBDA)
 
@@ -126,17 +132,18 @@ def checked_inputs(curves, law: str, loss_kind: str) -> list[Curve]:
 
 
 def fit(curves: list[Curve] | Curve, law: str = "auto", *, loss_kind: str = "train") -> Fitted:
-    """Fit ``law`` ("auto", "mpl", "tissue" or "power") to one or several runs (shared constants).
+    """Fit ``law`` ("auto", "mpl", "tissue", "power" or "area") to one or several runs (shared constants).
 
     A run set without a rate decrease after the warm-up is refused for the schedule-aware laws (and auto);
-    ``law="power"`` fits any run.  The returned :class:`Fitted` carries every law fitted in ``by_law``.
+    ``law="power"`` and ``law="area"`` (:mod:`.area`) fit any run.  The returned :class:`Fitted` carries every law
+    fitted in ``by_law``.
     """
     curves = checked_inputs(curves, law, loss_kind)
     found = [annealing(c) for c in curves]
-    if law != "power" and not any(a.annealed for a in found):
+    if law not in NO_ANNEALING and not any(a.annealed for a in found):
         raise UserError(REFUSAL)
     notes = [f"{c.label} has no annealing: the annealing terms are learned from the other runs"
-             for c, a in zip(curves, found, strict=True) if not a.annealed] if law != "power" else []
+             for c, a in zip(curves, found, strict=True) if not a.annealed] if law not in NO_ANNEALING else []
     folds, how = heldout_plan(curves)
     if law != "auto":
         fitted = fit_law(curves, make_law(law, curves), loss_kind=loss_kind)
