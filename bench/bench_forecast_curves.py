@@ -180,6 +180,22 @@ def accept() -> None:
     print(f"mean relative error {100 * errors.mean():.3f} %, worst {100 * errors.max():.3f} %, final loss "
           f"{loss[-1]:.4f} (logged {target.loss[-1]:.4f}, band {low[-1]:.4f}-{high[-1]:.4f}), "
           f"{100 * inside:.0f} % of rows inside the band")
+    # the same through the command line, as a user runs it (its default warm-up assumption, no --warmup)
+    import json
+    import subprocess
+    import sys
+
+    lrscope = Path(sys.executable).with_name("lrscope")
+    command = [str(lrscope), "forecast", str(DATA / "mpl-100" / "wsd_20000_24000.csv"), "--to",
+               str(DATA / "mpl-100" / "cosine_72000.csv"), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        print(f"lrscope forecast failed: {done.stderr.strip()}")
+        return
+    (doc,) = json.loads(done.stdout)["targets"]
+    print(f"lrscope forecast {' '.join(command[2:])}: mean relative error {100 * doc['mean_rel_error']:.3f} %, "
+          f"worst {100 * doc['max_rel_error']:.3f} %, final loss {doc['final_loss']:.4f} "
+          f"(logged {doc['final_logged_loss']:.4f})")
 
 
 def synthetic_log(every: int, total: int = 20_000, seed: int = 0) -> Curve:
