@@ -153,9 +153,10 @@ def forecast_cmd(
                                                               "with its loss). Repeat for several.")] = None,
     loss: Annotated[str | None, typer.Option("--loss", help="Column holding the loss to fit (default: the training "
                                                             "loss).")] = None,
-    law: Annotated[str, typer.Option("--law", help="auto|mpl|tissue|power (auto: by held-out error where the data "
-                                                   "allow it, else the multi-power law after a sharp decay, "
-                                                   "Tissue's after a smooth one).")] = "auto",
+    law: Annotated[str, typer.Option("--law", help="auto|mpl|tissue|power|area (auto: by held-out error where the "
+                                                   "data allow it, else the multi-power law after a sharp decay, "
+                                                   "Tissue's after a smooth one; area: no drop at a decay, for "
+                                                   "multi-epoch training whose loss heads to zero).")] = "auto",
     every: Annotated[int | None, typer.Option("--every", help="Predict a spec target every K steps (default: the "
                                                               "fitted log's spacing).")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Horizon of spec targets in steps (default: the "

@@ -27,7 +27,7 @@ from ..validate import check_choice, check_int
 from .forecast_family import expand_family
 
 SCHEMA = "lrscope.forecast/1"
-LAWS = ("auto", "mpl", "tissue", "power")
+LAWS = ("auto", "mpl", "tissue", "power", "area")
 HOWS = ("auto", "hold", "interpolate")
 MAX_EXTRAPOLATION = 10.0  # a target horizon beyond this many times the fitted run's is refused
 MAX_POINTS = 100_000  # predicted points per target

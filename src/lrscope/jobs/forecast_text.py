@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 TITLES = {"mpl": "multi-power law (Luo et al. 2025)", "tissue": "LR-annealing law (Tissue et al. 2024)",
-          "power": "power law in steps"}
+          "power": "power law in steps", "area": "power law in the area under the rate (no annealing term)"}
 
 
 def _pct(fraction) -> str:

@@ -19,6 +19,7 @@ True
   per interval) or a schedule; the warm-up before the first logged row.
 - :mod:`.curve`: :class:`Curve` (checked input) and :func:`annealing` (is there a decay to learn from).
 - :mod:`.laws`: the power law, Tissue's LR-annealing law and the multi-power law, in scale-free units;
+  :mod:`.area`: the power law in the area under the rate (no annealing term), for multi-epoch training;
   :mod:`.blocks`: the multi-power sum over blocks of steps.
 - :mod:`.fit`: robust fitting of one law (Huber on log residuals, bounds, deterministic starts).
 - :mod:`.choose`: :func:`fit`, with ``law="auto"`` choosing by held-out error or a documented default.
