@@ -125,3 +125,14 @@ def test_the_plot_may_not_replace_the_log(tmp_path):
     log = write_log(tmp_path / "run.csv")
     done = forecast(log, "--to", "constant(0.1)", "--plot", log)
     assert done.returncode == 2 and log.read_text().startswith("step,lr,loss")
+
+
+def test_two_logs_are_fitted_jointly_and_a_constant_run_joins_a_decayed_one(tmp_path):
+    decayed, flat = write_log(tmp_path / "a.csv"), write_log(tmp_path / "b.csv", cut=0)
+    done = forecast(decayed, flat, "--to", "cosine(0.1, total=6000)", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert [r["name"] for r in doc["fit"]["runs"]] == ["a.csv", "b.csv"] or len(doc["fit"]["runs"]) == 2
+    assert "leave" in doc["fit"]["choice"] or "held-out" in doc["fit"]["choice"]  # two runs: chosen by held-out error
+    alone = forecast(flat, "--to", "cosine(0.1, total=6000)", "--law", "area", "--json")
+    assert alone.returncode == 0 and json.loads(alone.stdout)["law"] == "area"  # the area law needs no decay
