@@ -12,9 +12,6 @@ from __future__ import annotations
 
 from ..errors import UserError
 from .explanation import Finding
-from .forecast import curve_from_log, fit
-from .forecast.choose import TITLES
-from .forecast.longer import longer_stage, stage_bounds, steps_per_unit
 from .pathology import blocks_advice
 from .wording import Context, pct
 
@@ -36,6 +33,11 @@ def forecast_findings(ctx: Context) -> list[Finding]:
         return []
     if not any(e.decay and e.source == "logged" for e in ctx.events) or blocks_advice(ctx):
         return []
+    # imported here: SciPy's optimisers cost explain's start-up time, and most logs never get this far
+    from .forecast import curve_from_log, fit
+    from .forecast.choose import TITLES
+    from .forecast.longer import longer_stage, stage_bounds, steps_per_unit
+
     try:
         curve, _ = curve_from_log(log, loss="train_loss", warmup_steps=None)
         fitted = fit([curve])
