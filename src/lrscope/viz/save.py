@@ -9,7 +9,11 @@ from ..outputs import FIGURE
 
 
 def save_figure(fig, out: str | Path, *, dpi: int = 110) -> Path:
-    """``fig`` into ``out`` (PNG when the suffix is not one of .png/.svg/.pdf), never half-written."""
+    """``fig`` into ``out`` (PNG when the suffix is not one of .png/.svg/.pdf), never half-written; every log
+    axis gets :func:`lrscope.viz.ticks.readable_log_ticks` first."""
+    from .ticks import readable_log_ticks
+
+    readable_log_ticks(fig)  # a figure drawn elsewhere gets readable log ticks too
     out = Path(out)
     fmt = out.suffix.lower() if out.suffix.lower() in FIGURE else ".png"
     with atomic_path(out, suffix=fmt) as tmp:

@@ -10,25 +10,23 @@ import io
 import re
 
 
-def new_figure(width: float = 7.2, height: float = 3.4):
-    """A white Matplotlib figure on the Agg canvas (no pyplot), ``width`` x ``height`` inches at 100 dpi."""
+def new_figure(width: float = 7.2, height: float = 3.4, *, layout: str | None = "constrained", dpi: int = 100):
+    """A white Matplotlib figure on the Agg canvas (no pyplot), ``width`` x ``height`` inches at ``dpi``;
+    constrained layout by default, which makes room for the legend outside the axes
+    (:func:`lrscope.viz.palette.place_legend`)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100, facecolor="white")
+    fig = Figure(figsize=(width, height), dpi=dpi, facecolor="white", layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
 
 def to_svg(fig) -> str:
     """The figure as an inline, responsive SVG element."""
-    from matplotlib.ticker import LogLocator, NullFormatter
+    from .ticks import readable_log_ticks
 
-    for ax in fig.axes:  # decade labels only on log axes: no '6 × 10⁻¹' clutter
-        for axis, scale in ((ax.yaxis, ax.get_yscale()), (ax.xaxis, ax.get_xscale())):
-            if scale == "log":
-                axis.set_major_locator(LogLocator(base=10, numticks=8))
-                axis.set_minor_formatter(NullFormatter())
+    readable_log_ticks(fig)  # plain numbers, at least two labels on every log axis
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.05, metadata={"Date": None})
     svg = buf.getvalue()
