@@ -13,6 +13,7 @@ from typing import Any
 
 from ..analysis.comparison import comparison_document, comparison_table, run_name, summarise_runs
 from ..atomic import write_json, write_text
+from ..console import track
 from ..errors import UserError
 from ..outputs import check_output_dir
 from ..probes.hooks import hooks_for
@@ -54,7 +55,8 @@ def compare_job(specs: list[str], *, data: str, model: str, epochs: int, out: st
     run_dirs = []
     for name, config in zip(names, configs, strict=True):
         run_dir = out / name
-        train(config, run_dir, resume=run_dir.exists(), hooks=hooks_for(config))
+        with track(f"compare {len(run_dirs) + 1}/{len(configs)}: {name}") as tick:
+            train(config, run_dir, resume=run_dir.exists(), hooks=hooks_for(config), progress=tick)
         run_dirs.append(run_dir)
     rows = summarise_runs(run_dirs, target_acc=target_acc)
     for row, spec in zip(rows, specs, strict=True):

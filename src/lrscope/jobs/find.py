@@ -8,6 +8,7 @@ from pathlib import Path
 from torch import nn
 
 from ..atomic import write_json
+from ..console import track
 from ..errors import UserError
 from ..outputs import check_output_dir
 from ..probes.finder import FinderResult, check_sweep_settings, find_lr
@@ -28,8 +29,9 @@ def as_train_config(config) -> TrainConfig:
 
 
 def find_for_config(config, *, start_lr: float = 1e-7, end_lr: float = 10.0, num_iter: int = 100,
-                    repeats: int = 1) -> FinderResult:
-    """:func:`lrscope.probes.finder.find_lr` on the data, initial model and optimizer of ``config``."""
+                    repeats: int = 1, label: str = "find") -> FinderResult:
+    """:func:`lrscope.probes.finder.find_lr` on the data, initial model and optimizer of ``config``, with a
+    progress bar named ``label``."""
     config = as_train_config(config)
     saved = rng_state()
     try:
@@ -39,8 +41,9 @@ def find_for_config(config, *, start_lr: float = 1e-7, end_lr: float = 10.0, num
     finally:
         set_rng_state(saved)
     loader = EpochStream(bundle, config.batch_size, config.seed)
-    return find_lr(model, optimizer, nn.CrossEntropyLoss(), loader, start_lr=start_lr, end_lr=end_lr,
-                   num_iter=num_iter, repeats=repeats, seed=config.seed)
+    with track(label) as tick:
+        return find_lr(model, optimizer, nn.CrossEntropyLoss(), loader, start_lr=start_lr, end_lr=end_lr,
+                       num_iter=num_iter, repeats=repeats, seed=config.seed, progress=tick)
 
 
 def find_job(options: dict, out: str | Path, *, start_lr: float = 1e-7, end_lr: float = 10.0,

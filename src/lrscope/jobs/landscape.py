@@ -13,6 +13,7 @@ from pathlib import Path
 
 from torch import nn
 
+from ..console import track
 from ..errors import UserError
 from ..logs.rundir import PROBES, require_run_dir
 from ..outputs import FIGURE, check_output, run_subdir
@@ -59,13 +60,22 @@ def landscape_job(
     if not out.parent.exists():
         raise UserError(f"output directory {out.parent} does not exist")
     if source == "checkpoint":
-        return _checkpoint_landscape(kind, out, Path(checkpoint), checkpoint_b, model, data, steps=steps, span=span,
-                                     samples=samples, seed=seed, bn=bn, inputs=inputs)
+        with track(f"landscape {kind}") as tick:
+            return _checkpoint_landscape(kind, out, Path(checkpoint), checkpoint_b, model, data, steps=steps,
+                                         span=span, samples=samples, seed=seed, bn=bn, inputs=inputs, progress=tick)
+    with track(f"landscape {kind}") as tick:
+        return _run_landscape(run_dir, kind, out, steps=steps, span=span, epoch=epoch, epoch_b=epoch_b,
+                              samples=samples, seed=seed, bn=bn, model=model, data=data, progress=tick)
+
+
+def _run_landscape(run_dir, kind: str, out: Path, *, steps: int, span: float, epoch, epoch_b, samples: int, seed: int,
+                   bn: str, model, data, progress) -> dict:
+    """plane, line, interp or trajectory of a run; npz + json under RUN/probes/."""
     run_dir = require_run_dir(run_dir)
     given = {"model": model, "data": data}
     run_subdir(run_dir, PROBES, create=False)  # refuse a symlinked RUN/probes before any work
     if kind == "trajectory":
-        surface = trajectory(run_dir, steps=steps, samples=samples, seed=seed, bn=bn, given=given)
+        surface = trajectory(run_dir, steps=steps, samples=samples, seed=seed, bn=bn, given=given, progress=progress)
         title = f"{Path(run_dir).name}: trajectory on its PCA plane"
     else:
         checkpoints = list_checkpoints(run_dir)
@@ -74,9 +84,9 @@ def landscape_job(
         net = run.model.eval()
         points = subset(run.bundle, samples, seed)
         if kind == "plane":
-            surface = plane(net, run.loss_fn, points, steps=steps, span=span, seed=seed, bn=bn)
+            surface = plane(net, run.loss_fn, points, steps=steps, span=span, seed=seed, bn=bn, progress=progress)
         elif kind == "line":
-            surface = line(net, run.loss_fn, points, steps=steps, span=span, seed=seed, bn=bn)
+            surface = line(net, run.loss_fn, points, steps=steps, span=span, seed=seed, bn=bn, progress=progress)
         else:
             b = max(checkpoints) if epoch_b is None else int(epoch_b)
             if b not in checkpoints:
@@ -85,7 +95,7 @@ def landscape_job(
                 )
             net_b = copy.deepcopy(net)
             fit_model(net_b, load_checkpoint(checkpoints[b])["model"], checkpoints[b], run.config.model)
-            surface = interpolate(net, net_b, run.loss_fn, points, steps=steps, bn=bn)
+            surface = interpolate(net, net_b, run.loss_fn, points, steps=steps, bn=bn, progress=progress)
             surface.provenance.update(epoch_a=run.epoch, epoch_b=b)
         surface.provenance.update(run_dir=str(run_dir), epoch=run.epoch)
         title = (
@@ -101,7 +111,8 @@ def landscape_job(
 
 
 def _checkpoint_landscape(kind: str, out: Path, checkpoint: Path, checkpoint_b, model: str, data: str, *,
-                          steps: int, span: float, samples: int, seed: int, bn: str, inputs: list) -> dict:
+                          steps: int, span: float, samples: int, seed: int, bn: str, inputs: list,
+                          progress) -> dict:
     """plane, line or interp around the user's checkpoint; npz + json beside ``out``."""
     if kind == "trajectory":
         raise UserError("--kind trajectory needs a run directory's checkpoints (RUN); with --checkpoint use plane, "
@@ -116,13 +127,13 @@ def _checkpoint_landscape(kind: str, out: Path, checkpoint: Path, checkpoint_b, 
     points = subset(loaded.bundle, samples, seed)
     loss_fn = nn.CrossEntropyLoss()
     if kind == "plane":
-        surface = plane(net, loss_fn, points, steps=steps, span=span, seed=seed, bn=bn)
+        surface = plane(net, loss_fn, points, steps=steps, span=span, seed=seed, bn=bn, progress=progress)
     elif kind == "line":
-        surface = line(net, loss_fn, points, steps=steps, span=span, seed=seed, bn=bn)
+        surface = line(net, loss_fn, points, steps=steps, span=span, seed=seed, bn=bn, progress=progress)
     else:
         net_b = copy.deepcopy(net)
         notes += fit_weights(net_b, read_weights(checkpoint_b), model)
-        surface = interpolate(net, net_b, loss_fn, points, steps=steps, bn=bn)
+        surface = interpolate(net, net_b, loss_fn, points, steps=steps, bn=bn, progress=progress)
         surface.provenance.update(checkpoint_b=str(checkpoint_b))
     surface.provenance.update(checkpoint=str(checkpoint), model=model, data=data, weights=loaded.weights.kind)
     title = f"{checkpoint.name}: {kind}" if kind != "interp" else f"{checkpoint.name} -> {Path(checkpoint_b).name}"

@@ -17,6 +17,7 @@ import numpy as np
 from torch import nn
 
 from ..atomic import atomic_path, write_json
+from ..console import track
 from ..errors import UserError
 from ..logs.rundir import PROBES, read_metrics, require_run_dir
 from ..outputs import FIGURE, check_output, run_subdir
@@ -86,23 +87,31 @@ def sharpness_job(
     momentum = run.config.momentum if run.config.optimizer == "sgd" else 0.0
     model = copy.deepcopy(run.model).eval()
     rows = []
-    for e in epochs:
-        fit_model(model, load_checkpoint(checkpoints[e])["model"], checkpoints[e], run.config.model)
-        eig = top_eigenvalues(model, run.loss_fn, data, k=k, tol=tol, max_iter=max_iter, seed=seed)
-        lr = by_epoch.get(e, by_epoch.get(e + 1))
-        lr = float(lr) if lr is not None else run.lr_at(max(e - 1, 0))
-        thresholds = stability_thresholds(lr, momentum, bool(run.config.nesterov))
-        rows.append(
-            {
-                "epoch": e,
-                "lr": lr,
-                "values": eig.values,
-                "sharpness": eig.values[0],
-                "hvp_count": eig.hvp_count,
-                "converged": eig.converged,
-                **thresholds,
-            }
-        )
+    most = max_iter  # Lanczos takes at most this many products per checkpoint (fewer once converged)
+    with track("sharpness") as tick:
+        for i, e in enumerate(epochs):
+            fit_model(model, load_checkpoint(checkpoints[e])["model"], checkpoints[e], run.config.model)
+
+            def progress(done, _most, status, i=i, e=e):  # every checkpoint has the same share of the bar
+                tick(i * most + min(done, most), len(epochs) * most, f"epoch {e}: {status}")
+
+            eig = top_eigenvalues(model, run.loss_fn, data, k=k, tol=tol, max_iter=max_iter, seed=seed,
+                                  progress=progress)
+            tick((i + 1) * most, len(epochs) * most, f"epoch {e}: {eig.hvp_count} Hessian-vector products")
+            lr = by_epoch.get(e, by_epoch.get(e + 1))
+            lr = float(lr) if lr is not None else run.lr_at(max(e - 1, 0))
+            thresholds = stability_thresholds(lr, momentum, bool(run.config.nesterov))
+            rows.append(
+                {
+                    "epoch": e,
+                    "lr": lr,
+                    "values": eig.values,
+                    "sharpness": eig.values[0],
+                    "hvp_count": eig.hvp_count,
+                    "converged": eig.converged,
+                    **thresholds,
+                }
+            )
     step_records = [r for r in read_metrics(run_dir, "step") if r.get("sharpness") is not None]
     steps = {"epoch": [r["epoch"] for r in step_records], "sharpness": [r["sharpness"] for r in step_records]}
     series = {
@@ -149,7 +158,10 @@ def _checkpoint_sharpness(out: Path, checkpoint: Path, model: str, data: str, *,
     lr, momentum = rate_of(loaded.weights, lr, momentum, notes)
     points = subset(loaded.bundle, samples, seed)
     net = loaded.model.eval()
-    eig = top_eigenvalues(net, nn.CrossEntropyLoss(), points, k=k, tol=tol, max_iter=max_iter, seed=seed)
+    with track("sharpness") as tick:
+        eig = top_eigenvalues(net, nn.CrossEntropyLoss(), points, k=k, tol=tol, max_iter=max_iter, seed=seed,
+                              progress=tick)
+        tick(max_iter, max_iter, f"{eig.hvp_count} Hessian-vector products")
     thresholds = stability_thresholds(lr, momentum, False)
     row = {"epoch": None, "checkpoint": str(checkpoint), "lr": lr, "values": eig.values, "sharpness": eig.values[0],
            "hvp_count": eig.hvp_count, "converged": eig.converged, **thresholds}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..console import track
 from ..errors import UserError
 from ..logs.rundir import CONFIG, read_config
 from ..probes.hooks import hooks_for
@@ -48,7 +49,8 @@ def train_job(options: dict, out: str | Path, *, resume: bool = False) -> Path:
     if stored.get("threads") is not None:  # threads was resolved and recorded when the run started; keep it
         config.threads = checked.threads
     config.schedule = _resolved_schedule(config, stored)
-    return train(config, out, resume=resume, hooks=hooks_for(config))
+    with track(f"train {Path(out).name}") as tick:
+        return train(config, out, resume=resume, hooks=hooks_for(config), progress=tick)
 
 
 def _resolved_schedule(config: TrainConfig, stored: dict) -> str:

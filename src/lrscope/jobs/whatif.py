@@ -17,6 +17,7 @@ from pathlib import Path
 from torch import nn
 
 from ..atomic import write_json
+from ..console import track
 from ..errors import UserError
 from ..logs.rundir import PROBES, require_run_dir
 from ..outputs import check_output, run_subdir
@@ -41,7 +42,8 @@ def whatif_job(run_dir: str | Path | None, to_lr: float, at_epoch: int | None = 
                                   batch_size=batch_size, seed=seed, out=out)
     require_run_dir(run_dir)
     run_subdir(run_dir, PROBES, create=False)  # refuse a symlinked RUN/probes before any work
-    result = whatif(run_dir, to_lr, at_epoch, steps, window, model=model, data=data)
+    with track("whatif") as tick:
+        result = whatif(run_dir, to_lr, at_epoch, steps, window, model=model, data=data, progress=tick)
     path = run_subdir(run_dir, PROBES) / f"whatif-e{result.epoch:04d}-to{result.lr_to:g}-k{result.steps}.json"
     result.result_file = str(path)
     write_json(path, result.to_json())
@@ -64,9 +66,10 @@ def _checkpoint_whatif(checkpoint: Path, model: str, data: str, to_lr, steps, wi
     config = dataclasses.replace(config, momentum=momentum)
     config.validate()
     optimizer = make_optimizer(config, loaded.model)
-    result = cut_rate(loaded.model, optimizer, lambda m: make_optimizer(config, m), nn.CrossEntropyLoss(),
-                      loaded.bundle, batch_size=config.batch_size, seed=config.seed, epoch=0, lr_from=lr, to_lr=to_lr,
-                      steps=steps, window=window, start=str(checkpoint))
+    with track("whatif") as tick:
+        result = cut_rate(loaded.model, optimizer, lambda m: make_optimizer(config, m), nn.CrossEntropyLoss(),
+                          loaded.bundle, batch_size=config.batch_size, seed=config.seed, epoch=0, lr_from=lr,
+                          to_lr=to_lr, steps=steps, window=window, start=str(checkpoint), progress=tick)
     result.checkpoint = str(checkpoint)
     result.notes = [*notes, f"the optimizer (SGD, momentum {momentum:g}) starts without momentum buffers",
                     "no prediction: the noise-floor prediction needs a run directory with noise measurements "

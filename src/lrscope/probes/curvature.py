@@ -41,6 +41,7 @@ from torch.func import functional_call, grad, jvp, vmap
 # imported rather than inside the first probe, so a probe's wall time is its own work (see bench/RESULTS.md).
 import torch._dynamo  # noqa: E402,F401  isort: skip
 
+from ..console import Progress, quiet
 from ..errors import UserError
 from ..validate import check_float, check_int
 from .directions import named_params, unflatten
@@ -277,12 +278,14 @@ def top_eigenvalues(
     seed: int = 0,
     *,
     train_mode: bool = False,
+    progress: Progress = quiet,
 ) -> Eigen:
     """The ``k`` largest Hessian eigenvalues of the mean loss on ``data`` (a batch or a loader).
 
     The model is evaluated in eval mode unless ``train_mode`` (BatchNorm then uses batch statistics; its
     running statistics are updated only in private copies).  The start vector comes from a local generator
-    seeded with ``seed``; the global RNG is untouched.
+    seeded with ``seed``; the global RNG is untouched.  ``progress(products done, the most it may take, status)``
+    after every Hessian-vector product (it may stop early: converged).
     """
     if method not in METHODS:
         raise UserError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
@@ -292,8 +295,15 @@ def top_eigenvalues(
     if k > op.size:
         raise UserError(f"k={k} is more than the number of parameters ({op.size})")
     run = lanczos if method == "lanczos" else power_iteration
+    most = min(max_iter, op.size) if method == "lanczos" else k * max_iter
+
+    def matvec(v: torch.Tensor) -> torch.Tensor:
+        product = op.matvec(v)
+        progress(op.count, most, f"{op.count} Hessian-vector products")
+        return product
+
     values, vectors, converged, history = run(
-        op.matvec,
+        matvec,
         op.size,
         k=k,
         tol=tol,

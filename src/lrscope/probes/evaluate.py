@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
+from ..console import Progress, quiet
 from ..errors import UserError
 from .directions import named_params
 
@@ -173,6 +175,7 @@ class PointEvaluator:
         mode: str = "auto",
         memory_budget: int = DEFAULT_BUDGET,
         accuracy: bool | None = None,
+        progress: Progress = quiet,
     ):
         if mode not in MODES:
             raise UserError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
@@ -206,6 +209,9 @@ class PointEvaluator:
         )
         self._worker_copies: list[tuple[nn.Module, list[torch.Tensor]]] = []  # threads mode: one per worker
         self._sample_bytes = 0.0  # activation bytes of one sample's forward (threads mode)
+        self.progress = progress
+        self._done, self._total = 0, len(self.coords)
+        self._counting = threading.Lock()  # threads mode: the workers count their points together
 
     # -- one point's parameters and buffers
 
@@ -230,6 +236,13 @@ class PointEvaluator:
 
     # -- running
 
+    def _advance(self, points: int) -> None:
+        """``points`` more points scored on the current batch (called by every way of running them)."""
+        with self._counting:
+            self._done += points
+            done = self._done
+        self.progress(done, self._total, "")
+
     def run(self, data) -> Evaluation:
         n_points = len(self.coords)
         batches = as_batches(data, passes=2 if self.bn == "recompute" else 1)
@@ -239,13 +252,16 @@ class PointEvaluator:
             loss_sum = torch.zeros(n_points, dtype=torch.float64)
             correct = torch.zeros(n_points, dtype=torch.float64)
             samples, n_batches, mode, chunk = 0, 0, None, 1
+            known = len(batches) if hasattr(batches, "__len__") else None
             for batch in batches:
+                self._total = n_points * (known or n_batches + 1)
                 x, y = _split(batch)
                 x, y = x.to(self.device), y.to(self.device)
                 n = int(y.shape[0]) if y.dim() > 0 else 1
                 if n_batches == 0:
                     losses, corrects, use_acc = self._first_point(x, y, stats)
                     self.accuracy = use_acc
+                    self._advance(1)
                     mode, chunk, rest_l, rest_c = self._choose_and_run(x, y, stats, range(1, n_points))
                     losses, corrects = [losses, *rest_l], [corrects, *rest_c]
                 else:
@@ -306,6 +322,7 @@ class PointEvaluator:
             loss, c = self._score(self._forward(k, x, stats), y)
             losses.append(loss)
             corrects.append(c)
+            self._advance(1)
         return losses, corrects
 
     # -- threads: the loop over points split across CPU worker threads
@@ -361,11 +378,11 @@ class PointEvaluator:
                     self._write_point(points[i], params)
                     if len(pieces) == 1:
                         losses[i], corrects[i] = self._score(clone(x), y)
-                        continue
-                    # a mean-reduced loss over the batch is the size-weighted mean over its pieces
-                    scored = [(self._score(clone(xp), yp), len(yp)) for xp, yp in pieces]
-                    losses[i] = sum(loss * size for (loss, _), size in scored) / n
-                    corrects[i] = sum(hits for (_, hits), _ in scored) if self.accuracy else None
+                    else:  # a mean-reduced loss over the batch is the size-weighted mean over its pieces
+                        scored = [(self._score(clone(xp), yp), len(yp)) for xp, yp in pieces]
+                        losses[i] = sum(loss * size for (loss, _), size in scored) / n
+                        corrects[i] = sum(hits for (_, hits), _ in scored) if self.accuracy else None
+                    self._advance(1)
 
         threads = torch.get_num_threads()
         try:
@@ -401,6 +418,7 @@ class PointEvaluator:
             lo, co = self._vmap_chunk(x, y, points[start : start + chunk])
             losses += lo
             corrects += co
+            self._advance(len(lo))
         return losses, corrects
 
     def _run_points(self, mode, chunk, x, y, stats, points):
@@ -535,6 +553,7 @@ def evaluate_points(
 
     Options: ``buffer_base``/``buffer_directions`` (buffers that move with the point, for interpolation),
     ``bn`` ("eval" | "recompute"), ``mode`` ("auto" | "loop" | "vmap"), ``memory_budget`` (bytes for a vmap
-    chunk), ``accuracy`` (None: when the task is classification).
+    chunk), ``accuracy`` (None: when the task is classification), ``progress`` (called as ``progress(points
+    scored, points in all, "")`` as they are scored; over several batches each point counts once per batch).
     """
     return PointEvaluator(model, loss_fn, base, directions, coords, **options).run(data)

@@ -28,6 +28,7 @@ import torch
 
 from ..analysis.finder_curve import debiased_ema, suggest, sweep_lrs
 from ..analysis.finder_result import FinderResult, Sweep, combine_sweeps
+from ..console import Progress, quiet
 from ..errors import UserError
 from ..validate import check_choice, check_float, check_int, unsigned_seed
 from .state import preserved
@@ -263,7 +264,8 @@ class _Run:
             value = value / self.world
         return float(value), stepped
 
-    def sweep(self, first: bool) -> tuple[np.ndarray, np.ndarray, str]:
+    def sweep(self, first: bool, progress: Callable[[int, str], None]) -> tuple[np.ndarray, np.ndarray, str]:
+        """One sweep; ``progress(steps done, status)`` after every step."""
         n = len(self.lrs)
         losses = np.full(n, np.nan)
         beta = self.smooth
@@ -295,6 +297,7 @@ class _Run:
             smoothed = m / (1.0 - beta ** (i + 1)) if beta > 0 else value
             best = min(best, smoothed)
             i += 1
+            progress(i, f"lr {self.lrs[i - 1]:.2g}, loss {value:.3g}")
             if smoothed > self.diverge * best:
                 stopped = "diverged"
                 break
@@ -305,7 +308,7 @@ def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: C
             start_lr: float = 1e-7, end_lr: float = 10.0, num_iter: int = 100, mode: str = "exp",
             smooth: float = 0.98, diverge: float = 4.0, repeats: int = 1, accumulation_steps: int = 1,
             amp: bool | Any = False, val_loader=None, batch_fn: Callable | None = None,
-            seed: int | None = None, step_loss: Callable | None = None) -> FinderResult:
+            seed: int | None = None, step_loss: Callable | None = None, progress: Progress = quiet) -> FinderResult:
     """Run the LR range test on ``model`` and return a :class:`FinderResult` (see the module docstring).
 
     ``num_iter`` counts optimizer steps (each of ``accumulation_steps`` micro-batches; under AMP a step the
@@ -321,6 +324,7 @@ def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: C
     ``model(**batch).loss``; a dict or model output holding ``"loss"`` is accepted.  Give one of the two.
     Under ``torch.distributed`` every rank must call this; the loss is averaged across ranks, so all ranks see
     the same curve and stop together.
+    ``progress(steps done, steps in all, status)`` is called after every step (silent by default).
     """
     if (loss_fn is None) == (step_loss is None):
         raise UserError("give find_lr one of loss_fn (called as loss_fn(model(inputs), targets)) or step_loss "
@@ -352,7 +356,9 @@ def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: C
                     scaler = run.scaler = torch.amp.GradScaler("cuda")
             if seeds[k] is not None:
                 _seed_all(seeds[k])
-            sweep_lrs_k, losses, stopped = run.sweep(first=(k == 0))
+            sweep_lrs_k, losses, stopped = run.sweep(
+                first=(k == 0), progress=lambda i, status, k=k: progress(k * num_iter + i, repeats * num_iter, status))
+            progress((k + 1) * num_iter, repeats * num_iter, stopped)  # a sweep that stopped early is done
             if len(losses) < 10:
                 raise UserError(f"the range test stopped after {len(losses)} steps ({stopped}); at least 10 "
                                 "are needed: give a longer loader, a lower start_lr or a larger diverge")

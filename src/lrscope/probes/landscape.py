@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..analysis.events import rate_changes
+from ..console import Progress, quiet
 from ..errors import UserError
 from ..logs.rundir import read_metrics
 from ..train.checkpoint import list_checkpoints, load_checkpoint
@@ -182,6 +183,7 @@ def plane(
     mode: str = "auto",
     memory_budget: int = DEFAULT_BUDGET,
     accuracy: bool | None = None,
+    progress: Progress = quiet,
 ) -> LandscapeSurface:
     """Loss on the plane theta0 + a*d1 + b*d2, a and b on ``steps`` points in [-span, span].
 
@@ -209,6 +211,7 @@ def plane(
         mode=mode,
         memory_budget=memory_budget,
         accuracy=accuracy,
+        progress=progress,
         extra={
             "seed": int(seed),
             "normalization": normalization,
@@ -236,6 +239,7 @@ def line(
     mode: str = "auto",
     memory_budget: int = DEFAULT_BUDGET,
     accuracy: bool | None = None,
+    progress: Progress = quiet,
 ) -> LandscapeSurface:
     """Loss along theta0 + a*d, a on ``steps`` points in [-span, span] (a filter-normalised Gaussian d)."""
     steps, span = check_steps_span(steps, span)
@@ -258,6 +262,7 @@ def line(
         mode=mode,
         memory_budget=memory_budget,
         accuracy=accuracy,
+        progress=progress,
         extra={
             "seed": int(seed),
             "normalization": normalization,
@@ -282,6 +287,7 @@ def interpolate(
     mode: str = "auto",
     memory_budget: int = DEFAULT_BUDGET,
     accuracy: bool | None = None,
+    progress: Progress = quiet,
 ) -> LandscapeSurface:
     """Loss along (1 - alpha)*theta_a + alpha*theta_b, alpha on ``steps`` points in [start, stop] (Goodfellow
     et al. 2015).  Floating-point buffers (BatchNorm statistics) are interpolated with the weights, so
@@ -304,6 +310,7 @@ def interpolate(
         mode=mode,
         memory_budget=memory_budget,
         accuracy=accuracy,
+        progress=progress,
     )
     prov = _provenance(
         model_a,
@@ -319,7 +326,8 @@ def interpolate(
 
 
 def _grid(
-    model, loss_fn, data, kind, xs, ys, directions, *, bn, mode, memory_budget, accuracy, extra, base=None
+    model, loss_fn, data, kind, xs, ys, directions, *, bn, mode, memory_budget, accuracy, extra, base=None,
+    progress: Progress = quiet,
 ) -> LandscapeSurface:
     base = dirs.parameters_of(model) if base is None else base
     if ys is None:
@@ -337,6 +345,7 @@ def _grid(
         mode=mode,
         memory_budget=memory_budget,
         accuracy=accuracy,
+        progress=progress,
     )
     shape = (len(xs),) if ys is None else (len(ys), len(xs))
     acc = None if evaluation.acc is None else evaluation.acc.reshape(shape)
@@ -376,6 +385,7 @@ def trajectory(
     memory_budget: int = DEFAULT_BUDGET,
     data=None,
     given: dict | None = None,
+    progress: Progress = quiet,
 ) -> LandscapeSurface:
     """The PCA plane of a run's checkpoints (Li et al. 2018 sec. 7): contour around the final point, path
     projected onto it, each checkpoint's LR stage from metrics.jsonl.
@@ -383,6 +393,7 @@ def trajectory(
     The grid covers the projected path plus ``margin`` of its extent on each side.  Data: ``samples`` training
     examples drawn with ``seed`` (or ``data`` as given).  ``given``: the ``--model``/``--data`` the user named
     (``{"model": ..., "data": ...}``), which a run built by a factory needs (:func:`lrscope.train.restore.load_run`).
+    ``progress(done, total, status)``: the checkpoints read, then the grid points scored.
     """
     steps = check_int("steps", steps, low=2, high=MAX_PLANE_STEPS)
     run = load_run(run_dir, **(given or {}))
@@ -396,7 +407,8 @@ def trajectory(
     model = run.model
     names = [n for n, _ in dirs.named_params(model)]
     points = []
-    for epoch in chosen:
+    for i, epoch in enumerate(chosen):
+        progress(i, len(chosen), "reading checkpoints")
         state = load_checkpoint(checkpoints[epoch])["model"]
         params = {k: v for k, v in state.items() if k in names}
         dirs.check_same_architecture(
@@ -424,6 +436,7 @@ def trajectory(
         mode=mode,
         memory_budget=memory_budget,
         accuracy=None,
+        progress=progress,
         extra={
             "run_dir": str(run_dir),
             "epochs": chosen,

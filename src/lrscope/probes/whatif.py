@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..console import Progress, quiet
 from ..errors import UserError
 from ..logs.rundir import list_checkpoints, read_config, read_metrics
 from ..validate import check_float, check_int
@@ -110,9 +112,11 @@ def subset_loss(model, loss_fn, x, y, batch_size: int) -> float:
     return total / len(y)
 
 
-def continue_at(model, optimizer, loss_fn, lr: float, batches, probe=None, probe_at=()) -> tuple:
+def continue_at(model, optimizer, loss_fn, lr: float, batches, probe=None, probe_at=(),
+                progress: Callable[[int, float], None] | None = None) -> tuple:
     """Train ``model`` (in place) one step per batch at constant ``lr``.  Returns (the minibatch losses before
-    each step, ``probe(model)`` after each step index in ``probe_at``).
+    each step, ``probe(model)`` after each step index in ``probe_at``).  ``progress(steps done, loss)`` after
+    every step.
     """
     for group in optimizer.param_groups:
         group["lr"] = float(lr)
@@ -126,6 +130,8 @@ def continue_at(model, optimizer, loss_fn, lr: float, batches, probe=None, probe
         optimizer.step()
         if probe is not None and i + 1 in probe_at:
             probed.append(probe(model))
+        if progress is not None:
+            progress(i + 1, losses[-1])
     return np.asarray(losses), np.asarray(probed)
 
 
@@ -154,6 +160,7 @@ def whatif(
     *,
     model: str | None = None,
     data: str | None = None,
+    progress: Progress = quiet,
 ) -> WhatIf:
     """Cut the rate to ``to_lr`` after ``at_epoch`` completed epochs (default: the last checkpoint) and measure;
     nothing is written (saving the result is the job's, lrscope.jobs.whatif).  ``model``/``data``: the
@@ -177,7 +184,7 @@ def whatif(
     lr_from = float(epoch_rows[run.epoch]["lr"]) if run.epoch in epoch_rows else float(run.lr)
     result = cut_rate(run.model, run.optimizer, lambda m: make_optimizer(run.config, m), run.loss_fn, run.bundle,
                       batch_size=run.config.batch_size, seed=run.config.seed, epoch=run.epoch, lr_from=lr_from,
-                      to_lr=to_lr, steps=steps, window=window)
+                      to_lr=to_lr, steps=steps, window=window, progress=progress)
     result.run_train_loss = float(epoch_rows.get(run.epoch, {}).get("train_loss", math.nan))
     try:
         from ..analysis.noise_floor import predict_decay
@@ -198,11 +205,13 @@ def whatif(
 
 
 def cut_rate(model, optimizer, make_optimizer, loss_fn, bundle, *, batch_size: int, seed: int, epoch: int,
-             lr_from: float, to_lr: float, steps: int, window: int, start: str | None = None) -> WhatIf:
+             lr_from: float, to_lr: float, steps: int, window: int, start: str | None = None,
+             progress: Progress = quiet) -> WhatIf:
     """The what-if measurement itself, from ``model`` in ``optimizer``'s state (both left untouched: each rate
     trains a copy, ``make_optimizer(copy)`` building its optimizer) on the batches of (``seed``, ``epoch``) on.
     No prediction: ``predicted_drop`` and ``ratio`` are None, ``run_train_loss`` NaN (the caller fills them).
-    ``start`` names the starting point in messages (default: epoch ``epoch``)."""
+    ``start`` names the starting point in messages (default: epoch ``epoch``).  ``progress(steps done, 2 *
+    steps, status)`` after every step of the two branches."""
     if to_lr >= lr_from:
         raise UserError(
             f"--to {to_lr:g} is not below the rate of {start or f'epoch {epoch}'} ({lr_from:g}); the noise-floor "
@@ -224,11 +233,16 @@ def cut_rate(model, optimizer, make_optimizer, loss_fn, bundle, *, batch_size: i
     probe_at = sorted(
         {int(v) for v in np.linspace(steps - window + 1, steps, min(EVAL_POINTS, window)).round()}
     )
+
+    def ticks(offset: int, lr: float):
+        return lambda i, loss: progress(offset + i, 2 * steps, f"lr {lr:g}: loss {loss:.3g}")
+
     with torch.random.fork_rng(devices=[]):
         net, opt = _copy(model, optimizer, make_optimizer)
-        old, old_eval = continue_at(net, opt, loss_fn, lr_from, batches, probe, probe_at)
+        old, old_eval = continue_at(net, opt, loss_fn, lr_from, batches, probe, probe_at, progress=ticks(0, lr_from))
         net, opt = _copy(model, optimizer, make_optimizer)
-        new, new_eval = continue_at(net, opt, loss_fn, float(to_lr), batches, probe, probe_at)
+        new, new_eval = continue_at(net, opt, loss_fn, float(to_lr), batches, probe, probe_at,
+                                    progress=ticks(steps, float(to_lr)))
     before, after = float(old[-window:].mean()), float(new[-window:].mean())
     return WhatIf(
         epoch=epoch,

@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..console import Progress, quiet
 from ..errors import UserError
 from ..logs.recorder import Recorder, trim_metrics
 from . import checkpoint as ckpt
@@ -146,13 +147,17 @@ def _hook_states(hooks) -> dict:
 # ---------------------------------------------------------------- training
 
 
-def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hooks: list | None = None) -> Path:
+def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hooks: list | None = None,
+          progress: Progress = quiet) -> Path:
     """Train ``config`` into ``out_dir`` (with ``resume``, continue from its last checkpoint); return it.
 
     ``hooks``: the objects called at the loop's named points (module docstring), in a fixed order (a resumed
     run must get the same list: each hook's saved state goes back to the hook at its place).  A config that
     asks for probes (``noise_every``, ``sharpness_every``) needs them among the hooks:
     ``hooks=hooks_for(config)`` (:mod:`lrscope.probes.hooks`); with no hooks at all it is refused.
+
+    ``progress``: called as ``progress(steps done, steps in all, status)`` on rank 0 every few steps (a
+    :func:`lrscope.console.track` bar in the jobs; silent by default).
 
     The run sets torch's thread count and deterministic algorithms for itself; the caller's settings come back
     afterwards (a notebook that trains keeps its own).
@@ -161,13 +166,13 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, hoo
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     try:
-        return _train(config, out_dir, resume=resume, hooks=hooks)
+        return _train(config, out_dir, resume=resume, hooks=hooks, progress=progress)
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
-def _train(config: TrainConfig, out_dir: str | Path, *, resume: bool, hooks) -> Path:
+def _train(config: TrainConfig, out_dir: str | Path, *, resume: bool, hooks, progress: Progress) -> Path:
     config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     config.validate()
     hooks = _hooks_given(config, hooks)
@@ -262,13 +267,10 @@ def _train(config: TrainConfig, out_dir: str | Path, *, resume: bool, hooks) -> 
     )
     _call(hooks, "on_start", state)
 
-    from ..console import progress
-
-    with recorder, progress() as bar:
-        task = bar.add_task(
-            f"train {out.name}", total=config.epochs * n_steps, completed=epoch * n_steps, status="",
-            visible=dist.is_main,
-        )
+    total = config.epochs * n_steps
+    if dist.is_main:  # one bar for the run: rank 0's
+        progress(epoch * n_steps, total, "")
+    with recorder:
         while epoch < config.epochs:
             model.train()
             started = time.perf_counter()
@@ -308,8 +310,8 @@ def _train(config: TrainConfig, out_dir: str | Path, *, resume: bool, hooks) -> 
                     step=step, epoch=epoch + (i + 1) / n_steps, lr=lr, loss=loss_value, **state.extra
                 )
                 state.extra.clear()
-                if step % 8 == 0 or i + 1 == n_steps:
-                    bar.update(task, completed=epoch * n_steps + i + 1, status=f"loss {loss_value:.3f}")
+                if (step % 8 == 0 or i + 1 == n_steps) and dist.is_main:
+                    progress(epoch * n_steps + i + 1, total, f"loss {loss_value:.3f}")
 
             epoch += 1
             # every rank holds the same weights after the step, so each evaluates the whole validation set
