@@ -1,5 +1,7 @@
 """The LR range test picture: raw and fitted loss against lr (log axis), d loss / d log10 lr on a twin axis,
-every suggestion and the range marked; with several repeats, every sweep drawn.
+the suggestion and the range marked, the other rules as thin grey lines under one legend entry; with several
+repeats, every sweep drawn.  The legend sits outside the axes (:func:`lrscope.viz.palette.place_legend`), never
+over the suggestion.
 
 Never computes or trains: everything drawn comes from the
 :class:`lrscope.analysis.finder_result.FinderResult` (or its JSON document).
@@ -12,19 +14,22 @@ from typing import Any
 
 import numpy as np
 
+from . import palette
+from .palette import place_legend
 from .save import save_figure
+from .ticks import plain_number, readable_log_ticks
 
-_MARKS = {
-    "combined": ("tab:red", "-"),
-    "steepest": ("tab:purple", "--"),
-    "midpoint": ("tab:brown", "--"),
-    "valley": ("tab:olive", ":"),
-    "minimum_over_10": ("tab:gray", ":"),
-}
+OTHER_RULES = "#8c8c8c"  # every rule but the combined suggestion: thin grey, one legend entry for all
+SLOPE = "#9467bd"
 
 
 def _doc(result: Any) -> dict:
     return result if isinstance(result, dict) else result.to_json()
+
+
+def _two(value: float) -> str:
+    """A rate to two significant digits, as a plain number."""
+    return plain_number(float(f"{value:.2g}"))
 
 
 def _arr(values) -> np.ndarray:
@@ -35,24 +40,19 @@ def plot_finder(result: Any, ax=None):
     """Draw ``result`` on ``ax`` (a new Agg figure when None); returns the axes."""
     doc = _doc(result)
     if ax is None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        from .svg import new_figure
 
-        fig = Figure(figsize=(7.5, 4.2), dpi=120)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot(1, 1, 1)
+        ax = new_figure(8.4, 4.2, dpi=120).add_subplot(1, 1, 1)
     sweeps = doc["sweeps"]
     ymax = -np.inf
     ymin = np.inf
     for k, sweep in enumerate(sweeps):
         lrs, raw, fit = _arr(sweep["lrs"]), _arr(sweep["losses"]), _arr(sweep["fit"])
         first = k == 0
-        ax.plot(lrs, raw, color="tab:blue", lw=0.7, alpha=0.35 if first else 0.2,
+        ax.plot(lrs, raw, color=palette.TRAIN, lw=0.7, alpha=palette.RAW_ALPHA if first else 0.2,
                 label="raw loss" if first else None)
-        ax.plot(lrs, fit, color="tab:blue", lw=1.8, alpha=1.0 if first else 0.5,
-                label="local fit" if first else None)
-        if first:
-            ax.plot(lrs, _arr(sweep["smoothed"]), color="tab:cyan", lw=1.0, ls="--", label="EMA (debiased)")
+        ax.plot(lrs, fit, color=palette.TRAIN, lw=1.8, alpha=1.0 if first else 0.5,
+                label="loss, local fit" if first else None)
         finite = fit[np.isfinite(fit)]
         if finite.size:
             ymin, ymax = min(ymin, finite.min()), max(ymax, finite.max())
@@ -63,26 +63,31 @@ def plot_finder(result: Any, ax=None):
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")
     low, high = doc["range"]
-    ax.axvspan(low, high, color="tab:green", alpha=0.08, label=f"range {low:.2g} .. {high:.2g}")
+    ax.axvspan(low, high, color=palette.INCREASE, alpha=0.08, label=f"range {_two(low)} .. {_two(high)}")
+    others = []
     for name, value in doc["suggestions"].items():
-        color, style = _MARKS.get(name, ("black", ":"))
-        lw = 2.0 if name == "combined" else 1.0
-        label = f"{'suggestion' if name == 'combined' else name} {value:.2g}"
-        ax.axvline(value, color=color, ls=style, lw=lw, label=label)
+        if name == "combined":
+            continue
+        ax.axvline(value, color=OTHER_RULES, ls=":", lw=0.9)
+        others.append(f"{name.replace('_', ' ')} {_two(value)}")
+    if others:  # one entry for every other rule, its values in the label
+        ax.plot([], [], color=OTHER_RULES, ls=":", lw=0.9, label="other rules:\n" + "\n".join(others))
+    combined = doc["suggestions"].get("combined", doc.get("suggestion"))
+    if combined is not None:
+        ax.axvline(combined, color=palette.SUGGESTION, lw=2.0,
+                   label=f"suggestion {_two(combined)}")
     ax2 = ax.twinx()
-    slope = _arr(sweeps[0]["slope"])
-    ax2.plot(_arr(sweeps[0]["lrs"]), slope, color="tab:orange", lw=0.9, alpha=0.7,
-             label="d loss / d log10 lr")
-    ax2.axhline(0.0, color="tab:orange", lw=0.5, alpha=0.4)
-    ax2.set_ylabel("slope", color="tab:orange")
-    handles, labels = ax.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(handles + h2, labels + l2, loc="best", fontsize=7, framealpha=0.8)
+    ax2.plot(_arr(sweeps[0]["lrs"]), _arr(sweeps[0]["slope"]), color=SLOPE, lw=0.9, alpha=0.7,
+             label="slope d loss / d log10 lr")
+    ax2.axhline(0.0, color=SLOPE, lw=0.5, alpha=0.4)
+    ax2.set_ylabel("slope", color=SLOPE)
+    place_legend(ax.figure)
     title = f"LR range test: suggestion {doc['suggestion']:.3g}"
     if doc.get("spread_decades") is not None:
         title += f", spread {doc['spread_decades']:.2f} decades over {doc['repeats']} repeats"
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
+    readable_log_ticks(ax.figure)
     return ax
 
 
@@ -90,6 +95,5 @@ def save_finder_plot(result: Any, out: str | Path) -> Path:
     """Write the picture to ``out`` (png/svg/pdf by suffix) atomically."""
     ax = plot_finder(result)
     fig = ax.figure
-    fig.tight_layout()
     out = Path(out)
     return save_figure(fig, out, dpi=fig.dpi)
