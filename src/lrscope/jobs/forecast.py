@@ -19,6 +19,7 @@ import numpy as np
 from ..analysis.forecast import Curve, curve_from_log, fit, forecast, rates_from_schedule, step_rates
 from ..analysis.forecast.fromlog import assumed_warmup
 from ..analysis.forecast.longer import longer_stage, parse_longer
+from ..console import Progress, quiet, track
 from ..errors import UserError
 from ..logs.read import DEFAULT_MAX_BYTES, read_runs
 from ..logs.runlog import RunLog, path_label
@@ -76,7 +77,7 @@ def _curves(paths, *, loss, schedule, how, warmup, max_bytes) -> tuple[list[Curv
 
 
 def fit_logs(paths, *, loss=None, law="auto", schedule=None, how="auto", warmup=None,
-             max_bytes=DEFAULT_MAX_BYTES) -> Fitted:
+             max_bytes=DEFAULT_MAX_BYTES, progress: Progress = quiet) -> Fitted:
     """Read every run of ``paths`` and fit ``law`` to them jointly.
 
     ``warmup``: the warm-up's length in steps when the log starts after it; None takes a log whose first row comes
@@ -90,7 +91,7 @@ def fit_logs(paths, *, loss=None, law="auto", schedule=None, how="auto", warmup=
     spec = parse_schedule(schedule) if schedule is not None else None
     curves, logs, notes = _curves(paths, loss=loss, schedule=spec, how=how, warmup=warmup, max_bytes=max_bytes)
     kind = "train" if all(_loss_role(log, loss) == "train_loss" for log in logs) else "val"
-    return Fitted(fit(curves, law, loss_kind=kind), curves, logs, notes)
+    return Fitted(fit(curves, law, loss_kind=kind, progress=progress), curves, logs, notes)
 
 
 def _grid(horizon: int, every: int, first: int) -> np.ndarray:
@@ -205,32 +206,37 @@ def forecast_job(logs, targets=(), *, loss=None, law="auto", every=None, steps=N
         steps = check_int("--steps", steps, low=1, high=10**9)
     wanted = [parse_longer(text) for text in longer]  # refuse a bad --longer before any fit
     family = expand_family(best) if best is not None else []
-    fitted = fit_logs(logs, loss=loss, law=law, schedule=schedule, how=how, warmup=warmup, max_bytes=max_bytes)
-    notes = list(fitted.notes) + list(fitted.law.notes)
-    made = [target_of(t, fitted, every=every, steps=steps, how=how, warmup=warmup, max_bytes=max_bytes)
-            for t in targets]
-    for target in made:
-        check_horizon(target, fitted, notes)
-    doc = {"schema": SCHEMA, "law": fitted.law.law, "params": dict(fitted.law.params),
-           "fit": _fit_document(fitted), "targets": [target_document(t, fitted) for t in made], "notes": notes,
-           "loss_name": fitted.law.loss_kind + " loss"}
-    if wanted:
-        doc["longer"] = [longer_stage(fitted.law, fitted.curves[0], fitted.logs[0], stage, amount)
-                         for stage, amount in wanted]
-    if family:
-        doc["best"] = best_of_family(best, family, fitted, every=every, steps=steps, notes=notes)
+    with track("forecast") as tick:
+        fitted = fit_logs(logs, loss=loss, law=law, schedule=schedule, how=how, warmup=warmup, max_bytes=max_bytes,
+                          progress=tick)
+        notes = list(fitted.notes) + list(fitted.law.notes)
+        made = [target_of(t, fitted, every=every, steps=steps, how=how, warmup=warmup, max_bytes=max_bytes)
+                for t in targets]
+        for target in made:
+            check_horizon(target, fitted, notes)
+        doc = {"schema": SCHEMA, "law": fitted.law.law, "params": dict(fitted.law.params),
+               "fit": _fit_document(fitted), "targets": [target_document(t, fitted) for t in made], "notes": notes,
+               "loss_name": fitted.law.loss_kind + " loss"}
+        if wanted:
+            doc["longer"] = [longer_stage(fitted.law, fitted.curves[0], fitted.logs[0], stage, amount)
+                             for stage, amount in wanted]
+        if family:
+            doc["best"] = best_of_family(best, family, fitted, every=every, steps=steps, notes=notes, progress=tick)
     return doc
 
 
-def best_of_family(text: str, specs: list[str], fitted: Fitted, *, every, steps, notes) -> dict:
+def best_of_family(text: str, specs: list[str], fitted: Fitted, *, every, steps, notes,
+                   progress: Progress = quiet) -> dict:
     """Each spec of the family predicted to its horizon; the one with the lowest final loss first."""
     rows = []
-    for spec in specs:
+    for i, spec in enumerate(specs):
+        progress(i, len(specs), "--best: forecasting the candidates")
         target = target_of(spec, fitted, every=every, steps=steps, how="auto", warmup=None, max_bytes=None)
         check_horizon(target, fitted, [])
         loss, low, high = forecast(fitted.law, target.rates, target.step[-1:])
         rows.append({"spec": target.spec, "final_loss": float(loss[-1]), "low": float(low[-1]),
                      "high": float(high[-1]), "horizon": int(target.step[-1])})
+    progress(len(specs), len(specs), "--best: forecasting the candidates")
     rows.sort(key=lambda r: r["final_loss"])
     horizons = {r["horizon"] for r in rows}
     if len(horizons) > 1:

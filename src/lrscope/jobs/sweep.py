@@ -30,7 +30,7 @@ from typing import Any
 
 from ..analysis.comparison import summarise_runs
 from ..atomic import write_json
-from ..console import note
+from ..console import note, track
 from ..errors import UserError
 from ..outputs import check_output_dir
 from ..train.config import TrainConfig, data_and_model
@@ -79,10 +79,11 @@ def sweep_job(schedules, seeds=(0,), *, data: str, model: str, epochs: int, out_
     note(f"sweep: {len(trials)} trial{'s' if len(trials) != 1 else ''} on {where}")
     temp_root = Path(tempfile.mkdtemp(prefix="lrscope-ray-"))
     try:
-        with stdout_to_stderr(), ray_session(address, num_cpus, temp_root):
+        with stdout_to_stderr(), ray_session(address, num_cpus, temp_root), track("sweep") as tick:
             (out / RUNS).mkdir(parents=True, exist_ok=True)
+            tick(0, len(trials), "starting Ray Tune")
             outcomes = run_tune(trials, cpus_per_trial=cpus_per_trial, max_concurrent=concurrent,
-                             storage=temp_root / "results")
+                                storage=temp_root / "results", progress=tick)
     finally:
         shutil.rmtree(temp_root, ignore_errors=True)
     return write_sweep(out, trials, outcomes)

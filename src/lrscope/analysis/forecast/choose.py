@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...console import Progress, quiet
 from ...errors import UserError
 from .area import AreaLaw
 from .curve import Curve, annealing
@@ -107,11 +108,14 @@ def heldout_plan(curves: list[Curve]) -> tuple[list[tuple[list[Curve], Curve, np
     return [([head], curve, mask)], f"holding back the last {held} rows (after step {int(curve.step[split - 1])})"
 
 
-def heldout_error(name: str, folds) -> float | None:
-    """The mean over folds of the mean relative error on the held-out rows; None without folds."""
+def heldout_error(name: str, folds, tick=None) -> float | None:
+    """The mean over folds of the mean relative error on the held-out rows; None without folds.  ``tick()``
+    after each fold's fit."""
     errors = []
     for train, test, mask in folds:
         fitted = fit_law(train, make_law(name, train))
+        if tick is not None:
+            tick()
         errors.append(float(relative_errors(fitted.model, fitted.theta, fitted.scale, test, mask).mean()))
     return float(np.mean(errors)) if errors else None
 
@@ -131,12 +135,14 @@ def checked_inputs(curves, law: str, loss_kind: str) -> list[Curve]:
     return curves
 
 
-def fit(curves: list[Curve] | Curve, law: str = "auto", *, loss_kind: str = "train") -> Fitted:
+def fit(curves: list[Curve] | Curve, law: str = "auto", *, loss_kind: str = "train",
+        progress: Progress = quiet) -> Fitted:
     """Fit ``law`` ("auto", "mpl", "tissue", "power" or "area") to one or several runs (shared constants).
 
     A run set without a rate decrease after the warm-up is refused for the schedule-aware laws (and auto);
     ``law="power"`` and ``law="area"`` (:mod:`.area`) fit any run.  The returned :class:`Fitted` carries every law
-    fitted in ``by_law``.
+    fitted in ``by_law``.  ``progress(fits done, fits in all, status)`` after each fit (one per law, and one
+    per held-out fold and law).
     """
     curves = checked_inputs(curves, law, loss_kind)
     found = [annealing(c) for c in curves]
@@ -145,16 +151,27 @@ def fit(curves: list[Curve] | Curve, law: str = "auto", *, loss_kind: str = "tra
     notes = [f"{c.label} has no annealing: the annealing terms are learned from the other runs"
              for c, a in zip(curves, found, strict=True) if not a.annealed] if law not in NO_ANNEALING else []
     folds, how = heldout_plan(curves)
+    names = AUTO_LAWS if law == "auto" else (law,)
+    done, total = [0], len(names) * (1 + len(folds))
+
+    def advance(name: str) -> None:
+        done[0] += 1
+        progress(done[0], total, f"fitting {TITLES[name]}")
+
     if law != "auto":
         fitted = fit_law(curves, make_law(law, curves), loss_kind=loss_kind)
-        fitted.heldout_rel_error = heldout_error(law, folds)
+        advance(law)
+        fitted.heldout_rel_error = heldout_error(law, folds, lambda: advance(law))
         fitted.choice = f"{TITLES[law]}, as asked"
         fitted.notes = notes + law_notes(fitted) + fitted.notes
         fitted.by_law = {law: fitted}
         return fitted
-    fits = {name: fit_law(curves, make_law(name, curves), loss_kind=loss_kind) for name in AUTO_LAWS}
+    fits = {}
+    for name in AUTO_LAWS:
+        fits[name] = fit_law(curves, make_law(name, curves), loss_kind=loss_kind)
+        advance(name)
     for name, fitted in fits.items():
-        fitted.heldout_rel_error = heldout_error(name, folds)
+        fitted.heldout_rel_error = heldout_error(name, folds, lambda name=name: advance(name))
     if folds and len(curves) >= 2:
         chosen = min(AUTO_LAWS, key=lambda n: (fits[n].heldout_rel_error, AUTO_LAWS.index(n)))
         other = next(n for n in AUTO_LAWS if n != chosen)
