@@ -20,7 +20,8 @@ def toy_cmd(
     out: Annotated[Path, typer.Option("--out", help="FILE.gif, FILE.mp4 (needs ffmpeg) or FILE.png (last frame).")],
     lrs: Annotated[str | None, typer.Option("--lrs", help="Constant rates, comma-separated: 0.001,0.01.")] = None,
     optimizer: Annotated[str, typer.Option("--optimizer", help="sgd, momentum or adam.")] = "sgd",
-    noise: Annotated[float, typer.Option("--noise", help="Gradient noise: std of a Gaussian added per step.")] = 0.0,
+    noise: Annotated[float | None, typer.Option("--noise", help="Gradient noise: std of a Gaussian added per step "
+                                                 "(default: the surface's default run's, else 0).")] = None,
     schedule: Annotated[str | None, typer.Option("--schedule", help="Also run this schedule, e.g. "
                                                     "'piecewise([0.06, 0.006], [100])'.")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Optimizer steps (default: per surface).")] = None,
@@ -29,7 +30,11 @@ def toy_cmd(
     three_d: Annotated[bool, typer.Option("--3d", help="Draw each run on a 3-D view of the surface.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Optimizers on a toy 2-D surface at several learning rates, animated (GIF/MP4) or as a picture (PNG)."""
+    """Optimizers on a toy 2-D surface at several learning rates, animated (GIF/MP4) or as a picture (PNG).
+
+    Without --lrs and --schedule, the surface's default run: on rugged, a low and a high rate beside a step
+    schedule from one to the other, with gradient noise.
+    """
     from ..jobs.toy import make_toy
 
     watch_outputs(out)
@@ -41,6 +46,8 @@ def toy_cmd(
     for run in summary["runs"]:
         end = f"diverged at step {run['diverged_at']}" if run["diverged_at"] else f"final loss {run['final_loss']:.4g}"
         print(f"{run['label']}: {end}")
+    if summary["caption"]:
+        print(summary["caption"])
     print(summary["out"])
 
 

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
 from ..outputs import ANIMATION, check_output
-from ..toy.optimizers import OPTIMIZERS, run_rates
-from ..toy.surfaces import get_surface
+from ..toy.optimizers import OPTIMIZERS, Trajectories, run_rates
+from ..toy.story import Story, final_smoothed, smoothing_window, story_caption
+from ..toy.surfaces import ToySurface, get_surface
 from ..validate import check_float, check_int, check_seed
 
 MAX_RATES = 12  # lines on one animation that a person can still tell apart
@@ -37,49 +39,99 @@ def parse_rates(text: str | Sequence[float] | None) -> list[float]:
     return rates
 
 
+@dataclass
+class ToyRuns:
+    """The runs a ``lrscope toy`` command computes, before anything is drawn."""
+
+    trajectories: Trajectories
+    story: Story | None  # the surface's story, where the default run was asked for and the surface has one
+    caption: str  # "" without a story
+
+
+def toy_runs(
+    surface: str | ToySurface,
+    *,
+    lrs: str | Sequence[float] | None = None,
+    optimizer: str = "sgd",
+    noise: float | None = None,
+    schedule: str | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+) -> ToyRuns:
+    """Run every rate (and the schedule) on ``surface``.
+
+    With neither ``lrs`` nor ``schedule``, the surface's default run: its story where it has one (its low and high
+    constant rates beside a step from high to low at half the steps, with the story's gradient noise unless
+    ``noise`` is given, and a caption saying what it shows), else its default rates.  Outside a story ``noise``
+    None means 0.
+    """
+    surf = surface if isinstance(surface, ToySurface) else get_surface(surface)
+    if optimizer not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer {optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}")
+    rates = parse_rates(lrs)
+    steps = surf.default_steps if steps is None else check_int("--steps", steps, low=1, high=1_000_000)
+    story = surf.story if not rates and schedule is None else None
+    label = None
+    if story is not None:
+        rates = [story.low, story.high]
+        schedule, label = story.schedule(steps), story.schedule_label(steps)
+        noise = story.noise if noise is None else noise
+    elif not rates and schedule is None:
+        rates = list(surf.default_lrs)
+    noise = check_float("--noise", 0.0 if noise is None else noise, low=0.0, high=1e6)
+    seed = check_seed("--seed", seed)
+    traj = run_rates(
+        surf, rates, steps=steps, optimizer=optimizer, noise=noise, seed=seed, schedule=schedule, schedule_label=label
+    )
+    return ToyRuns(traj, story, story_caption(traj, story) if story is not None else "")
+
+
 def make_toy(
     surface: str,
     out: str | Path,
     *,
     lrs: str | Sequence[float] | None = None,
     optimizer: str = "sgd",
-    noise: float = 0.0,
+    noise: float | None = None,
     schedule: str | None = None,
     steps: int | None = None,
     frames: int = 60,
     seed: int = 0,
     three_d: bool = False,
 ) -> dict:
-    """Run every rate (and the schedule) on ``surface`` and write ``out`` (.gif, .mp4 or .png).
+    """:func:`toy_runs`, drawn into ``out`` (.gif, .mp4 or .png).
 
-    Returns a summary: the file, and per run its final loss and the step it diverged at (or None).
+    Returns a summary: the file, per run its final loss (raw and smoothed) and the step it diverged at (or None),
+    and the caption ("" where there is none).
     """
     from ..viz.toy import output_format, save_animation
 
     out = check_output(out, suffixes=ANIMATION)
     surf = get_surface(surface)
     output_format(out)  # refuse a format we cannot write before computing anything
-    if optimizer not in OPTIMIZERS:
-        raise UserError(f"unknown optimizer {optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}")
-    rates = parse_rates(lrs)
-    if not rates and schedule is None:
-        rates = list(surf.default_lrs)
-    steps = surf.default_steps if steps is None else check_int("--steps", steps, low=1, high=1_000_000)
     frames = check_int("--frames", frames, low=2, high=2000)
-    noise = check_float("--noise", noise, low=0.0, high=1e6)
-    seed = check_seed("--seed", seed)
-    traj = run_rates(surf, rates, steps=steps, optimizer=optimizer, noise=noise, seed=seed, schedule=schedule)
-    path = save_animation(traj, out, frames=frames, three_d=three_d)
+    runs = toy_runs(surf, lrs=lrs, optimizer=optimizer, noise=noise, schedule=schedule, steps=steps, seed=seed)
+    traj = runs.trajectories
+    path = save_animation(traj, out, frames=frames, three_d=three_d, caption=runs.caption)
+    smoothed = final_smoothed(traj)
     return {
         "schema": "lrscope.toy/1",
         "out": str(path),
         "surface": surf.name,
         "optimizer": optimizer,
-        "steps": steps,
+        "steps": traj.steps,
+        "noise": traj.noise,
+        "smoothing_window": smoothing_window(traj.steps),
         "runs": [
-            {"label": label, "final_loss": _finite(traj.losses[r, -1]), "diverged_at": traj.diverged_at[r]}
+            {
+                "label": label,
+                "final_loss": _finite(traj.losses[r, -1]),
+                "final_smoothed_loss": _finite(smoothed[r]),
+                "diverged_at": traj.diverged_at[r],
+            }
             for r, label in enumerate(traj.labels)
         ],
+        "caption": runs.caption,
     }
 
 

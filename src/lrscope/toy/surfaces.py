@@ -13,7 +13,9 @@ eigenvalue at that minimum (``h_max``), which sets the stability limit of plain 
   steep walls; minimum (3, 0.5).
 - ``rugged``: a broad bowl with two scales of ripples, ``f = ½ (x²/2 + y²) + a1 (2 - cos w1 x - cos w1 y) + a2
   (2 - cos w2 x - cos w2 y)``: a large rate sees only the bowl (it bounces over the ripples), a small one
-  resolves the fine ripples and settles in the first dimple it meets.
+  resolves the fine ripples and settles in the first dimple it meets.  Its default run (its :class:`Story`) is lr
+  0.04 and lr 0.35 beside a step from 0.35 to 0.04 at half the steps, with gradient noise 0.1: the schedule sits on
+  the high rate's floor near the centre, then drops into the central dimple right after the decay.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
+from .story import Story
 
 Array = np.ndarray
 
@@ -45,6 +48,7 @@ class ToySurface:
     default_lrs: tuple[float, ...]
     default_steps: int
     description: str
+    story: Story | None = None  # what the default run (no --lrs, no --schedule) shows, if anything
 
     def __call__(self, x, y):
         return self.value(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
@@ -188,8 +192,9 @@ SURFACES: dict[str, ToySurface] = {
         min_value=0.0,
         h_max=_R_BOWL[1] + _R_A1 * _R_W1**2 + _R_A2 * _R_W2**2,
         log_contours=True,
-        default_lrs=(0.02, 0.3, 1.2),
+        default_lrs=(0.04, 0.35),
         default_steps=300,
+        story=Story(low=0.04, high=0.35, noise=0.1, trap="the ripples"),
         description="bowl ½(x²/2 + y²) + coarse terraces (period 2.5) + fine dimples (period 0.52); "
         "the dimples trap a rate below about 0.2 and are invisible to one above it",
     ),

@@ -18,10 +18,12 @@ import numpy as np
 from ..atomic import atomic_path
 from ..errors import UserError
 from ..toy.optimizers import Trajectories
+from ..toy.story import first_decay, smooth, smoothing_window
 
 COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 FORMATS = (".gif", ".mp4", ".png")
 MAX_RUNS = 6
+TAIL = 25  # the last steps of a path drawn bold; the rest thin, so a bouncing run does not hide the surface
 
 
 @dataclass
@@ -53,7 +55,7 @@ def _levels(surface, Z: np.ndarray, n: int = 24) -> tuple[np.ndarray, np.ndarray
 
 
 def _build_scene(
-    traj: Trajectories, *, three_d: bool = False, dpi: int = 90, title: str | None = None
+    traj: Trajectories, *, three_d: bool = False, dpi: int = 90, title: str | None = None, caption: str = ""
 ) -> _Scene:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -65,7 +67,8 @@ def _build_scene(
     has_schedule = any(not np.all(row == row[0]) for row in traj.lr_table)
     panel_w, panel_h = 3.3, 3.3
     loss_w = 3.9 if has_schedule else 3.5
-    fig = Figure(figsize=(panel_w * runs + loss_w, panel_h + 0.75), dpi=dpi, facecolor="white")
+    extra = 0.3 if caption else 0.0
+    fig = Figure(figsize=(panel_w * runs + loss_w, panel_h + 0.75 + extra), dpi=dpi, facecolor="white")
     canvas = FigureCanvasAgg(fig)
     widths = [1.0] * runs + [loss_w / panel_w]
     grid = fig.add_gridspec(
@@ -74,8 +77,8 @@ def _build_scene(
         width_ratios=widths,
         left=0.035,
         right=0.95 if has_schedule else 0.985,
-        bottom=0.14,
-        top=0.8,
+        bottom=(0.14 * (panel_h + 0.75) + extra) / (panel_h + 0.75 + extra),
+        top=1 - 0.2 * (panel_h + 0.75) / (panel_h + 0.75 + extra),
         wspace=0.34,
     )
 
@@ -83,7 +86,7 @@ def _build_scene(
     data, levels, zlabel = _levels(surface, Z)
     xmin, xmax, ymin, ymax = surface.window
     moving: list = []
-    paths, heads = [], []
+    paths, trails, heads = [], [], []
     steps = traj.steps
 
     for r in range(runs):
@@ -111,6 +114,7 @@ def _build_scene(
             ax.set_xlabel("x", labelpad=-8)
             ax.set_ylabel("y", labelpad=-8)
             ax.tick_params(labelsize=6, pad=-3)
+            (trail,) = ax.plot([], [], [], color=color, lw=0.8, alpha=0.6, animated=True)
             (path,) = ax.plot([], [], [], color=color, lw=1.3, animated=True)
             (head,) = ax.plot([], [], [], "o", color=color, ms=5, mec="white", mew=0.8, animated=True)
         else:
@@ -123,6 +127,7 @@ def _build_scene(
             ax.set_ylim(ymin, ymax)
             ax.set_aspect("equal", adjustable="box")
             ax.tick_params(labelsize=7, length=2)
+            (trail,) = ax.plot([], [], color=color, lw=0.8, alpha=0.6, animated=True)
             (path,) = ax.plot([], [], color=color, lw=1.3, alpha=0.95, animated=True, solid_joinstyle="round")
             (head,) = ax.plot([], [], "o", color=color, ms=6, mec="white", mew=1.0, animated=True)
         if np.all(traj.lr_table[r] == traj.lr_table[r, 0]):
@@ -132,8 +137,9 @@ def _build_scene(
                 f"schedule\n{_short(traj.labels[r], 44)}", fontsize=8.5, color=color, fontweight="bold"
             )
         paths.append(path)
+        trails.append(trail)
         heads.append(head)
-        moving += [path, head]
+        moving += [trail, path, head]
 
     # the loss panel: every run's loss against step, log scale, with the scheduled rate on a twin axis
     lax = fig.add_subplot(grid[0, runs])
@@ -148,23 +154,38 @@ def _build_scene(
     lax.set_xlim(0, steps)
     lax.set_xlabel("step", fontsize=8)
     lax.set_ylabel("loss − minimum" if surface.min_value == 0 else "loss above minimum", fontsize=8)
-    lax.set_title("loss", fontsize=10)
+    window = smoothing_window(steps)
+    smoothed = smooth(excess, window)
+    lax.set_title(f"loss: {window}-step mean (raw faint)" if window > 1 else "loss", fontsize=9)
     lax.tick_params(labelsize=7, length=2)
-    lax.grid(True, which="major", color="#dddddd", lw=0.5)
-    loss_lines = []
+    lax.grid(True, which="both", color="#e6e6e6", lw=0.5)
+    raw_lines, loss_lines = [], []
     for r in range(runs):
-        (line,) = lax.plot([], [], color=COLORS[r % len(COLORS)], lw=1.1, animated=True)
+        color = COLORS[r % len(COLORS)]
+        if window > 1:
+            (raw,) = lax.plot([], [], color=color, lw=0.6, alpha=0.3, animated=True)
+            raw_lines.append(raw)
+        (line,) = lax.plot([], [], color=color, lw=1.4, animated=True)
         loss_lines.append(line)
-    moving += loss_lines
+    moving += raw_lines + loss_lines
     cursor = lax.axvline(0, color="#999999", lw=0.8, ls=":", animated=True)
     moving.append(cursor)
+    for r, row in enumerate(traj.lr_table):
+        d = first_decay(row)
+        if d is not None:
+            lax.axvline(d, color=COLORS[r % len(COLORS)], lw=0.8, alpha=0.7)
+            lax.annotate(
+                "decay", (d, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points",
+                ha="left", va="top", fontsize=7, color=COLORS[r % len(COLORS)],
+            )
+            break
     if has_schedule:
         rax = lax.twinx()
         for r, row in enumerate(traj.lr_table):
             if not np.all(row == row[0]):
                 rax.step(
-                    np.arange(steps),
-                    row,
+                    np.arange(steps + 1),
+                    np.append(row, row[-1]),
                     where="post",
                     color=COLORS[r % len(COLORS)],
                     lw=0.9,
@@ -179,9 +200,12 @@ def _build_scene(
         rax.tick_params(labelsize=7, length=2)
 
     noise = f", gradient noise {traj.noise:g}" if traj.noise else ""
-    fig.suptitle(title or f"{traj.optimizer} on the {surface.title}{noise}", fontsize=11, y=0.975)
-    counter = fig.text(0.5, 0.885, "", ha="center", fontsize=8.5, color="#444444", animated=True)
+    height = fig.get_figheight()
+    fig.suptitle(title or f"{traj.optimizer} on the {surface.title}{noise}", fontsize=11, y=1 - 0.1 / height)
+    counter = fig.text(0.5, 1 - 0.47 / height, "", ha="center", fontsize=8.5, color="#444444", animated=True)
     moving.append(counter)
+    if caption:
+        fig.text(0.5, 0.12 / height, caption, ha="center", va="bottom", fontsize=9, color="#222222", wrap=False)
     notes = []
     for r in range(runs):
         ax = paths[r].axes
@@ -204,29 +228,36 @@ def _build_scene(
     steps_axis = np.arange(steps + 1)
     log_data = surface.log_contours
 
+    tail = max(TAIL, steps // 12)
+    mean_losses = smooth(traj.losses, window)
+
     def update(k: int) -> None:
         for r in range(runs):
             p = traj.points[r, : k + 1]
+            recent = slice(max(0, k - tail), None)
             if three_d:
                 z = _height(surface, p, log_data, levels)
-                paths[r].set_data_3d(p[:, 0], p[:, 1], z)
+                trails[r].set_data_3d(p[:, 0], p[:, 1], z)
+                paths[r].set_data_3d(p[recent, 0], p[recent, 1], z[recent])
                 last = _last_finite(p)
                 if last is not None:
                     heads[r].set_data_3d([p[last, 0]], [p[last, 1]], [z[last]])
             else:
-                paths[r].set_data(p[:, 0], p[:, 1])
+                trails[r].set_data(p[:, 0], p[:, 1])
+                paths[r].set_data(p[recent, 0], p[recent, 1])
                 last = _last_finite(p)
                 if last is not None:
                     heads[r].set_data([p[last, 0]], [p[last, 1]])
-            shown = excess[r, : k + 1]
-            loss_lines[r].set_data(
-                steps_axis[: k + 1], np.where(shown > 0, shown, np.where(np.isnan(shown), np.nan, lo))
-            )
+            loss_lines[r].set_data(steps_axis[: k + 1], _floored(smoothed[r, : k + 1], lo))
+            if raw_lines:
+                raw_lines[r].set_data(steps_axis[: k + 1], _floored(excess[r, : k + 1], lo))
             d = traj.diverged_at[r]
             if d is not None and k >= d:
                 notes[r].set_text(f"diverged at step {d}")
             else:
-                notes[r].set_text(f"loss {traj.losses[r, k]:.3g}" if np.isfinite(traj.losses[r, k]) else "")
+                value = mean_losses[r, k] if window > 1 else traj.losses[r, k]
+                word = "mean loss" if window > 1 else "loss"
+                notes[r].set_text(f"{word} {value:.3g}" if np.isfinite(value) else "")
         cursor.set_xdata([k, k])
         rate = ""
         if has_schedule:
@@ -235,6 +266,11 @@ def _build_scene(
         counter.set_text(f"step {k} / {steps}{rate}")
 
     return _Scene(fig, canvas, update, moving)
+
+
+def _floored(values: np.ndarray, lo: float) -> np.ndarray:
+    """Values for a log axis: zero and below drawn at the axis floor ``lo``, NaN left out."""
+    return np.where(values > 0, values, np.where(np.isnan(values), np.nan, lo))
 
 
 def _plain_log_ticks(axis) -> None:
@@ -262,10 +298,16 @@ def _height(surface, p: np.ndarray, log_data: bool, levels: np.ndarray) -> np.nd
 
 
 def render_frames(
-    traj: Trajectories, *, frames: int = 60, three_d: bool = False, dpi: int = 90, title: str | None = None
+    traj: Trajectories,
+    *,
+    frames: int = 60,
+    three_d: bool = False,
+    dpi: int = 90,
+    title: str | None = None,
+    caption: str = "",
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """RGB frames (H, W, 3) of the animation, and the step each shows."""
-    scene = _build_scene(traj, three_d=three_d, dpi=dpi, title=title)
+    """RGB frames (H, W, 3) of the animation, and the step each shows; ``caption`` is one line under the panels."""
+    scene = _build_scene(traj, three_d=three_d, dpi=dpi, title=title, caption=caption)
     canvas, fig = scene.canvas, scene.fig
     canvas.draw()
     background = canvas.copy_from_bbox(fig.bbox)
@@ -380,14 +422,15 @@ def save_animation(
     three_d: bool = False,
     dpi: int = 90,
     title: str | None = None,
+    caption: str = "",
 ) -> Path:
     """Write ``traj`` as a GIF, an MP4 or (PNG) its final frame, by the suffix of ``out``."""
     out = Path(out)
     suffix = output_format(out)
     if suffix == ".png":
-        images, _ = render_frames(traj, frames=2, three_d=three_d, dpi=max(dpi, 110), title=title)
+        images, _ = render_frames(traj, frames=2, three_d=three_d, dpi=max(dpi, 110), title=title, caption=caption)
         return write_png(images[-1], out)
     if frames < 2:
         raise UserError(f"--frames must be at least 2; got {frames}")
-    images, _ = render_frames(traj, frames=frames, three_d=three_d, dpi=dpi, title=title)
+    images, _ = render_frames(traj, frames=frames, three_d=three_d, dpi=dpi, title=title, caption=caption)
     return write_gif(images, out) if suffix == ".gif" else write_mp4(images, out)
