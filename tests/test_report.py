@@ -34,8 +34,9 @@ def full_page(full_run):
 
 def test_full_run_has_every_section(full_page):
     ids = section_ids(full_page)
-    for name in ("config", "schedule", "curves", "explanation", "noise", "finder", "landscape"):
+    for name in ("schedule", "curves", "explanation", "noise", "finder", "landscape"):
         assert f"run-{name}" in ids, name
+    assert "config" in ids  # once, at the end, folded
     assert "could not render" not in full_page
     assert full_page.count("<svg") >= 7
 
@@ -55,7 +56,7 @@ def test_page_text_explains(full_page):
         "explanation",
         "loss",
         "noise floor",
-        "plateaued",
+        "still improving",
         "rate change at 11",
         "suggested learning rate",
     ):
@@ -83,7 +84,7 @@ def test_bare_run_lists_what_is_missing(tmp_path):
     page = build_report(run).read_text()
     ids = section_ids(page)
     assert "bare-curves" in ids and "bare-schedule" in ids
-    for absent in ("bare-config", "bare-finder", "bare-noise", "bare-landscape", "bare-compare"):
+    for absent in ("config", "bare-finder", "bare-noise", "bare-landscape", "bare-compare"):
         assert absent not in ids
     assert "not-in-this-run" in ids
     assert "lrscope find" in page and "--noise-every" in page
@@ -147,7 +148,8 @@ def test_demo_directory_compares_both_runs(tmp_path):
     page = out.read_text()
     ids = section_ids(page)
     assert {"comparison", "finder", "compare", "step-explanation", "onecycle-curves"} <= ids
-    assert page.index('id="comparison"') < page.index('id="step-config"')
+    assert page.index('id="comparison"') < page.index('id="step-curves"') < page.index('id="config"')
+    assert page.count('id="config"') == 1 and "<details>" in page  # one configuration table, folded, last
     assert "onecycle(0.4, total=20)" in page and "final val acc" in page
 
 
@@ -168,7 +170,9 @@ def test_not_a_run_directory(tmp_path):
 
 def test_fmt_numbers():
     assert fmt(0.1) == "0.1" and fmt(None) == "–" and fmt(float("nan")) == "–"
-    assert fmt(2.5e-5) == "2.50e-05" and fmt(True) == "yes" and fmt([0.1, 0.2]) == "0.1, 0.2"
+    assert fmt(2.5e-5) == "2.5e-05" and fmt(True) == "yes" and fmt([0.1, 0.2]) == "0.1, 0.2"
+    # one formatter, three significant digits: the rate 0.0015625 reads the same everywhere
+    assert fmt(0.0015625) == fmt(0.001563) == "0.00156" and fmt(5000.0) == "5000" and fmt(12345.6) == "12,346"
 
 
 def test_cli_report(cli, tmp_path, full_run):

@@ -147,7 +147,6 @@ def finder_section(found: ResultFile, missing: list[str]) -> Section | None:
     if isinstance(sweeps, list) and sweeps and all(isinstance(s, dict) for s in sweeps):
         try:
             ax = plot_finder(doc)
-            ax.figure.tight_layout()
             figs.append(to_svg(ax.figure))
         except Exception as error:  # noqa: BLE001 - the numbers are still worth showing
             notes.append(f"the range test could not be drawn ({type(error).__name__}: {error})")

@@ -19,6 +19,7 @@ from ..analysis.explain import explain
 from ..errors import UserError
 from ..logs.paths import check_file, is_regular_file
 from ..logs.rundir import CONFIG, EXPLAIN, PROBES, is_run_dir
+from ..logs.runlog import RunLog
 from ..logs.runmetrics import read_run_dir, run_metrics, sort_columns
 from .text import name_of
 
@@ -57,6 +58,7 @@ class RunResults:
     steps: dict[str, np.ndarray]  # step records as columns
     explanation: dict | None  # explain.json's document, or one computed for the report
     explanation_notes: list[str]
+    log: RunLog | None = None  # the records as explain reads them (stage and drop places are its rows)
     probe_docs: list[ResultFile] = field(default_factory=list)  # probes/*.json, by name
     probe_arrays: list[Arrays] = field(default_factory=list)  # probes/*.npz, by name
     finder: ResultFile | None = None  # read for a run shown on its own (a demo directory has one at its top)
@@ -122,25 +124,39 @@ def _load_npz(path: Path) -> Arrays:
         return Arrays(path, error=f"{name_of(path)} is not a readable .npz ({error})")
 
 
-def _explanation(run: Path, max_bytes: int | None) -> tuple[dict | None, list[str]]:
-    """explain.json, or an explanation computed now from the run's records (not written to the run)."""
+def _run_log(run: Path, max_bytes: int | None) -> tuple[RunLog | None, str | None]:
+    """The run's records as explain reads them (None, and why, when they cannot be read)."""
+    try:
+        return read_run_dir(run, max_bytes=max_bytes), None
+    except Exception as error:  # noqa: BLE001 - a report is always written
+        return None, f"explain could not read this run ({error})"
+
+
+def _explanation(run: Path, log: RunLog | None, why: str | None) -> tuple[dict | None, list[str]]:
+    """explain.json when the run has one that reads as an explanation, else one computed now from the run's
+    records (not written to the run), with a note that says which."""
     found = load_json(run / EXPLAIN)
     if found.error is not None:
         return None, [found.error]
-    if isinstance(found.doc, dict):
+    if isinstance(found.doc, dict) and isinstance(found.doc.get("findings", []), list):
         return found.doc, []
+    if log is None:
+        return None, [why or "explain could not read this run"]
     try:
-        doc = explain(read_run_dir(run, max_bytes=max_bytes)).to_json()
+        doc = explain(log).to_json()
     except Exception as error:  # noqa: BLE001 - a report is always written
         return None, [f"explain could not read this run ({error})"]
-    return doc, ["computed for this report (no explain.json in the run)"]
+    if found.doc is None:
+        return doc, [f"explained for this page: the run has no {EXPLAIN} (`lrscope explain RUN` writes one)"]
+    return doc, [f"explained for this page: the run's {EXPLAIN} is not an explanation"]
 
 
 def read_run(run: Path, max_bytes: int | None, *, on_its_own: bool = True) -> RunResults:
     """Every result of the run directory ``run``; ``on_its_own``: also its range test and comparison."""
     metrics = run_metrics(run, max_bytes=max_bytes)
     probes = run / PROBES
-    explanation, notes = _explanation(run, max_bytes)
+    log, why = _run_log(run, max_bytes)
+    explanation, notes = _explanation(run, log, why)
     results = RunResults(
         path=run,
         name=name_of(run),
@@ -149,6 +165,7 @@ def read_run(run: Path, max_bytes: int | None, *, on_its_own: bool = True) -> Ru
         steps=dict(metrics["step"]),
         explanation=explanation,
         explanation_notes=notes,
+        log=log,
         probe_docs=[load_json(p) for p in sorted(probes.glob("*.json"))] if probes.is_dir() else [],
         probe_arrays=[_load_npz(p) for p in sorted(probes.glob("*.npz"))] if probes.is_dir() else [],
     )

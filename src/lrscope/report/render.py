@@ -5,6 +5,7 @@ CSS is inline in the template and figures are inline SVG, so the page makes no e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +16,7 @@ from .. import __version__
 from .section import Section
 
 TEMPLATE = "report.html.j2"
+GENERATOR = '<meta name="generator" content="lrscope'  # how a page lrscope wrote is known again
 
 
 @dataclass
@@ -26,9 +28,18 @@ class RunView:
     sections: list[Section]
     missing: list[str]
 
+    @property
+    def anchor(self) -> str:
+        """The run's name as an HTML id prefix (no spaces or brackets)."""
+        return re.sub(r"[^\w.-]+", "-", self.name).strip("-") or "run"
 
-def render_page(title: str, subtitle: str, top: list[Section], runs: list[RunView], missing: list[str]) -> str:
-    """The whole page: ``top`` sections first, then each run's, then what is not in the report."""
+
+def render_page(
+    title: str, subtitle: str, top: list[Section], runs: list[RunView], missing: list[str],
+    bottom: list[Section] = (),
+) -> str:
+    """The whole page: ``top`` sections first, then each run's, then ``bottom`` (reference such as the
+    configuration, folded), then what is not in the report."""
     env = Environment(
         loader=PackageLoader("lrscope.report", "templates"),
         autoescape=select_autoescape(["j2"]),
@@ -40,6 +51,7 @@ def render_page(title: str, subtitle: str, top: list[Section], runs: list[RunVie
         subtitle=subtitle,
         top=top,
         runs=runs,
+        bottom=list(bottom),
         missing=missing,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__,

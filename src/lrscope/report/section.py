@@ -17,6 +17,7 @@ class Section:
     tables: list[dict] = field(default_factory=list)  # {"caption", "head": [...], "rows": [[...]]}
     items: list[str] = field(default_factory=list)  # bullet points (plain text)
     notes: list[str] = field(default_factory=list)  # small print: what could not be read
+    folded: bool = False  # shown closed (<details>): reference material such as the configuration
 
 
 def guarded(section_id: str, title: str):

@@ -13,14 +13,15 @@ import numpy as np
 
 from ..logs.rundir import CONFIG
 from ..schedules import parse_schedule
+from ..viz.log_figures import accuracy_figure, loss_rate_figure
 from ..viz.report_figures import curves_figure, rate_figure
 from ..viz.schedule import schedule_figure
 from ..viz.svg import to_svg
-from .explanation_section import explanation_section
+from .explanation_section import explanation_section, forecast_section
 from .probe_sections import compare_section, finder_section, landscape_section, noise_section
 from .read import DirectoryResults, RunResults
 from .section import Section, guarded
-from .text import fmt, num
+from .text import fmt
 
 MAX_SCHEDULE_T = 20_000  # values of t the schedule figure evaluates at most (a config may plan 10**7 epochs)
 
@@ -28,10 +29,10 @@ MAX_SCHEDULE_T = 20_000  # values of t the schedule figure evaluates at most (a 
 def run_sections(run: RunResults, missing: list[str]) -> list[Section]:
     """Every section this run has, in reading order (its range test and comparison when read with it)."""
     parts = [
-        config_section(run, missing),
         schedule_section(run, missing),
         curves_section(run, missing),
         explanation_section(run, missing),
+        forecast_section(run, missing),
         noise_section(run, missing),
         finder_section(run.finder, missing) if run.finder is not None else None,
         compare_section(run.compare, missing) if run.compare is not None else None,
@@ -49,26 +50,41 @@ def top_sections(directory: DirectoryResults, missing: list[str]) -> list[Sectio
     return top + [s for s in (finder, compare) if s is not None]
 
 
-@guarded("config", "Configuration")
-def config_section(run: RunResults, missing: list[str]) -> Section | None:
-    config = run.config
-    if config.error is not None:
-        return Section("config", "Configuration", notes=[config.error])
-    if config.doc is None:
-        missing.append(f"configuration: no {CONFIG} (runs written by lrscope train or the Recorder have one)")
-        return None
-    if not isinstance(config.doc, dict):
-        return Section("config", "Configuration", notes=[f"{CONFIG} is not a JSON object"])
-    rows = [[k, fmt(v)] for k, v in config.doc.items() if not isinstance(v, dict) and k != "schema"]
-    for k, v in config.doc.items():
+def _config_rows(doc: dict) -> dict[str, str]:
+    rows = {k: fmt(v) for k, v in doc.items() if not isinstance(v, dict) and k != "schema"}
+    for k, v in doc.items():
         if isinstance(v, dict):
-            rows.extend([f"{k}.{kk}", fmt(vv)] for kk, vv in v.items())
-    return Section(
-        "config",
-        "Configuration",
-        lead="Everything needed to rerun this run, from its config.json.",
-        tables=[{"caption": "", "head": ["setting", "value"], "rows": rows}],
-    )
+            rows.update({f"{k}.{kk}": fmt(vv) for kk, vv in v.items()})
+    return rows
+
+
+@guarded("config", "Configuration")
+def config_section(runs: list[RunResults], missing: list[str]) -> Section | None:
+    """Every run's config.json in one folded table at the end of the page: a column a run, one row a setting
+    (reference for rerunning, not reading, so it is shown closed)."""
+    named = len(runs) > 1
+    notes, columns = [], []
+    for run in runs:
+        config = run.config
+        who = f"{run.name}: " if named else ""
+        if config.error is not None:
+            notes.append(who + config.error)
+        elif config.doc is None:
+            missing.append(f"{who}configuration: no {CONFIG} (runs written by lrscope train or the Recorder have one)")
+        elif not isinstance(config.doc, dict):
+            notes.append(f"{who}{CONFIG} is not a JSON object")
+        else:
+            columns.append((run.name, _config_rows(config.doc)))
+    if not columns:
+        return Section("config", "Configuration", notes=notes, folded=True) if notes else None
+    keys = list(dict.fromkeys(k for _, rows in columns for k in rows))
+    table = {
+        "caption": "",
+        "head": ["setting"] + ([name for name, _ in columns] if named else ["value"]),
+        "rows": [[k] + [rows.get(k, "–") for _, rows in columns] for k in keys],
+    }
+    lead = f"Everything needed to rerun {'each run' if named else 'this run'}, from its {CONFIG}."
+    return Section("config", "Configuration", lead=lead, tables=[table], notes=notes, folded=True)
 
 
 @guarded("schedule", "Learning-rate schedule")
@@ -153,28 +169,20 @@ def curves_section(run: RunResults, missing: list[str]) -> Section | None:
     if not any(k in cols for k in ("train_loss", "val_loss", "val_acc")):
         missing.append("loss curves: no epoch records with losses in metrics.jsonl")
         return None
-    shade, marks = [], []
-    if isinstance(run.explanation, dict):
-        x = cols.get("epoch")
-        for drop in run.explanation.get("drops") or []:
-            dx = num(drop.get("x")) if isinstance(drop, dict) else None
-            if dx is not None:
-                shade.append((dx - 1.0, dx + 0.5))
-        for event in run.explanation.get("events") or []:
-            ex = num(event.get("x")) if isinstance(event, dict) else None
-            if ex is not None and x is not None:
-                marks.append(ex - 0.5)
-    svg = to_svg(curves_figure([{"label": run.name, **cols}], shade=shade, marks=marks))
+    figures = []
+    if run.log is not None and any(run.log.role(r) is not None for r in ("train_loss", "val_loss")):
+        figures.append(to_svg(loss_rate_figure(run.log, run.explanation)))
+        accuracy = accuracy_figure(run.log, run.explanation)
+        if accuracy is not None:
+            figures.append(to_svg(accuracy))
+    else:
+        figures.append(to_svg(curves_figure([{"label": run.name, **cols}])))
     lead = (
-        "Training and validation loss and accuracy per epoch, the learning rate dashed on the right-hand axis"
-        + (
-            "; red dotted lines mark learning-rate changes and amber bands the sharp drops explain found."
-            if shade or marks
-            else "."
-        )
+        "Training and validation loss and accuracy per epoch, the learning rate below the loss; red dotted lines "
+        "mark learning-rate decays and amber bands the sharp drops explain found."
     )
     table = _final_table([(run.name, cols)])
-    return Section("curves", "Loss and accuracy", lead=lead, figures=[svg], tables=[table])
+    return Section("curves", "Loss and accuracy", lead=lead, figures=figures, tables=[table])
 
 
 def _final_table(runs: list[tuple[str, dict]]) -> dict:

@@ -1,11 +1,20 @@
-"""How the report writes values for people: numbers, percentages and file or run names."""
+"""How the report writes values for people: numbers, percentages and file or run names.
+
+One rule for every number on the page (tables, lists, the explanation's sentences): three significant digits,
+as explain words its findings (0.00156, 0.0808, 2.5e-05), whole numbers as they are (5000, 12,345).
+"""
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
+from ..analysis.wording import pct as _words_pct
 from ..logs.runlog import path_label
+
+DIGITS = 3
+_LONG_DECIMAL = re.compile(r"(?<![\w.])(\d+\.\d{4,})(?![\w.])")
 
 
 def name_of(path: Path | str) -> str:
@@ -24,22 +33,29 @@ def num(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def fmt(value, digits: int = 4) -> str:
-    """A number for people: 0.1, 2.3e-05, 1,024; text as it is; None as a dash."""
+def _whole(value: int) -> str:
+    return f"{value:,}" if abs(value) >= 10_000 else str(value)
+
+
+def fmt(value, digits: int = DIGITS) -> str:
+    """A value for people: numbers at ``digits`` significant digits (0.1, 0.00156, 2.5e-05, 1,235), whole
+    numbers whole (5000, 12,345); text as it is; None and NaN as a dash; lists joined (long ones counted)."""
     if value is None:
         return "–"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+        return _whole(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             return "–"
         if value == 0:
             return "0"
-        if 1e-3 <= abs(value) < 1e5:
-            return f"{value:.{digits}g}"
-        return f"{value:.{max(digits - 2, 1)}e}"
+        if value == round(value) and abs(value) < 1e15:
+            return _whole(int(value))
+        if 10**digits <= abs(value) < 1e15:
+            return _whole(round(value))
+        return f"{value:.{digits}g}"
     if isinstance(value, (list, tuple)):
         return ", ".join(fmt(v, digits) for v in value) if len(value) <= 8 else f"[{len(value)} values]"
     if isinstance(value, dict):
@@ -47,7 +63,14 @@ def fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
+def fmt_text(text: str) -> str:
+    """A sentence with its long decimals (0.0015625) rewritten by :func:`fmt` (0.00156), so the page prints
+    each number one way; integers, short decimals and dotted versions (2.13.0) are left as they are."""
+    return _LONG_DECIMAL.sub(lambda m: fmt(float(m.group(1))), text)
+
+
 def pct(value) -> str:
-    """A fraction as a percentage with one decimal (0.741 -> '74.1 %'); a dash when it is not a number."""
+    """A fraction as a percentage at two significant digits, as explain words it (0.324 -> '32%', 0.0093 ->
+    '0.93%'); a dash when it is not a number."""
     v = num(value)
-    return "–" if v is None else f"{100 * v:.1f} %"
+    return "–" if v is None else _words_pct(v)
