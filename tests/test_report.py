@@ -57,7 +57,7 @@ def test_page_text_explains(full_page):
         "loss",
         "noise floor",
         "still improving",
-        "rate change at 11",
+        "rate change at epoch 11",
         "suggested learning rate",
     ):
         assert words in text, words

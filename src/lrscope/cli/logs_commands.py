@@ -133,15 +133,20 @@ def plot_cmd(
 
 @app.command("report")
 def report_cmd(
-    run: Annotated[Path, typer.Argument(help="A run directory (or a demo directory holding step/ and onecycle/).")],
-    out: Annotated[Path | None, typer.Option("--out", help="HTML file (default RUN/report.html).")] = None,
+    runs: Annotated[list[Path], typer.Argument(help="Run directories, a demo directory (step/ and onecycle/), or any "
+                                                    "log explain reads (CSV, TSV, TensorBoard, HF trainer_state.json, "
+                                                    "Caffe ...); several are shown side by side.",
+                                               metavar="LOG_OR_RUN...")],
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file (default RUN/report.html for a run directory; "
+                                                           "NAME-report.html in the current directory for a "
+                                                           "log).")] = None,
     max_bytes: Annotated[int, typer.Option("--max-bytes", help=MAX_BYTES_HELP)] = DEFAULT_MAX_BYTES,
 ) -> None:
-    """One self-contained HTML page with everything lrscope knows about a run."""
+    """One self-contained HTML page: the curves with the rate, the explanation, and all a run directory holds."""
     from ..jobs.report import report_job
 
     watch_outputs(out)
-    print(shown(report_job(run, out, max_bytes=max_bytes)))
+    print(shown(report_job(runs, out, max_bytes=max_bytes)))
 
 
 @app.command("forecast")
