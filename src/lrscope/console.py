@@ -7,8 +7,9 @@ Two rules every command follows through this module:
   done/total, status, then "elapsed 0:12 left 0:08") is drawn on stderr only when stderr is a terminal, so logs
   and pipes stay clean.
 - Text: findings and result lines go through :func:`say` and :func:`bullets`, which wrap only at spaces with a
-  hanging indent, so a number, a path or a range "0.22 .. 0.258" is never broken across lines (a word longer than
-  the line stands whole on a line of its own).  On a stream that is not a terminal nothing is wrapped.
+  hanging indent, so a number, a path, a range "0.22 .. 0.258" or a change "0.1 -> 0.01" is never broken across
+  lines (a word longer than the line stands whole on a line of its own).  On a stream that is not a terminal
+  nothing is wrapped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from functools import cache
 Progress = Callable[..., None]
 """The progress callback the library layers take: ``progress(done, total, status="")``."""
 
-RANGE = ".."  # "a .. b": the spaces beside it never break a line
+JOINERS = ("..", "->")  # "a .. b", "a -> b": the spaces beside them never break a line
 
 
 @cache
@@ -113,15 +114,18 @@ def track(label: str, total: int | None = None, *, console=None) -> Iterator[Pro
 
 
 def words(text: str) -> list[str]:
-    """``text`` split at spaces into the pieces a line may break between: a range "a .. b" is one piece."""
+    """``text`` split at spaces into the pieces a line may break between: a range "a .. b" or a change
+    "a -> b" is one piece."""
     pieces: list[str] = []
+    glue = False  # the last piece ended in a joiner: this word belongs to it
     for word in text.split(" "):
         if not word:
             continue
-        if pieces and (word == RANGE or pieces[-1].endswith(" " + RANGE)):
+        if pieces and (glue or word in JOINERS):
             pieces[-1] += " " + word
         else:
             pieces.append(word)
+        glue = word in JOINERS
     return pieces
 
 
@@ -172,3 +176,9 @@ def bullets(items: Sequence[str], *, bullet: str = "- ", styles: Sequence[str | 
             if k == 0 and style:
                 text.stylize(style, 0, len(bullet.rstrip()) or len(bullet))
             console.print(text, highlight=False, soft_wrap=True)
+
+
+def verbatim(text: str, *, err: bool = False, console=None) -> None:
+    """``text`` exactly as it is (a table whose columns must line up): never wrapped, no markup."""
+    console = console or (err_console() if err else out_console())
+    console.print(text.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)

@@ -54,6 +54,9 @@ CHECKPOINT_HELP = ("Your own checkpoint instead of RUN: a state_dict file, a Lig
                     "or a Hugging Face checkpoint-N/ directory (read weights-only).")
 
 
-def print_notes(notes) -> None:
-    for line in notes or ():
-        print(f"note: {line}", file=sys.stderr)
+def print_notes(notes, *, err: bool = True) -> None:
+    """Each note as "note: ..." with a hanging indent, on stderr (stdout with ``err`` False)."""
+    from ..console import bullets
+
+    notes = list(notes or ())
+    bullets(notes, bullet="note: ", styles=["yellow"] * len(notes), err=err)

@@ -39,9 +39,9 @@ def schedule_command(
         return
     from rich.table import Table
 
-    from ..console import out_console
+    from ..console import out_console, say
 
-    out_console().print(view.schedule.spec, markup=False, highlight=False)
+    say(view.schedule.spec)
     table = Table(box=None, pad_edge=False)
     table.add_column("t", justify="right")
     table.add_column("lr", justify="right")
@@ -56,8 +56,7 @@ def schedule_command(
         cells.append(row["event"] or "")
         table.add_row(*cells)
     out_console().print(table)
-    out_console().print(f"{steps} steps, lr from {min(view.lrs):.6g} to {max(view.lrs):.6g}, "
-                        f"{view.jumps} jump(s)", markup=False)
+    say(f"{steps} steps, lr from {min(view.lrs):.6g} to {max(view.lrs):.6g}, {view.jumps} jump(s)")
 
 
 @app.command("explain")
@@ -94,28 +93,21 @@ def explain_cmd(
     if as_json:
         print_json(explain_document(results))
         return
-    from rich.markup import escape
+    from ..console import bullets, say
 
-    from ..console import out_console
-
-    con = out_console()
     styles = {"drop": "green", "overfitting": "red", "no_decay": "yellow", "unexplained_drop": "magenta",
               "pathology": "red"}
     for k, result in enumerate(results):
         if k:
-            con.print("")
+            say("")
         src = result.source
         run = getattr(result, "run", "")
-        title = escape(shown(run)) if run else escape(shown(src["path"]))
-        con.print(f"[bold]{title}[/bold]: {src['rows']} rows ({escape(str(src['format']))}, "
-                  f"x = {escape(str(src['x_name']))})", highlight=False)
-        for n in result.notes:
-            con.print(f"[yellow]note:[/yellow] {escape(n)}", highlight=False, markup=True)
-        for f in result.findings:
-            style = styles.get(f.kind, "default")
-            con.print(f"[{style}]-[/{style}] {escape(f.text)}", markup=True, highlight=False)
+        say(f"{shown(run) if run else shown(src['path'])}: {src['rows']} rows ({src['format']}, x = {src['x_name']})",
+            style="bold")
+        print_notes(result.notes, err=False)
+        bullets([f.text for f in result.findings], styles=[styles.get(f.kind) for f in result.findings])
     for path in plots:
-        con.print(f"plot written to {shown(path)}", markup=False, highlight=False)
+        say(f"plot written to {shown(path)}")
 
 
 @app.command("plot")
@@ -128,7 +120,10 @@ def plot_cmd(
     from ..jobs.plot import plot_run
 
     watch_outputs(out)
-    print(f"plot written to {shown(plot_run(run, out, max_bytes=max_bytes))}")
+    written = plot_run(run, out, max_bytes=max_bytes)
+    from ..console import say
+
+    say(f"plot written to {shown(written)}")
 
 
 @app.command("report")
@@ -197,11 +192,10 @@ def forecast_cmd(
     if as_json:
         print_json(doc)
         return
-    from ..console import out_console
+    from ..console import say
     from ..jobs.forecast_text import forecast_lines
 
-    con = out_console()
-    for line in forecast_lines(doc):  # soft-wrapped: a number or a path is never broken across lines
-        con.print(line, markup=False, highlight=False, soft_wrap=True)
+    for line in forecast_lines(doc):  # wrapped at spaces only: a number or a path is never broken
+        say(line)
     if written is not None:
-        con.print(f"plot written to {shown(written)}", markup=False, highlight=False)
+        say(f"plot written to {shown(written)}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -47,10 +46,11 @@ def find_cmd(
     if json_out:
         print_json(result.to_json())
         return
-    print(result.summary())
-    for line in result.notes:
-        print(f"note: {line}")
-    print(f"written: {out / 'finder.json'}, {out / 'finder.png'}")
+    from ..console import say
+
+    say(result.summary())
+    print_notes(result.notes, err=False)
+    say(f"written: {out / 'finder.json'}, {out / 'finder.png'}")
 
 
 @app.command("predict")
@@ -69,13 +69,14 @@ def predict_cmd(
     if as_json:
         print_json(p.to_json())
         return
-    print(f"epoch {p.epoch}: lr {p.lr_from:g} -> {p.lr_to:g}, train loss {p.loss_now:.4g}")
-    print(f"predicted drop {p.predicted_drop:.4g} (band {p.band[0]:.4g}..{p.band[1]:.4g}), "
-          f"loss after ~{p.predicted_loss_after:.4g}")
-    print(f"tr(Sigma) {p.noise_trace:.4g} from {p.noise_measurements} measurements, B {p.batch_size}, "
-          f"momentum {p.momentum:g}: {p.formula}")
-    for note in p.notes:
-        print(f"note: {note}", file=sys.stderr)
+    from ..console import say
+
+    say(f"epoch {p.epoch}: lr {p.lr_from:g} -> {p.lr_to:g}, train loss {p.loss_now:.4g}")
+    say(f"predicted drop {p.predicted_drop:.4g} (band {p.band[0]:.4g}..{p.band[1]:.4g}), "
+        f"loss after ~{p.predicted_loss_after:.4g}")
+    say(f"tr(Sigma) {p.noise_trace:.4g} from {p.noise_measurements} measurements, B {p.batch_size}, "
+        f"momentum {p.momentum:g}: {p.formula}")
+    print_notes(p.notes)
 
 
 @app.command("whatif")
@@ -116,17 +117,18 @@ def whatif_cmd(
         print_notes(r.notes if r.checkpoint else ())
         print_json(r.to_json())
         return
+    from ..console import say
+
     start = f"checkpoint {r.checkpoint}" if r.checkpoint else f"epoch {r.epoch}"
-    print(f"{start}: {r.steps} steps at lr {r.lr_to:g} vs {r.lr_from:g} (same batches), "
-          f"last {r.window} steps")
-    print(f"loss at the old rate {r.loss_before:.4g}, at the new rate {r.loss_after:.4g}: "
-          f"observed drop {r.observed_drop:.4g}")
+    say(f"{start}: {r.steps} steps at lr {r.lr_to:g} vs {r.lr_from:g} (same batches), last {r.window} steps")
+    say(f"loss at the old rate {r.loss_before:.4g}, at the new rate {r.loss_after:.4g}: "
+        f"observed drop {r.observed_drop:.4g}")
     if r.predicted_drop is not None:
         ratio = f" (ratio predicted/observed {r.ratio:.2f})" if r.ratio is not None else ""
-        print(f"predicted drop {r.predicted_drop:.4g}{ratio}")
+        say(f"predicted drop {r.predicted_drop:.4g}{ratio}")
     print_notes(r.notes)
     if r.result_file:
-        print(r.result_file)
+        say(r.result_file)
 
 
 @app.command("landscape")
@@ -161,9 +163,11 @@ def landscape_cmd(
     if as_json:
         print_json(doc)
         return
+    from ..console import say
+
     low = doc.get("min", {})
-    print(f"{kind}: loss {low.get('loss', float('nan')):.4g} at its lowest; plot written to "
-          f"{doc['files']['plot']}, data to {doc['files']['npz']}")
+    say(f"{kind}: loss {low.get('loss', float('nan')):.4g} at its lowest; plot written to "
+        f"{doc['files']['plot']}, data to {doc['files']['npz']}")
 
 
 @app.command("sharpness")
@@ -197,8 +201,10 @@ def sharpness_cmd(
     if as_json:
         print_json(doc)
         return
+    from ..console import say
+
     for row in doc["checkpoints"]:
         where = f"checkpoint {row['checkpoint']}" if row.get("checkpoint") else f"epoch {row['epoch']}"
-        print(f"{where}: sharpness {row['sharpness']:.4g}, 2/lr {row['eos_2_over_lr']:.4g}, "
-              f"(2+2beta)/lr {row['eos_momentum']:.4g} ({row['hvp_count']} HVPs)")
-    print(f"plot written to {doc['files']['plot']}")
+        say(f"{where}: sharpness {row['sharpness']:.4g}, 2/lr {row['eos_2_over_lr']:.4g}, "
+            f"(2+2beta)/lr {row['eos_momentum']:.4g} ({row['hvp_count']} HVPs)")
+    say(f"plot written to {doc['files']['plot']}")

@@ -81,7 +81,9 @@ def train_cmd(
                    sharpness_every=sharpness_every, keep=keep, threads=threads)
     run = train_job(options, out, resume=resume)
     if distributed.is_main():
-        print(f"run written to {run}")
+        from ..console import say
+
+        say(f"run written to {run}")
 
 
 @app.command("compare")
@@ -110,8 +112,10 @@ def compare_cmd(
     if json_out:
         print_json(comparison_document(rows, target_acc))
         return
-    print(comparison_table(rows, target_acc), end="")
-    print(f"written: {out / 'compare.json'}, {out / 'compare.md'}, {out / 'compare.png'}")
+    from ..console import say, verbatim
+
+    verbatim(comparison_table(rows, target_acc))
+    say(f"written: {out / 'compare.json'}, {out / 'compare.md'}, {out / 'compare.png'}")
 
 
 @app.command("sweep")
@@ -151,8 +155,10 @@ def sweep_cmd(
     if as_json:
         print_json(document)
         return
-    print(sweep_table(document), end="")
-    print(f"written: {path}" + (f", {path.parent / 'compare.md'}, {path.parent / 'compare.png'}"
+    from ..console import say, verbatim
+
+    verbatim(sweep_table(document))
+    say(f"written: {path}" + (f", {path.parent / 'compare.md'}, {path.parent / 'compare.png'}"
                                 if (path.parent / "compare.md").exists() else ""))
 
 
