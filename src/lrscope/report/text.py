@@ -14,7 +14,7 @@ from ..analysis.wording import pct as _words_pct
 from ..logs.runlog import path_label
 
 DIGITS = 3
-_LONG_DECIMAL = re.compile(r"(?<![\w.])(\d+\.\d{4,})(?![\w.])")
+_LONG_DECIMAL = re.compile(r"(?<![\w.])(\d+\.\d{4,})(?!\w|\.\d)")
 
 
 def name_of(path: Path | str) -> str:
