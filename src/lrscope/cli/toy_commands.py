@@ -13,6 +13,10 @@ from .app import (
     print_json,
 )
 
+_NOISE_HELP = (
+    "Gradient noise: std of a Gaussian added per step (default: 0; the surface's own without --lrs and --schedule)."
+)
+
 
 @app.command("toy")
 def toy_cmd(
@@ -20,8 +24,7 @@ def toy_cmd(
     out: Annotated[Path, typer.Option("--out", help="FILE.gif, FILE.mp4 (needs ffmpeg) or FILE.png (last frame).")],
     lrs: Annotated[str | None, typer.Option("--lrs", help="Constant rates, comma-separated: 0.001,0.01.")] = None,
     optimizer: Annotated[str, typer.Option("--optimizer", help="sgd, momentum or adam.")] = "sgd",
-    noise: Annotated[float | None, typer.Option("--noise", help="Gradient noise: std of a Gaussian added per step "
-                                                 "(default: the surface's default run's, else 0).")] = None,
+    noise: Annotated[float | None, typer.Option("--noise", help=_NOISE_HELP)] = None,
     schedule: Annotated[str | None, typer.Option("--schedule", help="Also run this schedule, e.g. "
                                                     "'piecewise([0.06, 0.006], [100])'.")] = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Optimizer steps (default: per surface).")] = None,
