@@ -176,3 +176,21 @@ def test_log_axis_only_over_two_decades():
     assert not spans_decades([0.3, 2.3]) and spans_decades([0.001, 0.1]) and not spans_decades([0.0, 1.0])
     runs = read_log_runs(APPENDED, None)
     assert [r.log.rows for r in runs] == [100, 200] and all(r.explanation for r in runs)
+
+
+def test_legend_sits_outside_the_plot_area():
+    from lrscope.logs.read import read_log
+    from lrscope.viz.log_figures import accuracy_figure, loss_rate_figure
+
+    log = read_log(TSV)
+    doc = read_log_runs(TSV, None)[0].explanation
+    for fig in (loss_rate_figure(log, doc), accuracy_figure(log, doc)):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        assert len(legends) == 1
+        box = legends[0].get_window_extent(renderer)
+        labels = [t.get_text() for t in legends[0].get_texts()]
+        assert "learning-rate decay" in labels
+        for ax in fig.axes:
+            assert not box.overlaps(ax.get_window_extent(renderer)), labels

@@ -1,5 +1,7 @@
-"""The report in a real browser: headless Chromium renders a demo-style report with its sections and figures,
-requests nothing from the network and logs no console errors.  Screenshots are kept under test-artifacts/.
+"""The report in a real browser: headless Chromium renders a demo-style report and a report of a log lrscope did
+not write (a real TSV) with their sections and figures, requests nothing from the network and logs no console
+errors; every figure's axes carry at least two labelled ticks (read from the rendered SVG).  Screenshots are
+kept under test-artifacts/.
 
 Needs Debian's chromium (`make browser`); skipped with a message when it is not installed.
 """
@@ -10,16 +12,18 @@ import json
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from lrscope.report.html import write_demo_report
+from lrscope.report.html import build_report, write_demo_report
 from report_sample import write_sample_run
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
+REAL_LOG = ROOT.parent / "shared" / "data" / "real-logs" / "bearpaw-cifar10-resnet110.tsv"
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -57,9 +61,14 @@ def report(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def rendered(report, tmp_path_factory):
+def log_report(tmp_path_factory) -> Path:
+    if not REAL_LOG.exists():
+        pytest.skip("the shared real logs are not here")
+    return build_report(REAL_LOG, tmp_path_factory.mktemp("browser-log") / "log-report.html")
+
+
+def render(report: Path, tmp: Path):
     """(DOM after rendering, Chromium's log, the page's network requests) from one headless load."""
-    tmp = tmp_path_factory.mktemp("chromium")
     netlog = tmp / "netlog.json"
     result = chromium(
         tmp,
@@ -73,6 +82,49 @@ def rendered(report, tmp_path_factory):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout, result.stderr, page_requests(netlog)
+
+
+@pytest.fixture(scope="module")
+def rendered(report, tmp_path_factory):
+    return render(report, tmp_path_factory.mktemp("chromium"))
+
+
+@pytest.fixture(scope="module")
+def rendered_log(log_report, tmp_path_factory):
+    return render(log_report, tmp_path_factory.mktemp("chromium-log"))
+
+
+def _tick_label(text: str) -> bool:
+    """A tick label: a number, as Matplotlib writes it in the SVG's comments (mathtext or plain)."""
+    bare = text.replace("\\mathdefault", "").replace("\\times", "×")
+    bare = re.sub(r"[${}\\]", "", bare)
+    return bool(re.fullmatch(r"[\s\d.,+\-−×^e]+", bare)) and any(c.isdigit() for c in bare)
+
+
+def _comments(element) -> list[str]:
+    return [str(e.text).strip() for e in element.iter() if e.tag is ET.Comment and e.text]
+
+
+def axis_labels(dom: str) -> list[tuple[int, list[str], list[str]]]:
+    """For every axis of every figure: (figure number, its tick labels, its axis label's words), read from the
+    comments Matplotlib writes beside each drawn text."""
+    out = []
+    for k, svg in enumerate(re.findall(r"<svg\b.*?</svg>", dom, re.S)):
+        if "xmlns:xlink" not in svg[: svg.index(">")]:  # the page drops it (the HTML parser knows xlink)
+            svg = svg.replace("<svg", '<svg xmlns:xlink="http://www.w3.org/1999/xlink"', 1)
+        root = ET.fromstring(svg, parser=ET.XMLParser(target=ET.TreeBuilder(insert_comments=True)))
+        for axis in root.iter("g"):
+            if not axis.get("id", "").startswith("matplotlib.axis_"):
+                continue
+            ticks, words = [], []
+            for child in axis:
+                ident = child.get("id", "")
+                if ident.startswith(("xtick_", "ytick_")):
+                    ticks += [c for c in _comments(child) if _tick_label(c)]
+                elif ident.startswith("text_"):
+                    words += _comments(child)
+            out.append((k, ticks, words))
+    return out
 
 
 def page_requests(netlog: Path) -> list[str]:
@@ -132,6 +184,25 @@ def test_sections_and_figures_render(rendered):
     text = re.sub(r"<[^>]+>", " ", dom).lower()
     for words in ("schedule", "learning rate", "explanation", "loss", "the runs compared"):
         assert words in text
+
+
+def test_log_report_renders(rendered_log):
+    dom, log, requests = rendered_log
+    assert requests == [] and [line for line in log.splitlines() if ":CONSOLE" in line] == []
+    assert len(re.findall(r"<svg\b", dom)) >= 2
+    text = re.sub(r"<[^>]+>", " ", dom).lower()
+    for words in ("learning rate", "explanation", "loss", "epoch 82", "stages at a constant rate"):
+        assert words in text, words
+
+
+@pytest.mark.parametrize("which", ["rendered", "rendered_log"])
+def test_every_labelled_axis_has_two_tick_labels(which, request):
+    dom = request.getfixturevalue(which)[0]
+    axes = axis_labels(dom)
+    assert axes
+    for figure, ticks, words in axes:
+        if ticks or words:  # an axis hidden under a shared one has neither
+            assert len(ticks) >= 2, (figure, ticks, words)
 
 
 @pytest.mark.parametrize("name, size", [("report-desktop", "1280,4000"), ("report-phone", "390,3000")])
