@@ -149,7 +149,7 @@ def _build_scene(
     hi = float(np.nanmax(excess[:, 0])) if np.isfinite(excess[:, 0]).any() else 1.0
     hi = max(hi, lo * 10)  # a diverging run leaves through the top
     lax.set_yscale("log")
-    _plain_log_ticks(lax.yaxis)
+    _plain_log_ticks(lax.yaxis, lo / 1.5, hi * 1.5)
     lax.set_ylim(lo / 1.5, hi * 1.5)
     lax.set_xlim(0, steps)
     lax.set_xlabel("step", fontsize=8)
@@ -171,14 +171,15 @@ def _build_scene(
     cursor = lax.axvline(0, color="#999999", lw=0.8, ls=":", animated=True)
     moving.append(cursor)
     for r, row in enumerate(traj.lr_table):
-        d = first_decay(row)
-        if d is not None:
+        if first_decay(row) is None:
+            continue
+        for d in np.flatnonzero(np.diff(row) < 0) + 1:  # the last loss made at the old rate
             lax.axvline(d, color=COLORS[r % len(COLORS)], lw=0.8, alpha=0.7)
             lax.annotate(
                 "decay", (d, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points",
                 ha="left", va="top", fontsize=7, color=COLORS[r % len(COLORS)],
             )
-            break
+        break  # one scheduled run's decays; more would crowd the panel
     if has_schedule:
         rax = lax.twinx()
         for r, row in enumerate(traj.lr_table):
@@ -195,7 +196,7 @@ def _build_scene(
         rates = traj.lr_table[traj.lr_table > 0]
         if rates.size and rates.max() / rates.min() > 20:
             rax.set_yscale("log")
-            _plain_log_ticks(rax.yaxis)
+            _plain_log_ticks(rax.yaxis, rates.min(), rates.max())
         rax.set_ylabel("learning rate (dashed)", fontsize=8)
         rax.tick_params(labelsize=7, length=2)
 
@@ -273,11 +274,14 @@ def _floored(values: np.ndarray, lo: float) -> np.ndarray:
     return np.where(values > 0, values, np.where(np.isnan(values), np.nan, lo))
 
 
-def _plain_log_ticks(axis) -> None:
-    """Decade labels only: no '4 × 10⁰' clutter on a short log axis."""
-    from matplotlib.ticker import LogLocator, NullFormatter
+def _plain_log_ticks(axis, lo: float, hi: float) -> None:
+    """Ticks labelled as plain numbers (0.01, 1, 10): at each decade, and at 2 and 5 times it too where ``lo`` to
+    ``hi`` spans less than three decades (so a short axis still has several labels); no '4 × 10⁰' clutter."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(base=10, numticks=8))
+    subs = (1.0, 2.0, 5.0) if hi < 1000 * lo else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
     axis.set_minor_formatter(NullFormatter())
 
 
