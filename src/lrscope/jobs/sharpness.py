@@ -87,17 +87,16 @@ def sharpness_job(
     momentum = run.config.momentum if run.config.optimizer == "sgd" else 0.0
     model = copy.deepcopy(run.model).eval()
     rows = []
-    most = max_iter  # Lanczos takes at most this many products per checkpoint (fewer once converged)
-    with track("sharpness") as tick:
+    with track("sharpness") as tick:  # counts checkpoints; within one, the products against the most it may take
         for i, e in enumerate(epochs):
             fit_model(model, load_checkpoint(checkpoints[e])["model"], checkpoints[e], run.config.model)
 
-            def progress(done, _most, status, i=i, e=e):  # every checkpoint has the same share of the bar
-                tick(i * most + min(done, most), len(epochs) * most, f"epoch {e}: {status}")
+            def progress(done, most, status, i=i, e=e):
+                tick(i + min(done / most, 1.0), len(epochs), f"epoch {e}: {status}")
 
             eig = top_eigenvalues(model, run.loss_fn, data, k=k, tol=tol, max_iter=max_iter, seed=seed,
                                   progress=progress)
-            tick((i + 1) * most, len(epochs) * most, f"epoch {e}: {eig.hvp_count} Hessian-vector products")
+            tick(i + 1, len(epochs), f"epoch {e}: {eig.hvp_count} Hessian-vector products")
             lr = by_epoch.get(e, by_epoch.get(e + 1))
             lr = float(lr) if lr is not None else run.lr_at(max(e - 1, 0))
             thresholds = stability_thresholds(lr, momentum, bool(run.config.nesterov))
@@ -160,8 +159,8 @@ def _checkpoint_sharpness(out: Path, checkpoint: Path, model: str, data: str, *,
     net = loaded.model.eval()
     with track("sharpness") as tick:
         eig = top_eigenvalues(net, nn.CrossEntropyLoss(), points, k=k, tol=tol, max_iter=max_iter, seed=seed,
-                              progress=tick)
-        tick(max_iter, max_iter, f"{eig.hvp_count} Hessian-vector products")
+                              progress=lambda done, most, status: tick(min(done / most, 1.0), 1, status))
+        tick(1, 1, f"{eig.hvp_count} Hessian-vector products")
     thresholds = stability_thresholds(lr, momentum, False)
     row = {"epoch": None, "checkpoint": str(checkpoint), "lr": lr, "values": eig.values, "sharpness": eig.values[0],
            "hvp_count": eig.hvp_count, "converged": eig.converged, **thresholds}
