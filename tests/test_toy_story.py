@@ -106,6 +106,9 @@ def test_the_caption_says_when_the_story_does_not_happen():
     caption = story_caption(_fake(losses, table), story)
     assert "lr 0.3 does not end below lr 0.03" in caption
     assert "the schedule does not fall after its decay at step 50" in caption
+    losses[2, 51:] = 0.28  # 70 % of the plateau: a fall, but not the sharp one the story promises
+    caption = story_caption(_fake(losses, table), story)
+    assert "falls only to 7" in caption and "of its plateau in the 20 steps after its decay at step 50" in caption
 
 
 def test_noise_and_steps_flags_change_the_story_and_lrs_replaces_it():

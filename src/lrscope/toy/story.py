@@ -137,6 +137,11 @@ def story_caption(traj: Trajectories, story: Story) -> str:
                 f"the schedule plateaus at lr {story.high:g}'s noise floor ({drop.before:.2g}), then falls right "
                 f"after its decay at step {drop.step}, to {end:.2g}"
             )
+        elif drop.ratio < 0.9:
+            parts.append(
+                f"the schedule falls only to {drop.ratio:.0%} of its plateau in the {drop.span} steps after its "
+                f"decay at step {drop.step}"
+            )
         else:
             parts.append(
                 f"the schedule does not fall after its decay at step {drop.step} "
