@@ -113,7 +113,7 @@ def _stages_table(stages: list[dict], findings: list[dict], log) -> dict | None:
                 _span(log, s.get("first_row"), s.get("last_row")),
                 fmt(s.get("lr")),
                 _verdict(s, text),
-                "–" if s.get("judged") is False else pct(s.get("tail_change")),
+                "–" if s.get("judged") is False else pct(s.get("tail_change"), signed=True),
             ]
         )
     if not rows:

@@ -69,8 +69,8 @@ def fmt_text(text: str) -> str:
     return _LONG_DECIMAL.sub(lambda m: fmt(float(m.group(1))), text)
 
 
-def pct(value) -> str:
+def pct(value, signed: bool = False) -> str:
     """A fraction as a percentage at two significant digits, as explain words it (0.324 -> '32%', 0.0093 ->
-    '0.93%'); a dash when it is not a number."""
+    '0.93%'; ``signed``: '+0.17%'); a dash when it is not a number."""
     v = num(value)
-    return "–" if v is None else _words_pct(v)
+    return "–" if v is None else _words_pct(v, signed=signed)
