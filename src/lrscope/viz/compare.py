@@ -1,5 +1,6 @@
 """``lrscope compare``'s overlay: validation accuracy, validation loss and the rate against epoch, one line per
-run."""
+run: one colour a run (:mod:`lrscope.viz.palette`), validation dashed, train solid, the rate as steps.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import palette
+from .palette import place_legend
 from .save import save_figure
 
 
@@ -17,32 +20,35 @@ def _arr(values) -> np.ndarray:
 def save_comparison_plot(rows: list[dict], out: str | Path, target_acc: float | None = None) -> Path:
     """``lrscope compare``'s overlay: validation accuracy, validation loss and the rate against epoch, one
     line per run (rows from :func:`lrscope.analysis.comparison.summarise_runs`)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
-    fig = Figure(figsize=(12.0, 3.8), dpi=110)
-    FigureCanvasAgg(fig)
+    from .svg import new_figure
+
+    fig = new_figure(13.0, 3.8, dpi=110)
     axes = fig.subplots(1, 3)
-    for row in rows:
+    for i, row in enumerate(rows):
         curves = row["curves"]
         epochs = _arr(curves["epoch"])
         label = row.get("spec") or row.get("schedule") or row["name"]
-        line = axes[0].plot(epochs, _arr(curves["val_acc"]), lw=1.4, label=label)[0]
-        axes[1].plot(epochs, _arr(curves["val_loss"]), lw=1.4, color=line.get_color())
-        axes[1].plot(epochs, _arr(curves["train_loss"]), lw=0.8, ls="--", color=line.get_color(), alpha=0.6)
+        color = palette.run_color(i)
+        axes[0].plot(epochs, _arr(curves["val_acc"]), color=color, label=label, **palette.RUN_STYLES["val"])
+        axes[1].plot(epochs, _arr(curves["val_loss"]), color=color, **palette.RUN_STYLES["val"])
+        axes[1].plot(epochs, _arr(curves["train_loss"]), color=color, **palette.RUN_STYLES["train"])
         lr = _arr(curves["lr"])
-        axes[2].plot(epochs, np.where(lr > 0, lr, np.nan), lw=1.2, color=line.get_color(),
-                     drawstyle="steps-mid")
+        axes[2].plot(epochs, np.where(lr > 0, lr, np.nan), color=color, drawstyle="steps-post", lw=1.3)
     if target_acc is not None:
         axes[0].axhline(target_acc, color="black", lw=0.8, ls=":", label=f"target {target_acc:.1%}")
     axes[0].set_ylabel("validation accuracy")
-    axes[1].set_ylabel("loss (solid: validation, dashed: train)")
+    axes[1].set_ylabel("loss")
     axes[1].set_yscale("log")
     axes[2].set_ylabel("learning rate")
     axes[2].set_yscale("log")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3, which="both")
-    axes[0].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles += [Line2D([], [], color="0.3", **palette.RUN_STYLES["train"]),
+                Line2D([], [], color="0.3", **palette.RUN_STYLES["val"])]
+    labels += ["train loss (solid)", "validation (dashed)"]
+    place_legend(fig, handles, labels)
     return save_figure(fig, out, dpi=fig.dpi)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .report_figures import COLORS
+from .palette import RUNS as COLORS
+from .palette import place_legend
 from .save import save_figure
 
 
@@ -40,11 +41,9 @@ def _loss_limits(doc: dict) -> tuple[float, float] | None:
 def forecast_figure(doc: dict):
     """A two-panel Agg figure: loss against step above (fitted rows as dots, the law through them, each target's
     forecast and band, a target log's own loss dashed), the rates against step below (as steps)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from .svg import new_figure
 
-    fig = Figure(figsize=(8.0, 5.6), dpi=110)
-    FigureCanvasAgg(fig)
+    fig = new_figure(9.2, 5.6, dpi=110)
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
     grey = "#555555"
     for run in doc.get("fit", {}).get("runs", []):
@@ -70,12 +69,11 @@ def forecast_figure(doc: dict):
     top.set_ylabel(doc.get("loss_name") or "loss")
     top.set_title(f"forecast ({doc.get('law')} law): band = where the laws disagree", fontsize=10)
     top.grid(alpha=0.3)
-    top.legend(fontsize=8, loc="upper right", frameon=False)
+    place_legend(fig)
     bottom.set_ylabel("LR")
     bottom.set_xlabel("step")
     bottom.grid(alpha=0.3)
     bottom.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    fig.tight_layout()
     return fig
 
 

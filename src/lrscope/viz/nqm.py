@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import palette
+from .palette import place_legend
 from .save import save_figure
 from .schedule import decimate
 
@@ -25,12 +27,12 @@ def plot_nqm(out: str | Path, curves: list[dict], floors: dict[float, float], st
 
     t = np.arange(steps + 1)
     fig, (ax_lr, ax) = plt.subplots(
-        2, 1, figsize=(8, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 3]}
+        2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 3]}, layout="constrained"
     )
     for i, curve in enumerate(curves):
-        lrs, loss, color = curve["lrs"], curve["loss"], f"C{i}"
+        lrs, loss, color = curve["lrs"], curve["loss"], palette.run_color(i)
         keep = decimate(lrs)  # at most a few thousand points a line, every spike kept
-        ax_lr.plot(t[:-1][keep], lrs[keep], color=color, lw=1.2)
+        ax_lr.plot(t[:-1][keep], lrs[keep], color=color, lw=1.2, drawstyle="steps-post")
         keep = decimate(loss)
         ax.plot(t[keep], loss[keep], color=color, lw=1.6, label=curve["spec"])
     for lr, value in sorted(floors.items()):
@@ -40,11 +42,10 @@ def plot_nqm(out: str | Path, curves: list[dict], floors: dict[float, float], st
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("expected loss E[L]")
-    ax.legend(fontsize=8, loc="upper right")
+    place_legend(fig)
     ax_lr.set_yscale("log")
     ax_lr.set_ylabel("learning rate")
     ax_lr.set_title("Noisy quadratic model: each rate has a floor, each cut drops to the next one", fontsize=10)
-    fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_figure(fig, out, dpi=110)

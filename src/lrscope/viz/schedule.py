@@ -16,10 +16,14 @@ import numpy as np
 from ..errors import UserError
 from ..outputs import FIGURE, check_output
 from ..schedules.core import Schedule
+from . import palette
+from .palette import place_legend
 from .save import save_figure
+from .ticks import readable_log_ticks
 
 MAX_BINS = 1000  # bins of t along the x axis (a few per pixel column at the figure's width)
 MAX_MARKERS = 200  # jump lines drawn at most
+MOMENTUM = "#9467bd"
 
 
 def decimate(values: np.ndarray, bins: int = MAX_BINS) -> np.ndarray:
@@ -58,13 +62,16 @@ def schedule_figure(schedule: Schedule, steps: int, *, log_y: bool = False):
     notes = []
     if keep.size < steps:
         notes.append(f"curve drawn from the lowest and highest rate of each {-(-steps // MAX_BINS):,} steps")
-    fig = Figure(figsize=(7.0, 3.6), dpi=120)
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    fig = Figure(figsize=(7.6, 3.6), dpi=120)
+    fig.set_layout_engine(ConstrainedLayoutEngine(rect=(0, 0.04 if notes else 0, 1, 1 - (0.04 if notes else 0))))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     drawstyle = "steps-post" if steps <= 400 else "default"
-    ax.plot(t[keep], lr[keep], color="tab:blue", lw=1.6, drawstyle=drawstyle, label="learning rate")
+    ax.plot(t[keep], lr[keep], color=palette.LR, lw=1.6, drawstyle=drawstyle, label="learning rate")
     ax.set_xlabel("t (completed scheduler steps)")
-    ax.set_ylabel("learning rate", color="tab:blue")
+    ax.set_ylabel("learning rate", color=palette.LR)
     if log_y:
         if not np.any(lr > 0):
             raise UserError(f"--log-y needs positive rates, but {schedule.spec} is never above 0")
@@ -75,24 +82,22 @@ def schedule_figure(schedule: Schedule, steps: int, *, log_y: bool = False):
         if jumps.size > MAX_MARKERS:
             marked = jumps[np.unique(np.linspace(0, jumps.size - 1, MAX_MARKERS).round().astype(np.int64))]
             notes.append(f"{marked.size} of {jumps.size:,} jumps marked")
-        ax.vlines(marked, 0, 1, transform=ax.get_xaxis_transform(), colors="tab:red", lw=0.8, linestyles=":",
+        ax.vlines(marked, 0, 1, transform=ax.get_xaxis_transform(), colors=palette.DECAY, lw=0.8, linestyles=":",
                   label="jump")
     if momentum is not None:
         ax2 = ax.twinx()
-        ax2.plot(t[keep], momentum[keep], color="tab:orange", lw=1.2, ls="--", drawstyle=drawstyle,
+        ax2.plot(t[keep], momentum[keep], color=MOMENTUM, lw=1.2, ls="--", drawstyle=drawstyle,
                  label="momentum")
-        ax2.set_ylabel("momentum", color="tab:orange")
-        handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-        ax.legend(handles=handles, loc="best", fontsize=8)
-    elif jumps.size:
-        ax.legend(loc="best", fontsize=8)
+        ax2.set_ylabel("momentum", color=MOMENTUM)
+    if momentum is not None or jumps.size:
+        place_legend(fig)
     ax.set_xlim(0, max(steps - 1, 1))
     ax.grid(alpha=0.3, which="both")
     title = schedule.spec if len(schedule.spec) <= 90 else schedule.spec[:87] + "..."
     ax.set_title(title, fontsize=9)
     if notes:
         fig.text(0.995, 0.005, "; ".join(notes), ha="right", va="bottom", fontsize=6.5, color="0.4")
-    fig.tight_layout(rect=(0, 0.03 if notes else 0, 1, 1))
+    readable_log_ticks(fig)
     return fig
 
 
