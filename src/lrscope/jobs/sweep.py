@@ -21,10 +21,12 @@ module in this directory; on a cluster, ``--address``, it must be importable on 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from ..analysis.comparison import summarise_runs
 from ..atomic import write_json
 from ..console import note, track
 from ..errors import UserError
+from ..logs.rundir import list_checkpoints
 from ..outputs import check_output_dir
 from ..train.config import TrainConfig, data_and_model
 from ..train.factories import is_factory
@@ -81,12 +84,40 @@ def sweep_job(schedules, seeds=(0,), *, data: str, model: str, epochs: int, out_
     try:
         with stdout_to_stderr(), ray_session(address, num_cpus, temp_root), track("sweep") as tick:
             (out / RUNS).mkdir(parents=True, exist_ok=True)
-            tick(0, len(trials), "starting Ray Tune")
-            outcomes = run_tune(trials, cpus_per_trial=cpus_per_trial, max_concurrent=concurrent,
-                                storage=temp_root / "results", progress=tick)
+            with watching(trials, tick):
+                outcomes = run_tune(trials, cpus_per_trial=cpus_per_trial, max_concurrent=concurrent,
+                                    storage=temp_root / "results")
     finally:
         shutil.rmtree(temp_root, ignore_errors=True)
     return write_sweep(out, trials, outcomes)
+
+
+@contextlib.contextmanager
+def watching(trials: list[Trial], progress, every: float = 0.5):
+    """While the block runs, ``progress(epochs done, epochs in all, status)`` every ``every`` seconds from the
+    checkpoints in the trials' run directories (a Ray Tune callback would be pickled with the tuner; a count of
+    files needs nothing from the trials).  On a cluster whose nodes do not share --out it stays at 0."""
+    total = sum(int(t.config["epochs"]) for t in trials)
+
+    def tell() -> None:
+        done = [max(list_checkpoints(t.run_dir), default=0) for t in trials]
+        finished = sum(d >= int(t.config["epochs"]) for d, t in zip(done, trials, strict=True))
+        progress(sum(done), total, f"{finished} of {len(trials)} trials finished")
+
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(every):
+            tell()
+
+    thread = threading.Thread(target=poll, name="lrscope-sweep-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        tell()
 
 
 def write_sweep(out: Path, trials: list[Trial], outcomes: dict) -> Path:

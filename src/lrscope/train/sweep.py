@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..console import Progress, quiet
 from ..errors import UserError
 
 SWEEP_SCHEMA = "lrscope.sweep/1"
@@ -194,35 +193,15 @@ def ray_session(address: str | None, num_cpus: int, temp_root: Path):
         ray.shutdown()
 
 
-def run_tune(trials: list[Trial], *, cpus_per_trial: float, max_concurrent: int, storage: Path,
-             progress: Progress = quiet) -> dict:
-    """Run the trials with Ray Tune; {trial name: outcome dict}.  ``progress(trials ended, trials, status)`` each
-    time a trial starts or ends."""
+def run_tune(trials: list[Trial], *, cpus_per_trial: float, max_concurrent: int, storage: Path) -> dict:
+    """Run the trials with Ray Tune; {trial name: outcome dict}."""
     from ray import tune
-
-    class Ticks(tune.Callback):
-        """Counts the trials that ended (finished or failed) and the ones running, for ``progress``."""
-
-        def _tell(self, every) -> None:
-            ended = sum(t.status in ("TERMINATED", "ERROR") for t in every)
-            running = sum(t.status == "RUNNING" for t in every)
-            failed = sum(t.status == "ERROR" for t in every)
-            progress(ended, len(trials), f"{running} running" + (f", {failed} failed" if failed else ""))
-
-        def on_trial_start(self, iteration, trials, trial, **info):
-            self._tell(trials)
-
-        def on_trial_complete(self, iteration, trials, trial, **info):
-            self._tell(trials)
-
-        def on_trial_error(self, iteration, trials, trial, **info):
-            self._tell(trials)
 
     tuner = tune.Tuner(
         tune.with_resources(_trainable, {"cpu": cpus_per_trial}),
         param_space={"trial": tune.grid_search([dataclasses.asdict(t) for t in trials])},
         tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=False),
-        run_config=tune.RunConfig(name="lrscope-sweep", storage_path=str(storage), verbose=0, callbacks=[Ticks()],
+        run_config=tune.RunConfig(name="lrscope-sweep", storage_path=str(storage), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=0, fail_fast=False)),
     )
     grid = tuner.fit()
