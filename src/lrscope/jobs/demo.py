@@ -16,7 +16,9 @@ images for training), 58 epochs of batch 16 (107 steps an epoch), same budget:
 - ``DIR/onecycle``: 1cycle (Smith & Topin) at the same budget, stepped per batch, peak 0.025 with momentum
   cycled 0.95 -> 0.85.
 
-Then a short table of the epochs around each decay, and the explanation of the step run.  Running it again
+Then a short table of the epochs around each decay, the explanation of the step run, and the pictures beside the
+report: ``staircase.png`` (the step run's curves with its rate), ``explain.png`` and ``finder.png`` (a range test of
+the step run's model and optimizer, 100 steps, with its ``finder.json``), their paths printed.  Running it again
 replaces only a directory that holds its marker file (``.lrscope-demo``); anything else is refused.
 """
 
@@ -26,7 +28,7 @@ import math
 import shutil
 from pathlib import Path
 
-from ..atomic import write_text
+from ..atomic import write_json, write_text
 from ..console import note, out_console
 from ..errors import UserError
 from ..logs.rundir import read_metrics
@@ -54,6 +56,7 @@ COMMON = dict(
 )
 STEP = dict(schedule="multistep(0.025, milestones=[50, 55], gamma=0.25)", momentum=0.9, noise_every=4)
 ONECYCLE_PEAK = 0.025
+FINDER_STEPS = 100  # the range test's optimizer steps: a few seconds beside the minute of training
 
 
 def demo_configs(n_train: int) -> dict:
@@ -126,6 +129,28 @@ def demo_job(out: str | Path = "lrscope-demo") -> dict:
     )
     explanation = explain_run(runs["step"])
     console.print("\n" + explanation.text(), markup=False)
+    note("demo: LR range test of the step run's model and optimizer")
+    figures = demo_figures(out, runs, explanation, demo_configs(n_train)["step"])
     console.print(f"\nruns written to {out}/step and {out}/onecycle", markup=False)
+    for name, path in figures.items():
+        console.print(f"{name}: {path}", markup=False)
     console.print(f"report: {write_demo_report(out)}", markup=False)
     return runs
+
+
+def demo_figures(out: Path, runs: dict, explanation, config: TrainConfig) -> dict[str, Path]:
+    """The pictures a person opens first, beside the report: the step run's curves with its rate
+    (``staircase.png``), its explain plot (``explain.png``) and a range test of its model and optimizer at
+    the start (``finder.png``, with ``finder.json``, which the report shows); returns {what: path}."""
+    from ..viz.explain import plot_explanation
+    from ..viz.finder import save_finder_plot
+    from .find import find_for_config
+    from .plot import curves_from_run, plot_curves
+
+    staircase = plot_curves(curves_from_run(runs["step"]), out / "staircase.png",
+                            title=f"step run: {config.schedule}")
+    explained = plot_explanation(explanation, out / "explain.png")
+    finder = find_for_config(config, start_lr=1e-5, end_lr=10.0, num_iter=FINDER_STEPS)
+    finder_png = save_finder_plot(finder, out / "finder.png")
+    write_json(out / "finder.json", finder.to_json())
+    return {"staircase (loss with the rate)": staircase, "explain plot": explained, "LR range test": finder_png}
