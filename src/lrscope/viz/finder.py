@@ -85,6 +85,8 @@ def plot_finder(result: Any, ax=None):
     title = f"LR range test: suggestion {doc['suggestion']:.3g}"
     if doc.get("spread_decades") is not None:
         title += f", spread {doc['spread_decades']:.2f} decades over {doc['repeats']} repeats"
+    if doc.get("reliable") is False:
+        title += " (unreliable: the loss hardly fell; see the notes)"
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     readable_log_ticks(ax.figure)
