@@ -309,7 +309,7 @@ def noise_findings(
             else "less than predicted: part of the floor relaxes slowly (flat directions)"
         )
         text = (
-            f"After epoch {x[k - 1]:g} the rate fell from {lr[k - 1]:g} to {lr[k]:g}. The noise-floor model "
+            f"After epoch {x[k - 1]:g} the rate fell from {lr[k - 1]:.3g} to {lr[k]:.3g}. The noise-floor model "
             f"predicts an immediate drop of {pred:.3g} in the training loss "
             f"(lr x tr(Sigma) / (4B(1-momentum)), "
             f"tr(Sigma) = {t:.3g}); the run fell {obs:.3g} ({verdict}). "
@@ -335,7 +335,7 @@ def noise_findings(
         gain = decay_gain(float(lr[last]), float(trace[last]), int(batch_size), momentum)
         share = gain / loss[last] if np.isfinite(loss[last]) and loss[last] > 0 else math.nan
         text = (
-            f"In the stage still running (rate {lr[last]:g}, epoch {x[last]:g}) the noise floor holds the "
+            f"In the stage still running (rate {lr[last]:.3g}, epoch {x[last]:g}) the noise floor holds the "
             f"training loss about {gain / 0.9:.3g} above the valley floor; "
             f"a tenfold decay now would gain about "
             f"{gain:.3g}" + (f" ({share * 100:.2g}% of the current loss)." if np.isfinite(share) else ".")
