@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..console import say
 from ..exits import watch_outputs
 from .app import (
     app,
@@ -48,10 +49,10 @@ def toy_cmd(
         return
     for run in summary["runs"]:
         end = f"diverged at step {run['diverged_at']}" if run["diverged_at"] else f"final loss {run['final_loss']:.4g}"
-        print(f"{run['label']}: {end}")
+        say(f"{run['label']}: {end}")
     if summary["caption"]:
-        print(summary["caption"])
-    print(summary["out"])
+        say(summary["caption"])
+    say(str(summary["out"]))
 
 
 @app.command("nqm")
@@ -73,5 +74,5 @@ def nqm_cmd(
         print_json(summary)
         return
     for curve in summary["curves"]:
-        print(f"{curve['spec']}: final expected loss {curve['final_loss']:.4g}")
-    print(summary["out"])
+        say(f"{curve['spec']}: final expected loss {curve['final_loss']:.4g}")
+    say(str(summary["out"]))

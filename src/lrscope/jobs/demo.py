@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..atomic import write_json, write_text
-from ..console import note, out_console
+from ..console import note, out_console, track
 from ..errors import UserError
 from ..logs.rundir import read_metrics
 from ..probes.hooks import hooks_for
@@ -111,7 +111,8 @@ def demo_job(out: str | Path = "lrscope-demo") -> dict:
     runs = {}
     for name, config in demo_configs(n_train).items():
         note(f"demo: training {name} ({config.schedule}, {config.epochs} epochs)")
-        runs[name] = train(config, out / name, hooks=hooks_for(config))
+        with track(f"train {name}") as tick:
+            runs[name] = train(config, out / name, hooks=hooks_for(config), progress=tick)
 
     console = out_console()
     rows = sorted(read_metrics(runs["step"], "epoch"), key=lambda r: r["epoch"])
@@ -130,6 +131,7 @@ def demo_job(out: str | Path = "lrscope-demo") -> dict:
         markup=False,
     )
     explanation = explain_run(runs["step"])
+    explain_run(runs["onecycle"])  # its explain.json, so the report reads the run's own explanation
     console.print("\n" + explanation.text(), markup=False)
     note("demo: LR range test of the step run's model and optimizer")
     figures = demo_figures(out, runs, explanation, demo_configs(n_train)["step"])

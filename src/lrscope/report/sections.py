@@ -227,6 +227,6 @@ def comparison_section(runs: list[RunResults]) -> Section:
         row.insert(1, spec or "–")
     lead = (
         "The runs side by side at the same budget: loss and accuracy per epoch, each run's learning rate "
-        "dashed in its colour on the right-hand axis."
+        "dotted in its colour on the right-hand axis."
     )
     return Section("comparison", "The runs compared", lead=lead, figures=[svg], tables=[table])
