@@ -1,6 +1,6 @@
 """What a toy run shows: smoothed losses, the drop at a step schedule's decay, and a caption that says it.
 
-A surface may carry a :class:`Story`, the run its default shows: a constant low rate, a constant high rate and a
+A surface may carry a :class:`~.surfaces.Story`, its default run: a constant low rate, a constant high rate and a
 step schedule from the high rate to the low one at half the steps, all with the same gradient noise.  On the rugged
 bowl the low rate is trapped by the first ripple it meets, the high rate crosses the ripples and bounces at its
 noise floor around the centre, and the schedule sits on that floor until its decay, then falls into the dimple
@@ -15,34 +15,13 @@ schedule step d can change is ``losses[d + 1]``; "the k steps after the decay" a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # the surfaces import Story, and the optimizers import the surfaces
-    from .optimizers import Trajectories
+from .optimizers import Trajectories
+from .surfaces import Story
 
 SPAN = 20  # steps either side of a decay that "before" and "after" average
-
-
-@dataclass(frozen=True)
-class Story:
-    """The default run of a surface: constant ``low`` and ``high`` rates and a step from high to low, with noise.
-
-    ``trap`` names what holds the low rate (words for the caption, e.g. "the ripples").
-    """
-
-    low: float
-    high: float
-    noise: float
-    trap: str
-
-    def schedule(self, steps: int) -> str:
-        """The step schedule's spec: ``high`` for the first half of ``steps``, ``low`` after."""
-        return f"piecewise([{self.high:g}, {self.low:g}], [{max(1, steps // 2)}])"
-
-    def schedule_label(self, steps: int) -> str:
-        return f"step {self.high:g} → {self.low:g} at {max(1, steps // 2)}"
 
 
 def smoothing_window(steps: int) -> int:

@@ -26,7 +26,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
-from .story import Story
+
+
+@dataclass(frozen=True)
+class Story:
+    """The default run of a surface: constant ``low`` and ``high`` rates and a step from high to low, with noise.
+
+    ``trap`` names what holds the low rate (words for the caption, e.g. "the ripples").
+    """
+
+    low: float
+    high: float
+    noise: float
+    trap: str
+
+    def schedule(self, steps: int) -> str:
+        """The step schedule's spec: ``high`` for the first half of ``steps``, ``low`` after."""
+        return f"piecewise([{self.high:g}, {self.low:g}], [{max(1, steps // 2)}])"
+
+    def schedule_label(self, steps: int) -> str:
+        return f"step {self.high:g} → {self.low:g} at {max(1, steps // 2)}"
+
 
 Array = np.ndarray
 

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import palette
-from .palette import place_legend
+from .palette import INCREASE, RAW_ALPHA, SUGGESTION, TRAIN, place_legend
 from .save import save_figure
 from .ticks import plain_number, readable_log_ticks
 
@@ -49,9 +48,9 @@ def plot_finder(result: Any, ax=None):
     for k, sweep in enumerate(sweeps):
         lrs, raw, fit = _arr(sweep["lrs"]), _arr(sweep["losses"]), _arr(sweep["fit"])
         first = k == 0
-        ax.plot(lrs, raw, color=palette.TRAIN, lw=0.7, alpha=palette.RAW_ALPHA if first else 0.2,
+        ax.plot(lrs, raw, color=TRAIN, lw=0.7, alpha=RAW_ALPHA if first else 0.2,
                 label="raw loss" if first else None)
-        ax.plot(lrs, fit, color=palette.TRAIN, lw=1.8, alpha=1.0 if first else 0.5,
+        ax.plot(lrs, fit, color=TRAIN, lw=1.8, alpha=1.0 if first else 0.5,
                 label="loss, local fit" if first else None)
         finite = fit[np.isfinite(fit)]
         if finite.size:
@@ -63,7 +62,7 @@ def plot_finder(result: Any, ax=None):
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")
     low, high = doc["range"]
-    ax.axvspan(low, high, color=palette.INCREASE, alpha=0.08, label=f"range {_two(low)} .. {_two(high)}")
+    ax.axvspan(low, high, color=INCREASE, alpha=0.08, label=f"range {_two(low)} .. {_two(high)}")
     others = []
     for name, value in doc["suggestions"].items():
         if name == "combined":
@@ -74,7 +73,7 @@ def plot_finder(result: Any, ax=None):
         ax.plot([], [], color=OTHER_RULES, ls=":", lw=0.9, label="other rules:\n" + "\n".join(others))
     combined = doc["suggestions"].get("combined", doc.get("suggestion"))
     if combined is not None:
-        ax.axvline(combined, color=palette.SUGGESTION, lw=2.0,
+        ax.axvline(combined, color=SUGGESTION, lw=2.0,
                    label=f"suggestion {_two(combined)}")
     ax2 = ax.twinx()
     ax2.plot(_arr(sweeps[0]["lrs"]), _arr(sweeps[0]["slope"]), color=SLOPE, lw=0.9, alpha=0.7,
