@@ -19,7 +19,7 @@ import numpy as np
 
 from ..analysis.wording import unit_word
 from .curves import safe_text
-from .palette import DECAY, DROP, LR, RUN_STYLES, TRAIN, VALIDATION, place_legend, run_color
+from .palette import DECAY, DROP, LR, RUN_STYLES, TRAIN, VALIDATION, legend_entries, place_legend, run_color
 from .svg import new_figure
 
 LOSSES = (("train_loss", TRAIN, "-"), ("val_loss", VALIDATION, "-"))
@@ -96,16 +96,8 @@ def _marks(ax, decays: list[float], spans: list[tuple[float, float]]) -> None:
 
 def _legend(fig, extra: list = ()) -> None:
     """The figure's one legend (outside the plot area), with the decay and drop marks as entries."""
-    handles, labels, seen = [], [], set()
-    for ax in fig.axes:
-        for h, t in zip(*ax.get_legend_handles_labels(), strict=True):
-            if t not in seen:
-                seen.add(t)
-                handles.append(h)
-                labels.append(t)
-    handles += [h for h, _ in extra]
-    labels += [t for _, t in extra]
-    place_legend(fig, handles, labels)
+    handles, labels = legend_entries(fig)
+    place_legend(fig, handles + [h for h, _ in extra], labels + [t for _, t in extra])
 
 
 def _rate_panel(ax, x: np.ndarray, lr: np.ndarray | None, color: str = LR, label: str | None = None,

@@ -55,7 +55,7 @@ def run_color(index: int) -> str:
     return RUNS[index % len(RUNS)]
 
 
-def _entries(fig) -> tuple[list, list]:
+def legend_entries(fig) -> tuple[list, list]:
     """Every labelled artist of every axes of ``fig`` (twins included), first label wins, in drawing order."""
     handles, labels, seen = [], [], set()
     for ax in fig.axes:
@@ -75,7 +75,7 @@ def place_legend(fig, handles=None, labels=None, *, fontsize: float = 7.5):
     right of the last axes, which ``bbox_inches="tight"`` keeps in the file.  Returns the legend (None when
     there is nothing to list)."""
     if handles is None:
-        handles, labels = _entries(fig)
+        handles, labels = legend_entries(fig)
     if not handles:
         return None
     engine = fig.get_layout_engine()
