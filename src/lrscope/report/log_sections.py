@@ -122,7 +122,7 @@ def _final_table(runs: list[LogResults]) -> dict:
     return {
         "caption": "final and best values",
         "head": ["run", "last", "final rate", "train loss", "val loss", "best val loss", "val acc (or error)",
-                 "best val acc"],
+                 "best val acc (or error)"],
         "rows": rows,
     }
 
