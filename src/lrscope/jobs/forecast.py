@@ -35,10 +35,10 @@ MAX_POINTS = 100_000  # predicted points per target
 
 
 @dataclass
-class Fitted:
+class FittedLogs:
     """The fitted run(s) and their logs, as the job keeps them."""
 
-    law: object  # lrscope.analysis.forecast.Fitted
+    law: object  # the lrscope.analysis.forecast.Fitted of the chosen law
     curves: list[Curve]
     logs: list[RunLog]
     notes: list[str]
@@ -77,7 +77,7 @@ def _curves(paths, *, loss, schedule, how, warmup, max_bytes) -> tuple[list[Curv
 
 
 def fit_logs(paths, *, loss=None, law="auto", schedule=None, how="auto", warmup=None,
-             max_bytes=DEFAULT_MAX_BYTES, progress: Progress = quiet) -> Fitted:
+             max_bytes=DEFAULT_MAX_BYTES, progress: Progress = quiet) -> FittedLogs:
     """Read every run of ``paths`` and fit ``law`` to them jointly.
 
     ``warmup``: the warm-up's length in steps when the log starts after it; None takes a log whose first row comes
@@ -91,7 +91,7 @@ def fit_logs(paths, *, loss=None, law="auto", schedule=None, how="auto", warmup=
     spec = parse_schedule(schedule) if schedule is not None else None
     curves, logs, notes = _curves(paths, loss=loss, schedule=spec, how=how, warmup=warmup, max_bytes=max_bytes)
     kind = "train" if all(_loss_role(log, loss) == "train_loss" for log in logs) else "val"
-    return Fitted(fit(curves, law, loss_kind=kind, progress=progress), curves, logs, notes)
+    return FittedLogs(fit(curves, law, loss_kind=kind, progress=progress), curves, logs, notes)
 
 
 def _grid(horizon: int, every: int, first: int) -> np.ndarray:
@@ -104,7 +104,7 @@ def _grid(horizon: int, every: int, first: int) -> np.ndarray:
     return steps
 
 
-def _spacing(fitted: Fitted) -> int:
+def _spacing(fitted: FittedLogs) -> int:
     gaps = np.concatenate([np.diff(c.step) for c in fitted.curves if c.step.size > 1] or [np.array([1.0])])
     return max(1, int(round(float(np.median(gaps)))))
 
@@ -119,7 +119,7 @@ def _looks_like_path(text: str) -> bool:
                                                                                 ".log", ".tsv")
 
 
-def target_of(text: str, fitted: Fitted, *, every: int | None, steps: int | None, how: str, warmup: int,
+def target_of(text: str, fitted: FittedLogs, *, every: int | None, steps: int | None, how: str, warmup: int,
               max_bytes) -> Target:
     """A TARGET: a log's own steps, rates and loss, or a spec on a grid of ``every`` steps."""
     if _looks_like_path(text):
@@ -152,7 +152,7 @@ def target_of(text: str, fitted: Fitted, *, every: int | None, steps: int | None
     return Target(schedule.spec, grid, rates_from_schedule(schedule, horizon), spec=schedule.spec)
 
 
-def check_horizon(target: Target, fitted: Fitted, notes: list[str]) -> None:
+def check_horizon(target: Target, fitted: FittedLogs, notes: list[str]) -> None:
     """A horizon past the fitted run's (by more than one logged interval) is an extrapolation: a note, and a
     refusal beyond 10x."""
     horizon, last = float(target.step[-1]), float(fitted.last_step)
@@ -168,7 +168,7 @@ def _finite(values) -> list:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=np.float64)]
 
 
-def target_document(target: Target, fitted: Fitted) -> dict:
+def target_document(target: Target, fitted: FittedLogs) -> dict:
     loss, low, high = forecast(fitted.law, target.rates, target.step)
     doc = {"name": target.name, "step": _finite(target.step), "loss": _finite(loss), "low": _finite(low),
            "high": _finite(high), "final_loss": float(loss[-1]),
@@ -183,7 +183,7 @@ def target_document(target: Target, fitted: Fitted) -> dict:
     return doc
 
 
-def _fit_document(fitted: Fitted) -> dict:
+def _fit_document(fitted: FittedLogs) -> dict:
     law = fitted.law
     runs = []
     for curve in fitted.curves:
@@ -225,7 +225,7 @@ def forecast_job(logs, targets=(), *, loss=None, law="auto", every=None, steps=N
     return doc
 
 
-def best_of_family(text: str, specs: list[str], fitted: Fitted, *, every, steps, notes,
+def best_of_family(text: str, specs: list[str], fitted: FittedLogs, *, every, steps, notes,
                    progress: Progress = quiet) -> dict:
     """Each spec of the family predicted to its horizon; the one with the lowest final loss first."""
     rows = []

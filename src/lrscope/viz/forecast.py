@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .palette import RUNS as COLORS
-from .palette import place_legend
+from .palette import place_legend, run_color
 from .save import save_figure
 
 
@@ -54,7 +53,7 @@ def forecast_figure(doc: dict):
         if run.get("lr"):
             bottom.step(step, _array(run.get("lr")), where="post", color=grey, lw=1.0)
     for k, target in enumerate(doc.get("targets", [])):
-        color = COLORS[(k + 1) % len(COLORS)]
+        color = run_color(k + 1)
         step = _array(target.get("step"))
         top.fill_between(step, _array(target.get("low")), _array(target.get("high")), color=color, alpha=0.18, lw=0)
         top.plot(step, _array(target.get("loss")), "-", lw=1.6, color=color, label=_short(target.get("name")))

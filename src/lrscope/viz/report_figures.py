@@ -21,9 +21,6 @@ from .rate import draw_rate, drop_spans, mark_changes
 from .svg import new_figure
 from .ticks import readable_log_ticks
 
-COLORS = palette.RUNS  # kept for callers of the old name; the palette is lrscope.viz.palette
-LR_COLOR = palette.LR
-
 
 def _text(text) -> str:
     """A label Matplotlib draws as it is (printable, ``$`` escaped from mathtext)."""

@@ -19,8 +19,9 @@ from ..atomic import atomic_path
 from ..errors import UserError
 from ..toy.optimizers import Trajectories
 from ..toy.story import first_decay, smooth, smoothing_window
+from .palette import run_color
+from .ticks import readable_axis
 
-COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 FORMATS = (".gif", ".mp4", ".png")
 MAX_RUNS = 6
 TAIL = 25  # the last steps of a path drawn bold; the rest thin, so a bouncing run does not hide the surface
@@ -90,7 +91,7 @@ def _build_scene(
     steps = traj.steps
 
     for r in range(runs):
-        color = COLORS[r % len(COLORS)]
+        color = run_color(r)
         if three_d:
             ax = fig.add_subplot(grid[0, r], projection="3d", computed_zorder=False)
             clipped = np.minimum(data, levels[-1])
@@ -149,7 +150,7 @@ def _build_scene(
     hi = float(np.nanmax(excess[:, 0])) if np.isfinite(excess[:, 0]).any() else 1.0
     hi = max(hi, lo * 10)  # a diverging run leaves through the top
     lax.set_yscale("log")
-    _plain_log_ticks(lax.yaxis, lo / 1.5, hi * 1.5)
+    readable_axis(lax.yaxis)
     lax.set_ylim(lo / 1.5, hi * 1.5)
     lax.set_xlim(0, steps)
     lax.set_xlabel("step", fontsize=8)
@@ -161,7 +162,7 @@ def _build_scene(
     lax.grid(True, which="both", color="#e6e6e6", lw=0.5)
     raw_lines, loss_lines = [], []
     for r in range(runs):
-        color = COLORS[r % len(COLORS)]
+        color = run_color(r)
         if window > 1:
             (raw,) = lax.plot([], [], color=color, lw=0.6, alpha=0.3, animated=True)
             raw_lines.append(raw)
@@ -174,10 +175,10 @@ def _build_scene(
         if first_decay(row) is None:
             continue
         for d in np.flatnonzero(np.diff(row) < 0) + 1:  # the last loss made at the old rate
-            lax.axvline(d, color=COLORS[r % len(COLORS)], lw=0.8, alpha=0.7)
+            lax.axvline(d, color=run_color(r), lw=0.8, alpha=0.7)
             lax.annotate(
                 "decay", (d, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points",
-                ha="left", va="top", fontsize=7, color=COLORS[r % len(COLORS)],
+                ha="left", va="top", fontsize=7, color=run_color(r),
             )
         break  # one scheduled run's decays; more would crowd the panel
     if has_schedule:
@@ -188,7 +189,7 @@ def _build_scene(
                     np.arange(steps + 1),
                     np.append(row, row[-1]),
                     where="post",
-                    color=COLORS[r % len(COLORS)],
+                    color=run_color(r),
                     lw=0.9,
                     ls="--",
                     alpha=0.55,
@@ -196,7 +197,7 @@ def _build_scene(
         rates = traj.lr_table[traj.lr_table > 0]
         if rates.size and rates.max() / rates.min() > 20:
             rax.set_yscale("log")
-            _plain_log_ticks(rax.yaxis, rates.min(), rates.max())
+            readable_axis(rax.yaxis)
         rax.set_ylabel("learning rate (dashed)", fontsize=8)
         rax.tick_params(labelsize=7, length=2)
 
@@ -219,7 +220,7 @@ def _build_scene(
             ha="center",
             va="bottom",
             fontsize=8,
-            color=COLORS[r % len(COLORS)],
+            color=run_color(r),
             fontweight="bold",
             animated=True,
             bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8),
@@ -272,17 +273,6 @@ def _build_scene(
 def _floored(values: np.ndarray, lo: float) -> np.ndarray:
     """Values for a log axis: zero and below drawn at the axis floor ``lo``, NaN left out."""
     return np.where(values > 0, values, np.where(np.isnan(values), np.nan, lo))
-
-
-def _plain_log_ticks(axis, lo: float, hi: float) -> None:
-    """Ticks labelled as plain numbers (0.01, 1, 10): at each decade, and at 2 and 5 times it too where ``lo`` to
-    ``hi`` spans less than three decades (so a short axis still has several labels); no '4 × 10⁰' clutter."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    subs = (1.0, 2.0, 5.0) if hi < 1000 * lo else (1.0,)
-    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
-    axis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
-    axis.set_minor_formatter(NullFormatter())
 
 
 def _short(label: str, width: int = 34) -> str:
