@@ -277,3 +277,15 @@ def test_prefix_false_keeps_the_runs_t_and_round_trips():
     assert parse_schedule(kept.spec) == kept and "prefix=False" in kept.spec and "prefix" not in shifted.spec
     (event,) = kept.events(0, 200)
     assert event.t == 5 and event.lr_before == pytest.approx(0.1) and event.lr_after == pytest.approx(float(cosine(5)))
+
+
+@pytest.mark.parametrize("total", [184, 378, 1001])
+def test_a_onecycle_whose_peak_falls_between_two_steps_keeps_its_max_lr(total):
+    """pct_start * total is not an integer here: the peak lies between two steps, and sampling whole steps
+    alone would put the base rate a hair below max_lr and warn that no group starts at it."""
+    assert peak_rate(onecycle(0.003, total=total)) == pytest.approx(0.003, rel=1e-9)
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.003, momentum=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ScheduleLR(opt, f"onecycle(0.003, total={total})", unit="step")

@@ -27,15 +27,20 @@ _PEAK_GRID = np.unique(np.concatenate([np.arange(0, 100_001, dtype=np.float64), 
 
 def peak_rate(schedule: Schedule) -> float:
     """A schedule's base rate: its supremum over t (every integer t up to 10^5, then a geometric grid to
-    10^9, which holds every jump and peak a training run reaches, and the left limits at its jumps up to 10^5: a
-    warm-up with ``prefix=False`` approaches its peak without reaching it); 0 for a schedule that never rises
+    10^9, which holds every jump and peak a training run reaches, the left limits at its jumps up to 10^5: a
+    warm-up with ``prefix=False`` approaches its peak without reaching it, and a fine grid within one step of
+    the best step, for a smooth peak between two steps); 0 for a schedule that never rises
     above 0."""
     values = np.asarray(schedule(_PEAK_GRID), dtype=np.float64)
     try:
         limits = np.asarray(schedule.events(0.0, float(_PEAK_GRID[100_000])).lr_before, dtype=np.float64)
     except UserError:  # more jumps than lrscope lists: the grid alone holds the peak of such a schedule
         limits = np.empty(0)
-    values = np.concatenate([values, limits])
+    # a smooth peak between two integer steps (1cycle's at pct_start * total): refine around the best step
+    finite = np.where(np.isfinite(values), values, -np.inf)
+    best = float(_PEAK_GRID[int(np.argmax(finite))]) if len(finite) else 0.0
+    around = np.linspace(max(best - 1.0, 0.0), best + 1.0, 2001)
+    values = np.concatenate([values, limits, np.asarray(schedule(around), dtype=np.float64)])
     values = values[np.isfinite(values)]
     if not len(values) or values.max() <= 0:
         return 0.0
