@@ -411,8 +411,10 @@ def test_to_json_schema():
     text = json.dumps(doc, allow_nan=False)  # divergence infinities become null
     back = json.loads(text)
     assert back["schema"] == "lrscope.finder/1"
-    assert set(back["suggestions"]) >= {"combined", "steepest", "midpoint", "valley", "minimum_over_10"}
-    assert back["suggestion"] == back["suggestions"]["combined"]
+    assert set(back["suggestions"]) >= {"turn_over_3", "combined", "steepest", "midpoint", "valley",
+                                        "minimum_over_10"}
+    assert back["rule"] == "turn_over_3" and back["suggestion"] == back["suggestions"]["turn_over_3"]
+    assert back["band"][0] < back["suggestion"] < back["band"][1]
     assert len(back["range"]) == 2 and back["range"][0] < back["range"][1]
     assert back["repeats"] == 2 and len(back["sweeps"]) == 2 and back["spread_decades"] >= 0
 

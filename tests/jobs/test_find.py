@@ -12,11 +12,14 @@ def test_find_cli_writes_json_and_png(cli, tmp_path):
     proc = cli("find", "--data", "digits", "--model", "mlp", "--num-iter", "30", "--start-lr", "1e-4",
                "--out", out)
     assert proc.returncode == 0, proc.stderr
-    assert "suggested lr" in proc.stdout and "range" in proc.stdout
+    assert "suggested lr" in proc.stdout and "range" in proc.stdout and "1cycle max_lr" in proc.stdout
+    assert "within 1% of the best validation loss expected at" in proc.stdout
     doc = json.loads((out / "finder.json").read_text())
     assert doc["schema"] == "lrscope.finder/1"
     low, high = doc["range"]
     assert 1e-4 <= low < high <= 10.0 and 1e-4 <= doc["suggestion"] <= 10.0
+    band_low, band_high = doc["band"]
+    assert band_low < doc["suggestion"] < band_high
     assert doc["config"]["model"] == "mlp"
     assert (out / "finder.png").read_bytes()[:4] == b"\x89PNG"
 

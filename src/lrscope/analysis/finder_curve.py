@@ -11,17 +11,30 @@ batch moves the answer by a decade.  Here, on the raw losses of one sweep, again
    regression") gives a smooth loss ``fit`` and its slope d loss / d log10 lr at every point, without the
    lag of an EMA.
 3. Only the part of the curve before the fit's minimum counts.  Rules read off it:
+   - ``turn_over_3`` (the suggestion): the *turn*, where the fit has done 80 % of its drop from the starting
+     level to its minimum (the last crossing before the minimum, log-interpolated), divided by 3;
    - ``steepest``: the most negative slope;
    - ``midpoint``: where the fit crosses halfway between its starting level and its minimum
      (log-interpolated);
+   - ``combined``: the geometric mean of ``steepest`` and ``midpoint`` (the suggestion until the regret bench);
    - ``valley`` (fastai's rule, on the fit): about halfway along the longest decreasing stretch;
    - ``minimum_over_10``: the lr at the fit's minimum divided by 10.
-4. The suggestion is ``combined`` = the geometric mean of ``steepest`` and ``midpoint``: the first is a
-   derivative (sharp but noisier), the second a level crossing (a zeroth-order statistic, much steadier);
-   both sit in the steep middle of the descent.
-5. ``range`` = (where 10 % of the drop is done, where 90 % is done): the lower and upper bounds for a
-   cyclical schedule (Smith 2017) and the upper bound is the peak for 1cycle (Smith & Topin 2018).
-6. ``interval``: a 90 % interval for the suggestion from a wild bootstrap of the fit's residuals (Rademacher
+4. Why turn / 3.  A finder is for training well, so its rule was chosen by regret, not steadiness:
+   ``bench/bench_finder_regret.py`` trains a grid of rates (3 tasks x SGD/AdamW x constant/1cycle x 3 seeds)
+   and trains again at each rule's suggestion.  Accuracy against the rate falls gently below the optimum and
+   off a cliff above it (the run diverges), so the rule that loses least sits safely below where the sweep's
+   loss stops falling.  The fit's minimum itself marks that as well as the turn does, but a flat-bottomed curve
+   lets it jump by half a decade between seeds; the 80 % crossing is a level crossing on the steep side and
+   stays put.  ``combined``, ``steepest`` and ``midpoint`` sit in the steep middle of the descent, which is
+   steady across seeds but too high for some runs and too low for others.  bench/RESULTS.md holds the table.
+5. ``range`` = (where 10 % of the drop is done, the turn / 1.5): the lower and upper bounds for a cyclical
+   schedule (Smith 2017); the upper bound is the peak for 1cycle (Smith & Topin 2018), which spends only a
+   moment there and anneals, so it may go twice as high as the constant rate (measured: 1cycle's regret was
+   lowest 0.1-0.3 decade below the turn).
+6. ``band``: where the rates within 1 % (relative) of the best validation loss are expected, around the
+   suggestion (``BAND``) and around 1cycle's peak (``PEAK_BAND``): edges that held 8 in 10 of the regret
+   bench's measured 1 %-bands whole, so the width says how far the rule can miss (about 2 decades).
+7. ``interval``: a 90 % interval for the suggestion from a wild bootstrap of the fit's residuals (Rademacher
    signs; Wu 1986), i.e. how far the curve's own noise could move it, so one sweep says something about its
    own reliability.
 
@@ -37,7 +50,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import UserError
 
-RULES = ("combined", "steepest", "midpoint", "valley", "minimum_over_10")
+RULES = ("turn_over_3", "steepest", "midpoint", "combined", "valley", "minimum_over_10")
+PRIMARY = "turn_over_3"  # the rule behind ``suggestion`` (see 4. above)
+TURN_DROP = 0.8  # the turn: where the fit has done this fraction of its drop
+CONSTANT_BELOW_TURN = float(np.log10(3.0))  # decades from the turn to the suggestion
+PEAK_BELOW_TURN = float(np.log10(1.5))  # decades from the turn to the range's top (1cycle's peak)
+# log10(band edge / rate) from bench/bench_finder_regret.py (bench/RESULTS.md): the narrowest percentile pair
+# (lower edge, upper edge) of the measured 1 %-bands that holds 80 % of them whole, over 18 (task, optimizer,
+# seed) cases per recipe, rounded outward
+BAND = (-1.05, 0.8)  # around the suggestion, for a constant rate
+PEAK_BAND = (-1.1, 1.0)  # around the range's top, for 1cycle's peak
 BOOTSTRAP = 40  # wild-bootstrap resamples behind ``interval``
 MIN_POINTS = 10  # finite points a curve needs before any rule is read off it
 
@@ -136,15 +158,18 @@ def rules(x: np.ndarray, fit: np.ndarray, slope: np.ndarray) -> tuple[dict[str, 
     top = _starting_level(fit, imin)
     low = float(fit[imin])
     steep = int(np.argmin(slope[: imin + 1]))
+    drop = top - low
+    turn = _crossing(x, fit, imin, top - TURN_DROP * drop)
     out = {
+        "turn_over_3": turn - CONSTANT_BELOW_TURN,
         "steepest": float(x[steep]),
         "midpoint": _crossing(x, fit, imin, top - 0.5 * (top - low)),
         "valley": float(x[_valley(fit, imin)]),
         "minimum_over_10": float(x[imin]) - 1.0,
     }
     out["combined"] = 0.5 * (out["steepest"] + out["midpoint"])
-    drop = top - low
-    bounds = (_crossing(x, fit, imin, top - 0.1 * drop), _crossing(x, fit, imin, top - 0.9 * drop))
+    peak = turn - PEAK_BELOW_TURN
+    bounds = (min(_crossing(x, fit, imin, top - 0.1 * drop), peak), peak)
     return {k: out[k] for k in RULES}, bounds
 
 
@@ -169,12 +194,12 @@ def _doubts(y: np.ndarray, fit: np.ndarray) -> tuple[list[str], bool]:
 
 
 def _bootstrap_interval(x, y, fit, f, s, resamples: int) -> tuple[float, float]:
-    """5-95 % of the combined rule over fits to fit + residual x random signs (own generator, seed 0)."""
+    """5-95 % of the suggestion's rule over fits to fit + residual x random signs (own generator, seed 0)."""
     rng = np.random.default_rng(0)  # never touches the global RNGs
     signs = rng.choice([-1.0, 1.0], size=(len(y), resamples))
     ys = fit[:, None] + (y - fit)[:, None] * signs
     fits, slopes = f @ ys, s @ ys
-    values = [rules(x, fits[:, b], slopes[:, b])[0]["combined"] for b in range(resamples)]
+    values = [rules(x, fits[:, b], slopes[:, b])[0][PRIMARY] for b in range(resamples)]
     lo, hi = np.percentile(values, [5, 95])
     return float(lo), float(hi)
 
@@ -183,7 +208,7 @@ def suggest(lrs, losses, *, bootstrap: int = BOOTSTRAP) -> dict[str, Any]:
     """Read the suggestions off one curve (see the module docstring).
 
     Returns a dict with ``fit``, ``slope`` (d loss / d log10 lr), ``suggestions`` (lr per rule), ``range``,
-    ``interval`` (90 % bootstrap interval of the combined suggestion), ``notes`` (why it may be unreliable)
+    ``interval`` (90 % bootstrap interval of the suggestion), ``notes`` (why it may be unreliable)
     and ``reliable``.
     """
     lrs = np.asarray(lrs, dtype=float)
@@ -199,7 +224,7 @@ def suggest(lrs, losses, *, bootstrap: int = BOOTSTRAP) -> dict[str, Any]:
     fit, slope = f @ y, s @ y
     found, bounds = rules(x, fit, slope)
     notes, reliable = _doubts(y, fit)
-    interval = (found["combined"], found["combined"])
+    interval = (found[PRIMARY], found[PRIMARY])
     if bootstrap > 0:
         interval = _bootstrap_interval(x, y, fit, f, s, bootstrap)
     full_fit = np.full(len(lrs), np.nan)
@@ -212,3 +237,13 @@ def suggest(lrs, losses, *, bootstrap: int = BOOTSTRAP) -> dict[str, Any]:
         "interval": (float(10.0 ** interval[0]), float(10.0 ** interval[1])),
         "notes": notes, "reliable": reliable,
     }
+
+
+def band(rate: float, edges: tuple[float, float] = BAND) -> tuple[float, float]:
+    """(rate * 10**edges[0], rate * 10**edges[1]): where the rates within 1 % of the best validation loss are
+    expected, for a suggestion (``BAND``) or a 1cycle peak (``PEAK_BAND``).
+
+    >>> [round(v, 6) for v in band(0.1, (-1.0, 0.5))]
+    [0.01, 0.316228]
+    """
+    return float(rate * 10.0 ** edges[0]), float(rate * 10.0 ** edges[1])

@@ -1,7 +1,9 @@
 """What an LR range test found: one :class:`Sweep` per repeat, and the :class:`FinderResult` that combines them.
 
 With several repeats every rule is combined as the median in log space; ``spread`` is log10(max/min) of the
-per-repeat suggestions, in decades.  The JSON document is ``lrscope.finder/1``.
+per-repeat suggestions, in decades.  ``band`` and ``peak_band`` say where the rates within 1 % of the best
+validation loss are expected, around the suggestion and around 1cycle's peak (the range's top), from the
+regret bench (:func:`lrscope.analysis.finder_curve.band`).  The JSON document is ``lrscope.finder/1``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .finder_curve import RULES
+from .finder_curve import BAND, PEAK_BAND, PRIMARY, RULES, band
 
 SCHEMA = "lrscope.finder/1"
 
@@ -67,6 +69,8 @@ class FinderResult:
     notes: list[str] = field(default_factory=list)
     reliable: bool = True
     seconds: float = 0.0
+    band: tuple[float, float] = (math.nan, math.nan)
+    peak_band: tuple[float, float] = (math.nan, math.nan)
 
     @property
     def repeats(self) -> int:
@@ -80,6 +84,9 @@ class FinderResult:
             "range": [float(self.range[0]), float(self.range[1])],
             "spread_decades": None if self.spread is None else float(self.spread),
             "interval": [float(self.interval[0]), float(self.interval[1])],
+            "band": _finite_list(self.band),
+            "peak_band": _finite_list(self.peak_band),
+            "rule": PRIMARY,
             "reliable": bool(self.reliable),
             "repeats": self.repeats,
             "settings": dict(self.settings),
@@ -118,8 +125,13 @@ class FinderResult:
         return out
 
     def summary(self) -> str:
+        """Two lines: the constant rate with its band, then 1cycle's peak and the cyclical range, the spread
+        and the noise interval."""
         low, high = self.range
-        text = f"suggested lr {self.suggestion:.3g}; range {low:.3g} .. {high:.3g}"
+        text = f"suggested lr {self.suggestion:.3g} (constant rate"
+        if all(math.isfinite(v) for v in self.band):
+            text += f"; within 1% of the best validation loss expected at {self.band[0]:.3g} .. {self.band[1]:.3g}"
+        text += f")\n1cycle max_lr {high:.3g}; cyclical range {low:.3g} .. {high:.3g}"
         if self.spread is not None:
             text += f"; spread over {self.repeats} repeats {self.spread:.2f} decades"
         low, high = self.interval
@@ -139,8 +151,8 @@ def combine_sweeps(sweeps: list[Sweep], notes: list[str], seconds: float, settin
     suggestions = {rule: _log_median([s.suggestions[rule] for s in sweeps]) for rule in RULES}
     low = _log_median([s.range[0] for s in sweeps])
     high = _log_median([s.range[1] for s in sweeps])
-    combined = [s.suggestions["combined"] for s in sweeps]
-    spread = float(np.log10(max(combined) / min(combined))) if len(sweeps) > 1 else None
+    primary = [s.suggestions[PRIMARY] for s in sweeps]
+    spread = float(np.log10(max(primary) / min(primary))) if len(sweeps) > 1 else None
     interval = (_log_median([s.interval[0] for s in sweeps]), _log_median([s.interval[1] for s in sweeps]))
     reliable = sum(s.reliable for s in sweeps) * 2 > len(sweeps)
     stopped = [s.stopped for s in sweeps]
@@ -153,7 +165,7 @@ def combine_sweeps(sweeps: list[Sweep], notes: list[str], seconds: float, settin
         lrs=first.lrs,
         losses=first.losses,
         smoothed=first.smoothed,
-        suggestion=suggestions["combined"],
+        suggestion=suggestions[PRIMARY],
         suggestions=suggestions,
         range=(low, high),
         spread=spread,
@@ -163,4 +175,6 @@ def combine_sweeps(sweeps: list[Sweep], notes: list[str], seconds: float, settin
         notes=notes,
         reliable=reliable,
         seconds=seconds,
+        band=band(suggestions[PRIMARY], BAND),
+        peak_band=band(high, PEAK_BAND),
     )

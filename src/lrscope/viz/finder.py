@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.finder_curve import PRIMARY
 from .palette import INCREASE, RAW_ALPHA, SUGGESTION, TRAIN, place_legend
 from .save import save_figure
 from .ticks import plain_number, readable_log_ticks
 
-OTHER_RULES = "#8c8c8c"  # every rule but the combined suggestion: thin grey, one legend entry for all
+OTHER_RULES = "#8c8c8c"  # every rule but the suggestion's: thin grey, one legend entry for all
 SLOPE = "#9467bd"
 
 
@@ -65,16 +66,19 @@ def plot_finder(result: Any, ax=None):
     ax.axvspan(low, high, color=INCREASE, alpha=0.08, label=f"range {_two(low)} .. {_two(high)}")
     others = []
     for name, value in doc["suggestions"].items():
-        if name == "combined":
+        if name == PRIMARY:
             continue
         ax.axvline(value, color=OTHER_RULES, ls=":", lw=0.9)
         others.append(f"{name.replace('_', ' ')} {_two(value)}")
     if others:  # one entry for every other rule, its values in the label
         ax.plot([], [], color=OTHER_RULES, ls=":", lw=0.9, label="other rules:\n" + "\n".join(others))
-    combined = doc["suggestions"].get("combined", doc.get("suggestion"))
-    if combined is not None:
-        ax.axvline(combined, color=SUGGESTION, lw=2.0,
-                   label=f"suggestion {_two(combined)}")
+    suggestion = doc.get("suggestion", doc["suggestions"].get(PRIMARY))
+    if suggestion is not None:
+        ax.axvline(suggestion, color=SUGGESTION, lw=2.0, label=f"suggestion {_two(suggestion)}")
+    band = doc.get("band") or [None, None]
+    if None not in band:  # drawn as a bar along the bottom, so it never hides the curve or the range
+        ax.axvspan(band[0], band[1], ymin=0.0, ymax=0.04, color=SUGGESTION, alpha=0.5, lw=0,
+                   label=f"within 1% of the best val loss\nexpected at {_two(band[0])} .. {_two(band[1])}")
     ax2 = ax.twinx()
     ax2.plot(_arr(sweeps[0]["lrs"]), _arr(sweeps[0]["slope"]), color=SLOPE, lw=0.9, alpha=0.7,
              label="slope d loss / d log10 lr")
