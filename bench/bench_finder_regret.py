@@ -1,0 +1,564 @@
+"""The LR finder judged by what it is for: regret of training at each rule's suggestion against a grid search.
+
+Run (the project's own environment is enough; every rule is applied to the same recorded curves):
+
+    .venv/bin/python bench/bench_finder_regret.py            # train what the cache lacks, print the tables
+    .venv/bin/python bench/bench_finder_regret.py --jobs 2   # two worker processes (one torch thread each)
+    .venv/bin/python bench/bench_finder_regret.py --cached   # tables from the cache only; never trains
+
+Tasks (all generated or bundled, nothing downloaded; each small enough for a CPU):
+
+- ``digits-cnn``: scikit-learn's 8x8 digits (1437 train / 360 val), lrscope's reference ``cnn``, batch 64;
+- ``synthetic-mlp``: lrscope's Gaussian clusters (8000 / 2000, 32 dims, 10 classes), its ``mlp``, batch 128;
+- ``shapes-bncnn``: a generated 16x16 image task (10 random smooth textures, shifted, rescaled and noised;
+  4000 / 2000) and a three-layer conv net with BatchNorm, batch 128.
+
+Recipes: {SGD momentum 0.9 + weight decay 5e-4, AdamW weight decay 0.05} x {constant rate, 1cycle}
+(lrscope's ``onecycle(max_lr, total)``: 30 % cosine rise from max_lr/25, cosine fall to max_lr/2.5e5, momentum
+or beta1 cycled 0.95 -> 0.85 -> 0.95), a fixed number of epochs per task.
+
+Grid: peak rates ``centre * sqrt(3)**k``, at least 9 values, widened until the seed-mean best accuracy lies
+two points inside the grid; seeds 0, 1, 2 (model init and data order), the same seeds for the finder sweeps
+and the trainings at the suggestions (paired).
+
+Finder: one sweep per (task, optimizer, seed) with lrscope.find_lr, 1e-7 .. 10 over 100 steps, recorded with
+a loose divergence stop (100x); each rule then reads the curve its own tool would have recorded, cut at that
+tool's divergence stop:
+
+- lrscope: ``suggest`` on the curve cut where the debiased EMA (0.98) passes 4x its best (find_lr's default);
+  the suggestion for the constant recipe, the range's upper bound (what ``auto`` fills in) for 1cycle's max_lr;
+- lrscope before: the rule lrscope used before this bench (``combined``, the geometric mean of the steepest
+  slope and the midpoint crossing, and the range's top where 90 % of the drop is done);
+- torch-lr-finder: EMA 0.05 without bias correction, stop at 5x best, ``argmin(np.gradient(loss[10:-5]))``;
+- Lightning: debiased EMA 0.98, stop at 4x, ``argmin(gradient(loss[10:-1], lr))`` (against linear lr);
+- fastai: debiased EMA 0.98, stop at 4x, skip 10 first / 5 last points; valley, steep, minimum/10, slide.
+
+Regret (per task and recipe): the grid's best seed-mean validation accuracy minus the seed-mean accuracy of the
+trainings at the rule's per-seed suggestions (points); loss regret likewise, relative to the best seed-mean
+validation loss.  "Within 2x": the suggestion lies within a factor 2 of the grid optimum (the vertex of a
+parabola through the best seed-mean accuracy and its two neighbours, in log lr).  A training whose loss is not
+finite counts at chance accuracy and at ln(classes) loss.
+
+The 1 %-band: on the seed-mean validation loss against log lr (linearly interpolated), the rates whose loss
+is within 1 % (relative) of the best; its edges are printed in decades around the loss optimum.
+
+Results are cached in bench/results/finder-regret/ (sweeps.json, trainings.jsonl): a rerun trains only what is
+missing, so a changed rule costs only the trainings at its new suggestions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / "results" / "finder-regret"
+SEEDS = (0, 1, 2)
+SQRT3 = math.sqrt(3.0)
+SWEEP = dict(start_lr=1e-7, end_lr=10.0, num_iter=100)
+
+
+# ---------------------------------------------------------------- tasks and recipes
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    batch: int
+    epochs: int
+    centre: dict  # optimizer -> the grid's starting centre
+
+
+TASKS = {
+    "digits-cnn": Task("digits-cnn", 64, 8, {"sgd": 0.1, "adamw": 3e-3}),
+    "synthetic-mlp": Task("synthetic-mlp", 128, 6, {"sgd": 0.1, "adamw": 3e-3}),
+    "shapes-bncnn": Task("shapes-bncnn", 128, 6, {"sgd": 0.3, "adamw": 3e-3}),
+}
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("constant", "1cycle")
+RECIPES = [(o, s) for o in OPTIMIZERS for s in SCHEDULES]
+
+
+def _shapes(seed: int = 7, n_train: int = 4000, n_val: int = 2000, size: int = 16, classes: int = 10):
+    """10 classes of random smooth textures; a sample is its class's texture circularly shifted by up to 4
+    pixels each way, scaled by a contrast in [0.4, 1.2] and buried in unit Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    raw = rng.standard_normal((classes, size, size))
+    k = np.exp(-0.5 * (np.arange(-3, 4) / 1.2) ** 2)
+    k /= k.sum()
+    for axis in (1, 2):  # separable Gaussian blur, circular
+        raw = sum(w * np.roll(raw, s, axis=axis) for s, w in zip(range(-3, 4), k, strict=True))
+    templates = raw / raw.std(axis=(1, 2), keepdims=True)
+    n = n_train + n_val
+    y = rng.integers(0, classes, n)
+    shifts = rng.integers(-4, 5, (n, 2))
+    contrast = rng.uniform(0.4, 1.2, n)
+    x = np.empty((n, 1, size, size), np.float32)
+    for i in range(n):
+        x[i, 0] = contrast[i] * np.roll(templates[y[i]], tuple(shifts[i]), axis=(0, 1))
+    x += rng.standard_normal(x.shape).astype(np.float32)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def load_task(name: str):
+    """(train_x, train_y, val_x, val_y, classes) as torch tensors, standardised on the training split."""
+    import torch
+
+    from lrscope.train.data import load_data, make_bundle
+
+    if name == "digits-cnn":
+        b = load_data("digits")
+    elif name == "synthetic-mlp":
+        b = load_data("synthetic:n=10000,dim=32,classes=10,sep=2.0")
+    else:
+        x, y, xv, yv = _shapes()
+        b = make_bundle(x, y, xv, yv, name="shapes")
+    return (b.train_x.float(), b.train_y.long(), b.val_x.float(), b.val_y.long(), int(b.num_classes),
+            tuple(b.input_shape), torch)
+
+
+def make_model(name: str, shape, classes: int):
+    import torch.nn as nn
+
+    from lrscope.train.models import build_model
+
+    if name == "digits-cnn":
+        return build_model("cnn", shape, classes)
+    if name == "synthetic-mlp":
+        return build_model("mlp", shape, classes)
+    return nn.Sequential(
+        nn.Conv2d(shape[0], 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, classes))
+
+
+def make_optimizer(opt: str, params, lr: float):
+    import torch
+
+    if opt == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
+
+
+_DATA: dict = {}
+
+
+def _data(name):
+    if name not in _DATA:
+        _DATA[name] = load_task(name)
+    return _DATA[name]
+
+
+def _fresh(task: str, opt: str, seed: int, lr: float):
+    x, y, xv, yv, classes, shape, torch = _data(task)
+    torch.manual_seed(seed)
+    model = make_model(task, shape, classes)
+    return model, make_optimizer(opt, model.parameters(), lr), torch
+
+
+def train_one(job: tuple) -> dict:
+    """Train one (task, optimizer, schedule, seed, peak lr); the validation accuracy and loss at the end."""
+    task, opt, sched, seed, lr = job
+    import torch.nn.functional as F
+
+    import lrscope
+
+    x, y, xv, yv, classes, _, torch = _data(task)
+    torch.set_num_threads(1)
+    spec = TASKS[task]
+    model, optimizer, torch = _fresh(task, opt, seed, lr)
+    steps = spec.epochs * math.ceil(len(y) / spec.batch)
+    scheduler = lrscope.ScheduleLR(optimizer, f"onecycle({lr!r}, total={steps})", unit="step") \
+        if sched == "1cycle" else None
+    g = torch.Generator().manual_seed(1000 + seed)
+    t0 = time.perf_counter()
+    finite = True
+    for _ in range(spec.epochs):
+        model.train()
+        order = torch.randperm(len(y), generator=g)
+        for i in range(0, len(y), spec.batch):
+            idx = order[i:i + spec.batch]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            if not torch.isfinite(loss):
+                finite = False
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        if not finite:
+            break
+    model.eval()
+    with torch.no_grad():
+        logits = model(xv)
+        val_loss = float(F.cross_entropy(logits, yv))
+        acc = float((logits.argmax(1) == yv).float().mean())
+    if not finite or not math.isfinite(val_loss):
+        val_loss, acc = math.log(classes), 1.0 / classes
+    return dict(key=key(*job), task=task, opt=opt, sched=sched, seed=seed, lr=lr, acc=100 * acc,
+                loss=val_loss, finite=finite, seconds=round(time.perf_counter() - t0, 3))
+
+
+def sweep_one(job: tuple) -> dict:
+    """The finder's raw curve for (task, optimizer, seed), recorded with a loose divergence stop."""
+    task, opt, seed = job
+    import torch.nn as nn
+
+    import lrscope
+
+    x, y, _, _, _, _, torch = _data(task)
+    torch.set_num_threads(1)
+    model, optimizer, torch = _fresh(task, opt, seed, 1e-7)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=TASKS[task].batch,
+                                         shuffle=True, generator=torch.Generator().manual_seed(seed))
+    r = lrscope.find_lr(model, optimizer, nn.CrossEntropyLoss(), loader, diverge=100.0, seed=seed, **SWEEP)
+    return dict(key=f"{task}|{opt}|{seed}", lrs=[float(v) for v in r.lrs],
+                losses=[float(v) if math.isfinite(v) else None for v in r.losses])
+
+
+def key(task, opt, sched, seed, lr) -> str:
+    return f"{task}|{opt}|{sched}|{seed}|{float(lr):.6g}"
+
+
+# ---------------------------------------------------------------- the rules, each on its own tool's curve
+
+
+def cut_at_divergence(losses: np.ndarray, beta: float, factor: float, debias: bool) -> int:
+    """How many points a tool records before its divergence stop (the stopping point included)."""
+    m, best = 0.0, math.inf
+    for i, value in enumerate(losses):
+        if not math.isfinite(value):
+            return i + 1
+        if debias:
+            m = beta * m + (1 - beta) * value
+            smooth = m / (1 - beta ** (i + 1))
+        else:
+            m = value if i == 0 else (1 - beta) * value + beta * m
+            smooth = m
+        best = min(best, smooth)
+        if smooth > factor * best:
+            return i + 1
+    return len(losses)
+
+
+def ema(losses, beta, debias=True):
+    out, m = [], 0.0
+    for i, value in enumerate(losses):
+        if debias:
+            m = beta * m + (1 - beta) * value
+            out.append(m / (1 - beta ** (i + 1)))
+        else:
+            m = value if i == 0 else (1 - beta) * value + beta * m
+            out.append(m)
+    return np.array(out)
+
+
+def tlf_rule(lrs, raw):
+    n = cut_at_divergence(raw, 0.95, 5.0, debias=False)
+    lr, loss = lrs[:n], ema(raw[:n], 0.95, debias=False)
+    lr, loss = lr[10:-5], loss[10:-5]
+    return float(lr[int(np.argmin(np.gradient(loss)))])
+
+
+def lightning_rule(lrs, raw):
+    n = cut_at_divergence(raw, 0.98, 4.0, debias=True)
+    lr, loss = lrs[:n][10:-1], ema(raw[:n], 0.98)[10:-1]
+    keep = np.isfinite(loss)
+    lr, loss = lr[keep], loss[keep]
+    return float(lr[int(np.argmin(np.gradient(loss, lr)))])
+
+
+def fastai_rules(lrs, raw):
+    sys.path.insert(0, str(HERE))
+    from bench_finder import FASTAI, fastai_curve
+
+    n = cut_at_divergence(raw, 0.98, 4.0, debias=True)
+    curve = fastai_curve(lrs[:n], raw[:n])
+    return {f"fastai {name}": float(fn(*curve)) for name, fn in FASTAI.items()}
+
+
+def lrscope_result(lrs, raw):
+    from lrscope.analysis.finder_curve import suggest
+
+    n = cut_at_divergence(raw, 0.98, 4.0, debias=True)
+    return suggest(lrs[:n], raw[:n])
+
+
+def rule_values(curve: dict) -> dict:
+    """Every rule's (constant-recipe rate, 1cycle max_lr) for one recorded curve."""
+    lrs = np.array(curve["lrs"], float)
+    raw = np.array([np.nan if v is None else v for v in curve["losses"]], float)
+    ours = lrscope_result(lrs, raw)
+    one = {"lrscope": None}
+    one["torch-lr-finder"] = tlf_rule(lrs, raw)
+    one["lightning"] = lightning_rule(lrs, raw)
+    one.update(fastai_rules(lrs, raw))
+    out = {name: (v, v) for name, v in one.items() if v is not None}
+    from lrscope.analysis.finder_curve import PRIMARY
+
+    out["lrscope"] = (ours["suggestions"][PRIMARY], ours["range"][1])
+    out["lrscope before"] = (ours["suggestions"]["combined"], ninety_percent_crossing(lrs, raw))
+    return out
+
+
+def ninety_percent_crossing(lrs, raw):
+    """The range's top before this bench: where the fit has done 90 % of its drop."""
+    from lrscope.analysis import finder_curve as fc
+
+    n = cut_at_divergence(raw, 0.98, 4.0, debias=True)
+    ok = np.isfinite(raw[:n])
+    x, y = np.log10(lrs[:n][ok]), fc.robust_clip(raw[:n][ok])
+    f, _ = fc.local_quadratic(x, fc.bandwidth(x))
+    fit = f @ y
+    imin = int(np.argmin(fit))
+    top = fc._starting_level(fit, imin)
+    return float(10 ** fc._crossing(x, fit, imin, top - 0.9 * (top - fit[imin])))
+
+
+RULE_NAMES = ("lrscope", "lrscope before", "torch-lr-finder", "lightning", "fastai valley", "fastai steep",
+              "fastai minimum", "fastai slide")
+
+
+# ---------------------------------------------------------------- cache
+
+
+def load_cache():
+    sweeps = json.loads((CACHE / "sweeps.json").read_text()) if (CACHE / "sweeps.json").exists() else {}
+    trainings = {}
+    path = CACHE / "trainings.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                trainings[row["key"]] = row
+    return sweeps, trainings
+
+
+def run_jobs(fn, jobs, workers, on_result):
+    if not jobs:
+        return
+    if workers <= 1:
+        for job in jobs:
+            on_result(fn(job))
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        for row in pool.map(fn, jobs, chunksize=1):
+            on_result(row)
+
+
+def ensure_sweeps(sweeps, workers, cached):
+    jobs = [(t, o, s) for t in TASKS for o in OPTIMIZERS for s in SEEDS if f"{t}|{o}|{s}" not in sweeps]
+    if jobs and cached:
+        raise SystemExit(f"--cached: {len(jobs)} sweeps are missing from {CACHE}")
+
+    def keep(row):
+        sweeps[row.pop("key")] = row
+        (CACHE / "sweeps.json").write_text(json.dumps(sweeps))
+        print(f"  sweep {len(sweeps)}", flush=True)
+
+    run_jobs(sweep_one, jobs, workers, keep)
+
+
+def ensure_trainings(jobs, trainings, workers, cached, what):
+    missing = sorted({j for j in jobs if key(*j) not in trainings})
+    if not missing:
+        return
+    if cached:
+        raise SystemExit(f"--cached: {len(missing)} trainings ({what}) are missing from {CACHE}")
+    print(f"training {len(missing)} runs ({what})", flush=True)
+    t0 = time.perf_counter()
+    done = [0]
+    with open(CACHE / "trainings.jsonl", "a") as f:
+        def keep(row):
+            trainings[row["key"]] = row
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            done[0] += 1
+            if done[0] % 20 == 0 or done[0] == len(missing):
+                print(f"  {done[0]}/{len(missing)} ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+        run_jobs(train_one, missing, workers, keep)
+
+
+# ---------------------------------------------------------------- the grid
+
+
+def grid_rates(centre, lo, hi):
+    return [centre * SQRT3**k for k in range(lo, hi + 1)]
+
+
+def seed_mean(trainings, task, opt, sched, lr, what):
+    return float(np.mean([trainings[key(task, opt, sched, s, lr)][what] for s in SEEDS]))
+
+
+def settle_grid(trainings, workers, cached):
+    """Per (task, recipe): the grid's k range, widened until the best seed-mean accuracy is 2 points inside."""
+    bounds = {}
+    pending = {(t, o, s): [-4, 4] for t in TASKS for o, s in RECIPES}
+    while pending:
+        jobs = [(t, o, s, seed, lr) for (t, o, s), (lo, hi) in pending.items()
+                for lr in grid_rates(TASKS[t].centre[o], lo, hi) for seed in SEEDS]
+        ensure_trainings(jobs, trainings, workers, cached, "grid")
+        nxt = {}
+        for (t, o, s), (lo, hi) in pending.items():
+            rates = grid_rates(TASKS[t].centre[o], lo, hi)
+            acc = [seed_mean(trainings, t, o, s, lr, "acc") for lr in rates]
+            best = int(np.argmax(acc))
+            new = [lo - (best < 2), hi + (best > len(rates) - 3)]
+            if new != [lo, hi] and hi - lo < 18:
+                nxt[(t, o, s)] = new
+            else:
+                bounds[(t, o, s)] = (lo, hi)
+        pending = nxt
+    return bounds
+
+
+def optimum(rates, acc) -> float:
+    """The vertex of the parabola through the best point and its neighbours (log lr), clipped to them."""
+    i = int(np.argmax(acc))
+    if i == 0 or i == len(rates) - 1:
+        return float(rates[i])
+    x = np.log10(rates[i - 1:i + 2])
+    a, b, _ = np.polyfit(x, acc[i - 1:i + 2], 2)
+    if a >= 0:
+        return float(rates[i])
+    return float(10 ** np.clip(-b / (2 * a), x[0], x[2]))
+
+
+def loss_band(rates, loss, rel=0.01):
+    """(low, high) rates whose seed-mean validation loss is within ``rel`` of the best (log-linear interp.)."""
+    x = np.log10(rates)
+    fine = np.linspace(x[0], x[-1], 2000)
+    curve = np.interp(fine, x, loss)
+    i = int(np.argmin(curve))
+    limit = curve[i] * (1 + rel)
+    lo = hi = i
+    while lo > 0 and curve[lo - 1] <= limit:
+        lo -= 1
+    while hi < len(fine) - 1 and curve[hi + 1] <= limit:
+        hi += 1
+    return 10 ** fine[lo], 10 ** fine[i], 10 ** fine[hi]
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--cached", action="store_true", help="print from the cache; train nothing")
+    parser.add_argument("--json", type=Path, help="also write the summary here")
+    args = parser.parse_args(argv)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    sweeps, trainings = load_cache()
+    ensure_sweeps(sweeps, args.jobs, args.cached)
+    bounds = settle_grid(trainings, args.jobs, args.cached)
+
+    values = {k: rule_values(v) for k, v in sweeps.items()}
+    jobs = []
+    for t in TASKS:
+        for o, s in RECIPES:
+            for seed in SEEDS:
+                for rule in RULE_NAMES:
+                    const, peak = values[f"{t}|{o}|{seed}"][rule]
+                    jobs.append((t, o, s, seed, float(f"{const if s == 'constant' else peak:.6g}")))
+    ensure_trainings(jobs, trainings, args.jobs, args.cached, "suggestions")
+
+    summary = report(trainings, bounds, values)
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1))
+
+
+def report(trainings, bounds, values):
+    rows, cases, bands = {}, {r: [] for r in RULE_NAMES}, []
+    edges = {s: [] for s in SCHEDULES}  # log10(1 %-band edge / lrscope's rate), per seed
+    print("\n## Grids (seed-mean validation accuracy, %)\n")
+    for t in TASKS:
+        for o, s in RECIPES:
+            lo, hi = bounds[(t, o, s)]
+            rates = grid_rates(TASKS[t].centre[o], lo, hi)
+            acc = np.array([seed_mean(trainings, t, o, s, lr, "acc") for lr in rates])
+            loss = np.array([seed_mean(trainings, t, o, s, lr, "loss") for lr in rates])
+            best_acc, best_loss = float(acc.max()), float(loss.min())
+            opt_rate = optimum(rates, acc)
+            blo, bmid, bhi = loss_band(rates, loss)
+            bands.append(dict(task=t, opt=o, sched=s, low=blo, at=bmid, high=bhi, acc_optimum=opt_rate))
+            print(f"{t} {o} {s}: " + " ".join(f"{lr:.3g}:{a:.1f}" for lr, a in zip(rates, acc, strict=True)))
+            print(f"    best acc {best_acc:.2f} at ~{opt_rate:.3g}; best loss {best_loss:.4f}; 1% loss band "
+                  f"{blo:.3g} .. {bhi:.3g} (-{np.log10(bmid / blo):.2f} / +{np.log10(bhi / bmid):.2f} decades "
+                  f"around {bmid:.3g})")
+            for seed in SEEDS:
+                const, peak = values[f"{t}|{o}|{seed}"]["lrscope"]
+                rate = const if s == "constant" else peak
+                edges[s].append((math.log10(blo / rate), math.log10(bhi / rate)))
+            for rule in RULE_NAMES:
+                accs, losses, within = [], [], []
+                for seed in SEEDS:
+                    const, peak = values[f"{t}|{o}|{seed}"][rule]
+                    lr = float(f"{const if s == 'constant' else peak:.6g}")
+                    row = trainings[key(t, o, s, seed, lr)]
+                    accs.append(row["acc"])
+                    losses.append(row["loss"])
+                    ok = abs(math.log10(lr / opt_rate)) <= math.log10(2)
+                    within.append(ok)
+                    cases[rule].append(ok)
+                rows[(t, o, s, rule)] = dict(regret=best_acc - float(np.mean(accs)),
+                                             loss_regret=100 * (float(np.mean(losses)) / best_loss - 1),
+                                             within=int(sum(within)))
+    print("\n## Regret: grid-best seed-mean accuracy minus the accuracy at the rule's suggestion (points);"
+          " in brackets, how many of 3 seeds lie within 2x of the grid optimum\n")
+    header = "| task | optimizer | schedule | " + " | ".join(RULE_NAMES) + " |"
+    print(header)
+    print("|" + "---|" * (3 + len(RULE_NAMES)))
+    for t in TASKS:
+        for o, s in RECIPES:
+            cells = [f"{rows[(t, o, s, r)]['regret']:.2f} ({rows[(t, o, s, r)]['within']})" for r in RULE_NAMES]
+            print(f"| {t} | {o} | {s} | " + " | ".join(cells) + " |")
+    mean = {r: float(np.mean([v["regret"] for (_, _, _, rr), v in rows.items() if rr == r])) for r in RULE_NAMES}
+    worst = {r: float(np.max([v["regret"] for (_, _, _, rr), v in rows.items() if rr == r])) for r in RULE_NAMES}
+    lmean = {r: float(np.mean([v["loss_regret"] for (_, _, _, rr), v in rows.items() if rr == r]))
+             for r in RULE_NAMES}
+    share = {r: float(np.mean(cases[r])) for r in RULE_NAMES}
+    print("| **mean regret (points)** | | | " + " | ".join(f"**{mean[r]:.2f}**" for r in RULE_NAMES) + " |")
+    print("| worst regret (points) | | | " + " | ".join(f"{worst[r]:.2f}" for r in RULE_NAMES) + " |")
+    print("| mean loss regret (%) | | | " + " | ".join(f"{lmean[r]:.1f}" for r in RULE_NAMES) + " |")
+    print("| within 2x of optimum | | | " + " | ".join(f"{share[r]:.0%}" for r in RULE_NAMES) + " |")
+    widths_lo = [np.log10(b["at"] / b["low"]) for b in bands]
+    widths_hi = [np.log10(b["high"] / b["at"]) for b in bands]
+    print(f"\n1% loss band around the loss optimum, decades: below median {np.median(widths_lo):.2f} "
+          f"(min {min(widths_lo):.2f}), above median {np.median(widths_hi):.2f} (min {min(widths_hi):.2f})")
+    from lrscope.analysis.finder_curve import BAND, PEAK_BAND
+
+    for sched, now in (("constant", BAND), ("1cycle", PEAK_BAND)):
+        lo = np.array([e[0] for e in edges[sched]])
+        hi = np.array([e[1] for e in edges[sched]])
+        inside = np.mean((lo >= now[0]) & (hi <= now[1]))
+        for q in range(10, -1, -1):  # the narrowest (P_q, P_100-q) pair that holds 80 % of the bands whole
+            pair = (np.percentile(lo, q), np.percentile(hi, 100 - q))
+            if np.mean((lo >= pair[0]) & (hi <= pair[1])) >= 0.8:
+                break
+        print(f"1% band around lrscope's {'suggestion' if sched == 'constant' else '1cycle peak'}, log10(edge/rate): "
+              f"lower edge 10th percentile {np.percentile(lo, 10):+.2f}, upper edge 90th percentile "
+              f"{np.percentile(hi, 90):+.2f}; the finder's band {now[0]:+.2f} .. {now[1]:+.2f} holds the whole "
+              f"1% band in {inside:.0%} of {len(lo)} cases")
+        print(f"  edges holding 80 % of the cases whole: P{q} {pair[0]:+.2f}, P{100 - q} {pair[1]:+.2f}")
+
+    ours_ok = worst["lrscope"] <= 0.5 and mean["lrscope"] <= min(mean.values()) + 1e-12 and share["lrscope"] >= 0.8
+    print(f"\ngoal (lrscope worst regret <= 0.5, smallest mean, within 2x >= 80 %): {'met' if ours_ok else 'NOT met'}")
+    return dict(rows={"|".join(k): v for k, v in rows.items()}, mean=mean, worst=worst, loss_mean=lmean,
+                within=share, bands=bands)
+
+
+if __name__ == "__main__":
+    main()

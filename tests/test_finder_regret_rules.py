@@ -1,0 +1,71 @@
+"""The anchor tools' rules as bench/bench_finder_regret.py reimplements them, on fixed curves (no training)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrscope.analysis.finder_curve import sweep_lrs
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_finder_regret.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_finder_regret", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return sys.modules[spec.name]
+
+
+def curve(noise=0.0, seed=0):
+    lrs = sweep_lrs(1e-7, 10, 100)
+    x = np.log10(lrs)
+    clean = 2.3 - 1.2 / (1 + np.exp(-(x + 2.0) * 3)) + np.where(x > -0.5, 4.0 * (x + 0.5) ** 2, 0.0)
+    return lrs, clean + np.random.default_rng(seed).normal(0, noise, len(x))
+
+
+def test_each_tool_stops_where_its_own_smoothing_passes_its_threshold(bench):
+    losses = np.array([1.0] * 20 + [1.0 + 0.5 * k for k in range(1, 40)])
+    n4 = bench.cut_at_divergence(losses, 0.98, 4.0, debias=True)
+    n5 = bench.cut_at_divergence(losses, 0.95, 5.0, debias=False)
+    smooth = bench.ema(losses[:n4], 0.98)
+    assert smooth[-1] > 4.0 * smooth.min() and np.all(smooth[:-1] <= 4.0 * smooth.min())
+    assert bench.ema(losses[:n5], 0.95, debias=False)[-1] > 5.0
+    assert bench.cut_at_divergence(np.array([1.0, 1.0, math.nan, 1.0]), 0.98, 4.0, debias=True) == 3
+
+
+def test_torch_lr_finder_and_fastai_steep_pick_the_steepest_descent_of_a_clean_curve(bench):
+    lrs, losses = curve()
+    tlf = bench.tlf_rule(lrs, losses)
+    fastai = bench.fastai_rules(lrs, losses)
+    # the clean descent is steepest at 10**-2 in log lr; EMA lag pushes both rules to the right of it
+    assert -2.2 < np.log10(tlf) < -0.5
+    assert -2.2 < np.log10(fastai["fastai steep"]) < -0.5
+    # minimum / 10 is read on the lagging EMA, whose minimum lies past the clean curve's (10**-0.5)
+    n = bench.cut_at_divergence(losses, 0.98, 4.0, debias=True)
+    smooth = bench.ema(losses[:n], 0.98)[10:n - 5]
+    assert fastai["fastai minimum"] == pytest.approx(lrs[10:n - 5][int(np.argmin(smooth))] / 10)
+    assert np.log10(fastai["fastai minimum"] * 10) > -0.5
+
+
+def test_lightnings_gradient_against_linear_lr_lands_at_the_start_on_a_noisy_curve(bench):
+    """Lightning >= 2.5.3 differentiates against linear lr: on the flat noisy start the lr steps are tiny, so
+    noise divided by them dominates (Lightning#21141)."""
+    lrs, losses = curve(noise=0.01)
+    assert bench.lightning_rule(lrs, losses) < 1e-5
+
+
+def test_lrscope_in_the_bench_is_the_packages_rule(bench):
+    from lrscope.analysis.finder_curve import PRIMARY, suggest
+
+    lrs, losses = curve(noise=0.01)
+    values = bench.rule_values({"lrs": list(lrs), "losses": list(losses)})
+    found = suggest(lrs, losses)
+    assert values["lrscope"] == pytest.approx((found["suggestions"][PRIMARY], found["range"][1]))
