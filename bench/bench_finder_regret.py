@@ -5,6 +5,7 @@ Run (the project's own environment is enough; every rule is applied to the same 
     .venv/bin/python bench/bench_finder_regret.py            # train what the cache lacks, print the tables
     .venv/bin/python bench/bench_finder_regret.py --jobs 2   # two worker processes (one torch thread each)
     .venv/bin/python bench/bench_finder_regret.py --cached   # tables from the cache only; never trains
+    .venv/bin/python bench/bench_finder_regret.py --cached --variants   # and the rule variants tried
 
 Tasks (all generated or bundled, nothing downloaded; each small enough for a CPU):
 
@@ -459,6 +460,8 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--cached", action="store_true", help="print from the cache; train nothing")
     parser.add_argument("--json", type=Path, help="also write the summary here")
+    parser.add_argument("--variants", action="store_true",
+                        help="also train and score the lrscope rule variants that chose the rule")
     args = parser.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)
     sweeps, trainings = load_cache()
@@ -476,6 +479,8 @@ def main(argv=None):
     ensure_trainings(jobs, trainings, args.jobs, args.cached, "suggestions")
 
     summary = report(trainings, bounds, values)
+    if args.variants:
+        variants(sweeps, trainings, bounds, args.jobs, args.cached)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))
 
@@ -558,6 +563,56 @@ def report(trainings, bounds, values):
     print(f"\ngoal (lrscope worst regret <= 0.5, smallest mean, within 2x >= 80 %): {'met' if ours_ok else 'NOT met'}")
     return dict(rows={"|".join(k): v for k, v in rows.items()}, mean=mean, worst=worst, loss_mean=lmean,
                 within=share, bands=bands)
+
+
+def _anchors(curve: dict) -> dict:
+    """log10 of the fit's minimum, the turn (80 % of the drop) and the steepest slope, from ``suggest``."""
+    lrs = np.array(curve["lrs"], float)
+    raw = np.array([np.nan if v is None else v for v in curve["losses"]], float)
+    found = lrscope_result(lrs, raw)
+    from lrscope.analysis.finder_curve import CONSTANT_BELOW_TURN, PRIMARY
+
+    return {"minimum": math.log10(found["suggestions"]["minimum_over_10"]) + 1.0,
+            "turn": math.log10(found["suggestions"][PRIMARY]) + CONSTANT_BELOW_TURN,
+            "steepest": math.log10(found["suggestions"]["steepest"])}
+
+
+VARIANTS = {  # name -> (schedules, log10 rate from the anchors)
+    **{f"minimum / 10^{d}": (SCHEDULES, lambda a, d=d: a["minimum"] - d) for d in (0.2, 0.3, 0.4, 0.5, 0.6)},
+    **{f"minimum / 10^{d}": (("constant",), lambda a, d=d: a["minimum"] - d) for d in (0.7, 0.8, 0.9, 1.0)},
+    "min(minimum / 10^0.5, steepest)": (("constant",), lambda a: min(a["minimum"] - 0.5, a["steepest"])),
+    "minimum / 4": (("constant",), lambda a: a["minimum"] - math.log10(4.0)),
+    "minimum / 2": (("1cycle",), lambda a: a["minimum"] - math.log10(2.0)),
+}
+
+
+def variants(sweeps, trainings, bounds, workers, cached):
+    """Mean regret per schedule of rule variants, each trained at its own suggestions (the same seeds)."""
+    anchors = {k: _anchors(v) for k, v in sweeps.items()}
+    jobs = [(t, o, s, seed, float(f"{10 ** f(anchors[f'{t}|{o}|{seed}']):.6g}"))
+            for _, (scheds, f) in VARIANTS.items() for t in TASKS for o in OPTIMIZERS for s in scheds
+            for seed in SEEDS]
+    ensure_trainings(jobs, trainings, workers, cached, "rule variants")
+    print("\n## Rule variants: mean regret over the 6 task x optimizer cases (points)\n")
+    print("| rule | constant | 1cycle |")
+    print("|---|---|---|")
+    for name, (scheds, f) in VARIANTS.items():
+        cells = []
+        for s in SCHEDULES:
+            if s not in scheds:
+                cells.append("")
+                continue
+            regrets = []
+            for t in TASKS:
+                for o in OPTIMIZERS:
+                    lo, hi = bounds[(t, o, s)]
+                    rates = grid_rates(TASKS[t].centre[o], lo, hi)
+                    best = max(seed_mean(trainings, t, o, s, lr, "acc") for lr in rates)
+                    accs = [trainings[key(t, o, s, seed, float(f"{10 ** f(anchors[f'{t}|{o}|{seed}']):.6g}"))]["acc"]
+                            for seed in SEEDS]
+                    regrets.append(best - float(np.mean(accs)))
+            cells.append(f"{np.mean(regrets):.2f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
