@@ -61,7 +61,12 @@ from pathlib import Path
 
 import numpy as np
 
+from lrscope.analysis.finder_curve import CONSTANT_BELOW_TURN, PRIMARY, debiased_ema, suggest
+
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench_finder import FASTAI, fastai_curve  # noqa: E402  (fastai's rules, as bench_finder reimplements them)
+
 CACHE = HERE / "results" / "finder-regret"
 SEEDS = (0, 1, 2)
 SQRT3 = math.sqrt(3.0)
@@ -111,9 +116,7 @@ def _shapes(seed: int = 7, n_train: int = 4000, n_val: int = 2000, size: int = 1
 
 
 def load_task(name: str):
-    """(train_x, train_y, val_x, val_y, classes) as torch tensors, standardised on the training split."""
-    import torch
-
+    """(train_x, train_y, val_x, val_y, classes, input shape): tensors standardised on the training split."""
     from lrscope.train.data import load_data, make_bundle
 
     if name == "digits-cnn":
@@ -124,7 +127,7 @@ def load_task(name: str):
         x, y, xv, yv = _shapes()
         b = make_bundle(x, y, xv, yv, name="shapes")
     return (b.train_x.float(), b.train_y.long(), b.val_x.float(), b.val_y.long(), int(b.num_classes),
-            tuple(b.input_shape), torch)
+            tuple(b.input_shape))
 
 
 def make_model(name: str, shape, classes: int):
@@ -161,23 +164,27 @@ def _data(name):
 
 
 def _fresh(task: str, opt: str, seed: int, lr: float):
-    x, y, xv, yv, classes, shape, torch = _data(task)
+    """The model initialised from ``seed`` (one torch thread: the workers share the cores) and its optimizer."""
+    import torch
+
+    torch.set_num_threads(1)
+    _, _, _, _, classes, shape = _data(task)
     torch.manual_seed(seed)
     model = make_model(task, shape, classes)
-    return model, make_optimizer(opt, model.parameters(), lr), torch
+    return model, make_optimizer(opt, model.parameters(), lr)
 
 
 def train_one(job: tuple) -> dict:
     """Train one (task, optimizer, schedule, seed, peak lr); the validation accuracy and loss at the end."""
     task, opt, sched, seed, lr = job
+    import torch
     import torch.nn.functional as F
 
     import lrscope
 
-    x, y, xv, yv, classes, _, torch = _data(task)
-    torch.set_num_threads(1)
+    x, y, xv, yv, classes, _ = _data(task)
     spec = TASKS[task]
-    model, optimizer, torch = _fresh(task, opt, seed, lr)
+    model, optimizer = _fresh(task, opt, seed, lr)
     steps = spec.epochs * math.ceil(len(y) / spec.batch)
     scheduler = lrscope.ScheduleLR(optimizer, f"onecycle({lr!r}, total={steps})", unit="step") \
         if sched == "1cycle" else None
@@ -214,13 +221,13 @@ def train_one(job: tuple) -> dict:
 def sweep_one(job: tuple) -> dict:
     """The finder's raw curve for (task, optimizer, seed), recorded with a loose divergence stop."""
     task, opt, seed = job
+    import torch
     import torch.nn as nn
 
     import lrscope
 
-    x, y, _, _, _, _, torch = _data(task)
-    torch.set_num_threads(1)
-    model, optimizer, torch = _fresh(task, opt, seed, 1e-7)
+    x, y, _, _, _, _ = _data(task)
+    model, optimizer = _fresh(task, opt, seed, 1e-7)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=TASKS[task].batch,
                                          shuffle=True, generator=torch.Generator().manual_seed(seed))
     r = lrscope.find_lr(model, optimizer, nn.CrossEntropyLoss(), loader, diverge=100.0, seed=seed, **SWEEP)
@@ -232,37 +239,42 @@ def key(task, opt, sched, seed, lr) -> str:
     return f"{task}|{opt}|{sched}|{seed}|{float(lr):.6g}"
 
 
+def rounded(lr: float) -> float:
+    """A rate as trained and cached: 6 significant digits."""
+    return float(f"{float(lr):.6g}")
+
+
+def rate_of(values: dict, task: str, opt: str, sched: str, seed: int, rule: str) -> float:
+    """The rate ``rule`` gives for this recipe: its constant-rate answer, or its 1cycle max_lr."""
+    const, peak = values[f"{task}|{opt}|{seed}"][rule]
+    return rounded(const if sched == "constant" else peak)
+
+
 # ---------------------------------------------------------------- the rules, each on its own tool's curve
 
 
 def cut_at_divergence(losses: np.ndarray, beta: float, factor: float, debias: bool) -> int:
-    """How many points a tool records before its divergence stop (the stopping point included)."""
-    m, best = 0.0, math.inf
-    for i, value in enumerate(losses):
-        if not math.isfinite(value):
-            return i + 1
-        if debias:
-            m = beta * m + (1 - beta) * value
-            smooth = m / (1 - beta ** (i + 1))
-        else:
-            m = value if i == 0 else (1 - beta) * value + beta * m
-            smooth = m
-        best = min(best, smooth)
-        if smooth > factor * best:
-            return i + 1
-    return len(losses)
+    """How many points a tool records before its divergence stop (the stopping point included): the first
+    non-finite loss, or the first smoothed loss above ``factor`` x the best smoothed loss so far."""
+    bad = np.flatnonzero(~np.isfinite(losses))
+    end = int(bad[0]) if bad.size else len(losses)
+    smooth = ema(losses[:end], beta, debias)
+    over = np.flatnonzero(smooth > factor * np.minimum.accumulate(smooth))
+    if over.size:
+        return int(over[0]) + 1
+    return end + 1 if bad.size else len(losses)
 
 
 def ema(losses, beta, debias=True):
-    out, m = [], 0.0
+    """Debiased (fastai, Lightning: lrscope's own ``debiased_ema``) or, as torch-lr-finder smooths, started at
+    the first loss without bias correction: s_0 = l_0, s_i = (1 - beta) l_i + beta s_{i-1}."""
+    losses = np.asarray(losses, dtype=float)
+    if debias:
+        return debiased_ema(losses, beta)
+    out = np.empty(len(losses))
     for i, value in enumerate(losses):
-        if debias:
-            m = beta * m + (1 - beta) * value
-            out.append(m / (1 - beta ** (i + 1)))
-        else:
-            m = value if i == 0 else (1 - beta) * value + beta * m
-            out.append(m)
-    return np.array(out)
+        out[i] = value if i == 0 else (1 - beta) * value + beta * out[i - 1]
+    return out
 
 
 def tlf_rule(lrs, raw):
@@ -281,17 +293,12 @@ def lightning_rule(lrs, raw):
 
 
 def fastai_rules(lrs, raw):
-    sys.path.insert(0, str(HERE))
-    from bench_finder import FASTAI, fastai_curve
-
     n = cut_at_divergence(raw, 0.98, 4.0, debias=True)
     curve = fastai_curve(lrs[:n], raw[:n])
     return {f"fastai {name}": float(fn(*curve)) for name, fn in FASTAI.items()}
 
 
 def lrscope_result(lrs, raw):
-    from lrscope.analysis.finder_curve import suggest
-
     n = cut_at_divergence(raw, 0.98, 4.0, debias=True)
     return suggest(lrs[:n], raw[:n])
 
@@ -300,28 +307,21 @@ def rule_values(curve: dict) -> dict:
     """Every rule's (constant-recipe rate, 1cycle max_lr) for one recorded curve."""
     lrs = np.array(curve["lrs"], float)
     raw = np.array([np.nan if v is None else v for v in curve["losses"]], float)
+    one = {"torch-lr-finder": tlf_rule(lrs, raw), "lightning": lightning_rule(lrs, raw), **fastai_rules(lrs, raw)}
+    out = {name: (v, v) for name, v in one.items()}
     ours = lrscope_result(lrs, raw)
-    one = {"lrscope": None}
-    one["torch-lr-finder"] = tlf_rule(lrs, raw)
-    one["lightning"] = lightning_rule(lrs, raw)
-    one.update(fastai_rules(lrs, raw))
-    out = {name: (v, v) for name, v in one.items() if v is not None}
-    from lrscope.analysis.finder_curve import PRIMARY
-
     out["lrscope"] = (ours["suggestions"][PRIMARY], ours["range"][1])
-    out["lrscope before"] = (ours["suggestions"]["combined"], ninety_percent_crossing(lrs, raw))
+    out["lrscope before"] = (ours["suggestions"]["combined"], ninety_percent_crossing(lrs, ours["fit"]))
     return out
 
 
-def ninety_percent_crossing(lrs, raw):
-    """The range's top before this bench: where the fit has done 90 % of its drop."""
+def ninety_percent_crossing(lrs, fit):
+    """The range's top before this bench: where lrscope's fit (``suggest``'s, NaN where unused) has done 90 %
+    of its drop."""
     from lrscope.analysis import finder_curve as fc
 
-    n = cut_at_divergence(raw, 0.98, 4.0, debias=True)
-    ok = np.isfinite(raw[:n])
-    x, y = np.log10(lrs[:n][ok]), fc.robust_clip(raw[:n][ok])
-    f, _ = fc.local_quadratic(x, fc.bandwidth(x))
-    fit = f @ y
+    ok = np.isfinite(fit)
+    x, fit = np.log10(lrs[: len(fit)][ok]), fit[ok]
     imin = int(np.argmin(fit))
     top = fc._starting_level(fit, imin)
     return float(10 ** fc._crossing(x, fit, imin, top - 0.9 * (top - fit[imin])))
@@ -474,8 +474,7 @@ def main(argv=None):
         for o, s in RECIPES:
             for seed in SEEDS:
                 for rule in RULE_NAMES:
-                    const, peak = values[f"{t}|{o}|{seed}"][rule]
-                    jobs.append((t, o, s, seed, float(f"{const if s == 'constant' else peak:.6g}")))
+                    jobs.append((t, o, s, seed, rate_of(values, t, o, s, seed, rule)))
     ensure_trainings(jobs, trainings, args.jobs, args.cached, "suggestions")
 
     summary = report(trainings, bounds, values)
@@ -488,7 +487,8 @@ def main(argv=None):
 def report(trainings, bounds, values):
     rows, cases, bands = {}, {r: [] for r in RULE_NAMES}, []
     edges = {s: [] for s in SCHEDULES}  # log10(1 %-band edge / lrscope's rate), per seed
-    print("\n## Grids (seed-mean validation accuracy, %)\n")
+    size = sum(len(grid_rates(TASKS[t].centre[o], *bounds[(t, o, s)])) for t in TASKS for o, s in RECIPES)
+    print(f"\n## Grids (seed-mean validation accuracy, %): {size} rates, {size * len(SEEDS)} trainings\n")
     for t in TASKS:
         for o, s in RECIPES:
             lo, hi = bounds[(t, o, s)]
@@ -504,14 +504,12 @@ def report(trainings, bounds, values):
                   f"{blo:.3g} .. {bhi:.3g} (-{np.log10(bmid / blo):.2f} / +{np.log10(bhi / bmid):.2f} decades "
                   f"around {bmid:.3g})")
             for seed in SEEDS:
-                const, peak = values[f"{t}|{o}|{seed}"]["lrscope"]
-                rate = const if s == "constant" else peak
+                rate = rate_of(values, t, o, s, seed, "lrscope")
                 edges[s].append((math.log10(blo / rate), math.log10(bhi / rate)))
             for rule in RULE_NAMES:
                 accs, losses, within = [], [], []
                 for seed in SEEDS:
-                    const, peak = values[f"{t}|{o}|{seed}"][rule]
-                    lr = float(f"{const if s == 'constant' else peak:.6g}")
+                    lr = rate_of(values, t, o, s, seed, rule)
                     row = trainings[key(t, o, s, seed, lr)]
                     accs.append(row["acc"])
                     losses.append(row["loss"])
@@ -536,6 +534,12 @@ def report(trainings, bounds, values):
              for r in RULE_NAMES}
     share = {r: float(np.mean(cases[r])) for r in RULE_NAMES}
     print("| **mean regret (points)** | | | " + " | ".join(f"**{mean[r]:.2f}**" for r in RULE_NAMES) + " |")
+    for field, value in (("schedule", "constant"), ("schedule", "1cycle"), ("optimizer", "sgd"),
+                         ("optimizer", "adamw")):
+        index = 2 if field == "schedule" else 1
+        part = {r: np.mean([v["regret"] for k, v in rows.items() if k[3] == r and k[index] == value])
+                for r in RULE_NAMES}
+        print(f"| mean regret, {value} only | | | " + " | ".join(f"{part[r]:.2f}" for r in RULE_NAMES) + " |")
     print("| worst regret (points) | | | " + " | ".join(f"{worst[r]:.2f}" for r in RULE_NAMES) + " |")
     print("| mean loss regret (%) | | | " + " | ".join(f"{lmean[r]:.1f}" for r in RULE_NAMES) + " |")
     print("| within 2x of optimum | | | " + " | ".join(f"{share[r]:.0%}" for r in RULE_NAMES) + " |")
@@ -570,8 +574,6 @@ def _anchors(curve: dict) -> dict:
     lrs = np.array(curve["lrs"], float)
     raw = np.array([np.nan if v is None else v for v in curve["losses"]], float)
     found = lrscope_result(lrs, raw)
-    from lrscope.analysis.finder_curve import CONSTANT_BELOW_TURN, PRIMARY
-
     return {"minimum": math.log10(found["suggestions"]["minimum_over_10"]) + 1.0,
             "turn": math.log10(found["suggestions"][PRIMARY]) + CONSTANT_BELOW_TURN,
             "steepest": math.log10(found["suggestions"]["steepest"])}
@@ -584,14 +586,28 @@ VARIANTS = {  # name -> (schedules, log10 rate from the anchors)
     "minimum / 4": (("constant",), lambda a: a["minimum"] - math.log10(4.0)),
     "minimum / 2": (("1cycle",), lambda a: a["minimum"] - math.log10(2.0)),
 }
+TURN_OFFSETS = (0.0, -0.1, -0.2, -0.3, -0.4, -0.5, -0.6)  # decades from the turn, scored by interpolation
+
+
+def grid_of(trainings, bounds, t, o, s):
+    """(rates, per-seed accuracy array seeds x rates) of one recipe's settled grid."""
+    lo, hi = bounds[(t, o, s)]
+    rates = grid_rates(TASKS[t].centre[o], lo, hi)
+    acc = np.array([[trainings[key(t, o, s, seed, lr)]["acc"] for lr in rates] for seed in SEEDS])
+    return rates, acc
 
 
 def variants(sweeps, trainings, bounds, workers, cached):
-    """Mean regret per schedule of rule variants, each trained at its own suggestions (the same seeds)."""
+    """Mean regret per schedule of rule variants, each trained at its own suggestions (the same seeds); then,
+    from the grid alone, the regret per optimizer at offsets from the turn (each seed's accuracy interpolated
+    linearly in log rate, clamped at the grid's ends; no new trainings)."""
     anchors = {k: _anchors(v) for k, v in sweeps.items()}
-    jobs = [(t, o, s, seed, float(f"{10 ** f(anchors[f'{t}|{o}|{seed}']):.6g}"))
-            for _, (scheds, f) in VARIANTS.items() for t in TASKS for o in OPTIMIZERS for s in scheds
-            for seed in SEEDS]
+
+    def rate(f, t, o, seed):
+        return rounded(10 ** f(anchors[f"{t}|{o}|{seed}"]))
+
+    jobs = [(t, o, s, seed, rate(f, t, o, seed)) for scheds, f in VARIANTS.values() for t in TASKS
+            for o in OPTIMIZERS for s in scheds for seed in SEEDS]
     ensure_trainings(jobs, trainings, workers, cached, "rule variants")
     print("\n## Rule variants: mean regret over the 6 task x optimizer cases (points)\n")
     print("| rule | constant | 1cycle |")
@@ -605,14 +621,25 @@ def variants(sweeps, trainings, bounds, workers, cached):
             regrets = []
             for t in TASKS:
                 for o in OPTIMIZERS:
-                    lo, hi = bounds[(t, o, s)]
-                    rates = grid_rates(TASKS[t].centre[o], lo, hi)
-                    best = max(seed_mean(trainings, t, o, s, lr, "acc") for lr in rates)
-                    accs = [trainings[key(t, o, s, seed, float(f"{10 ** f(anchors[f'{t}|{o}|{seed}']):.6g}"))]["acc"]
-                            for seed in SEEDS]
-                    regrets.append(best - float(np.mean(accs)))
+                    accs = [trainings[key(t, o, s, seed, rate(f, t, o, seed))]["acc"] for seed in SEEDS]
+                    regrets.append(grid_of(trainings, bounds, t, o, s)[1].mean(0).max() - float(np.mean(accs)))
             cells.append(f"{np.mean(regrets):.2f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\n## From the grid alone: mean regret (points) at the turn + d decades, by optimizer (interpolated)\n")
+    print("| schedule | optimizer | " + " | ".join(f"d = {d:+.1f}" for d in TURN_OFFSETS) + " |")
+    print("|---|---|" + "---|" * len(TURN_OFFSETS))
+    for s in SCHEDULES:
+        for o in OPTIMIZERS:
+            cells = []
+            for d in TURN_OFFSETS:
+                regrets = []
+                for t in TASKS:
+                    rates, acc = grid_of(trainings, bounds, t, o, s)
+                    at = [np.interp(anchors[f"{t}|{o}|{seed}"]["turn"] + d, np.log10(rates), acc[i])
+                          for i, seed in enumerate(SEEDS)]
+                    regrets.append(acc.mean(0).max() - float(np.mean(at)))
+                cells.append(f"{np.mean(regrets):.2f}")
+            print(f"| {s} | {o} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
