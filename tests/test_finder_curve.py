@@ -20,7 +20,7 @@ from lrscope.analysis.finder_curve import (
     PRIMARY,
     RULES,
     TURN_DROP,
-    band,
+    band_around,
     debiased_ema,
     suggest,
     sweep_lrs,
@@ -161,9 +161,9 @@ def test_the_range_never_starts_above_its_top():
 def test_the_band_is_the_suggestion_times_the_benchs_edges():
     lrs = sweep_lrs(1e-5, 10, 100)
     result = combine_sweeps([sweep_of(lrs, descent(lrs))], [], 0.0, {})
-    assert result.band == pytest.approx(band(result.suggestion, BAND))
+    assert result.band == pytest.approx(band_around(result.suggestion, BAND))
     assert result.band[0] < result.suggestion < result.band[1]
-    assert result.peak_band == pytest.approx(band(result.range[1], PEAK_BAND))
+    assert result.peak_band == pytest.approx(band_around(result.range[1], PEAK_BAND))
     doc = result.to_json()
     assert doc["band"] == pytest.approx(list(result.band)) and doc["rule"] == PRIMARY
     assert "within 1% of the best validation loss expected at" in result.summary()

@@ -239,11 +239,11 @@ def suggest(lrs, losses, *, bootstrap: int = BOOTSTRAP) -> dict[str, Any]:
     }
 
 
-def band(rate: float, edges: tuple[float, float] = BAND) -> tuple[float, float]:
+def band_around(rate: float, edges: tuple[float, float] = BAND) -> tuple[float, float]:
     """(rate * 10**edges[0], rate * 10**edges[1]): where the rates within 1 % of the best validation loss are
     expected, for a suggestion (``BAND``) or a 1cycle peak (``PEAK_BAND``).
 
-    >>> [round(v, 6) for v in band(0.1, (-1.0, 0.5))]
+    >>> [round(v, 6) for v in band_around(0.1, (-1.0, 0.5))]
     [0.01, 0.316228]
     """
     return float(rate * 10.0 ** edges[0]), float(rate * 10.0 ** edges[1])

@@ -3,7 +3,7 @@
 With several repeats every rule is combined as the median in log space; ``spread`` is log10(max/min) of the
 per-repeat suggestions, in decades.  ``band`` and ``peak_band`` say where the rates within 1 % of the best
 validation loss are expected, around the suggestion and around 1cycle's peak (the range's top), from the
-regret bench (:func:`lrscope.analysis.finder_curve.band`).  The JSON document is ``lrscope.finder/1``.
+regret bench (:func:`lrscope.analysis.finder_curve.band_around`).  The JSON document is ``lrscope.finder/1``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .finder_curve import BAND, PEAK_BAND, PRIMARY, RULES, band
+from .finder_curve import BAND, PEAK_BAND, PRIMARY, RULES, band_around
 
 SCHEMA = "lrscope.finder/1"
 
@@ -175,6 +175,6 @@ def combine_sweeps(sweeps: list[Sweep], notes: list[str], seconds: float, settin
         notes=notes,
         reliable=reliable,
         seconds=seconds,
-        band=band(suggestions[PRIMARY], BAND),
-        peak_band=band(high, PEAK_BAND),
+        band=band_around(suggestions[PRIMARY], BAND),
+        peak_band=band_around(high, PEAK_BAND),
     )

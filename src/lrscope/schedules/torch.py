@@ -37,8 +37,7 @@ def peak_rate(schedule: Schedule) -> float:
     except UserError:  # more jumps than lrscope lists: the grid alone holds the peak of such a schedule
         limits = np.empty(0)
     # a smooth peak between two integer steps (1cycle's at pct_start * total): refine around the best step
-    finite = np.where(np.isfinite(values), values, -np.inf)
-    best = float(_PEAK_GRID[int(np.argmax(finite))]) if len(finite) else 0.0
+    best = float(_PEAK_GRID[int(np.argmax(np.where(np.isfinite(values), values, -np.inf)))])
     around = np.linspace(max(best - 1.0, 0.0), best + 1.0, 2001)
     values = np.concatenate([values, limits, np.asarray(schedule(around), dtype=np.float64)])
     values = values[np.isfinite(values)]

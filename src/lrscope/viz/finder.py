@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.finder_curve import PRIMARY
 from .palette import INCREASE, RAW_ALPHA, SUGGESTION, TRAIN, place_legend
 from .save import save_figure
 from .ticks import plain_number, readable_log_ticks
@@ -65,14 +64,15 @@ def plot_finder(result: Any, ax=None):
     low, high = doc["range"]
     ax.axvspan(low, high, color=INCREASE, alpha=0.08, label=f"range {_two(low)} .. {_two(high)}")
     others = []
+    primary = doc.get("rule", "combined")  # finder.json before the regret bench named no rule: it was combined
     for name, value in doc["suggestions"].items():
-        if name == PRIMARY:
+        if name == primary:
             continue
         ax.axvline(value, color=OTHER_RULES, ls=":", lw=0.9)
         others.append(f"{name.replace('_', ' ')} {_two(value)}")
     if others:  # one entry for every other rule, its values in the label
         ax.plot([], [], color=OTHER_RULES, ls=":", lw=0.9, label="other rules:\n" + "\n".join(others))
-    suggestion = doc.get("suggestion", doc["suggestions"].get(PRIMARY))
+    suggestion = doc.get("suggestion", doc["suggestions"].get(primary))
     if suggestion is not None:
         ax.axvline(suggestion, color=SUGGESTION, lw=2.0, label=f"suggestion {_two(suggestion)}")
     band = doc.get("band") or [None, None]
