@@ -54,3 +54,22 @@ def test_the_package_level_plot_finder_returns_a_figure():
 
     figure = lrscope.viz.plot_finder(two_sweeps())
     assert isinstance(figure, Figure) and figure.axes and figure.legends
+
+
+def test_a_finder_json_from_before_the_rule_change_still_marks_combined_as_its_suggestion():
+    """finder.json written before turn_over_3 has no "rule" and its suggestion is the combined rule: the
+    picture lists every other rule in grey and combined only as the suggestion; a new document lists combined
+    among the others and shows its band."""
+    new = json.loads(json.dumps(two_sweeps().to_json(), allow_nan=False))
+    old = {k: v for k, v in new.items() if k not in ("rule", "band", "peak_band")}
+    old["suggestions"] = {k: v for k, v in new["suggestions"].items() if k != "turn_over_3"}
+    old["suggestion"] = old["suggestions"]["combined"]
+
+    def labels(doc):
+        return [t.get_text() for t in plot_finder(doc).figure.legends[0].get_texts()]
+
+    old_labels, new_labels = labels(old), labels(new)
+    assert not any("combined" in label for label in old_labels if label.startswith("other rules"))
+    assert any("combined" in label for label in new_labels if label.startswith("other rules"))
+    assert any(label.startswith("within 1% of the best val loss") for label in new_labels)
+    assert not any(label.startswith("within 1%") for label in old_labels)
