@@ -413,7 +413,10 @@ def test_to_json_schema():
     assert back["schema"] == "lrscope.finder/1"
     assert set(back["suggestions"]) >= {"turn_over_3", "combined", "steepest", "midpoint", "valley",
                                         "minimum_over_10"}
-    assert back["rule"] == "turn_over_3" and back["suggestion"] == back["suggestions"]["turn_over_3"]
+    # make_model has a BatchNorm layer: find_lr saw it and used the BatchNorm rule (the turn itself)
+    assert back["settings"]["batchnorm"] is True
+    assert back["rule"] == "turn" and back["suggestion"] == back["suggestions"]["turn"]
+    assert all(s["rule"] == "turn" for s in back["sweeps"])
     assert back["band"][0] < back["suggestion"] < back["band"][1]
     assert len(back["range"]) == 2 and back["range"][0] < back["range"][1]
     assert back["repeats"] == 2 and len(back["sweeps"]) == 2 and back["spread_decades"] >= 0
@@ -470,3 +473,28 @@ def test_apply_sets_the_suggestion_keeping_the_groups_ratios():
     result = FinderResult(np.zeros(1), np.zeros(1), np.zeros(1), 0.05, {}, (0.005, 0.05), None, (0.04, 0.06), [], {})
     assert result.apply(opt) == [0.05, 0.005]
     assert [g["lr"] for g in opt.param_groups] == [0.05, 0.005]
+
+
+def test_the_rule_follows_batchnorm_in_the_model_unless_told():
+    """The same sweep read for a model with BatchNorm (suggestion at the turn, 1cycle's peak 3x above it)
+    and, when told batchnorm=False, as for a plain model (a third of the turn, the peak at two thirds)."""
+    runs = {}
+    for flag in (None, False):
+        model = make_model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        runs[flag] = find_lr(model, opt, nn.CrossEntropyLoss(), make_loader(), start_lr=1e-4, end_lr=1e3,
+                             num_iter=40, seed=3, batchnorm=flag)
+    auto, told = runs[None], runs[False]
+    assert (auto.rule, auto.settings["batchnorm"]) == ("turn", True)
+    assert (told.rule, told.settings["batchnorm"]) == ("turn_over_3", False)
+    assert np.allclose(auto.losses, told.losses, equal_nan=True)  # same seed, same sweep
+    assert auto.suggestion == pytest.approx(3 * told.suggestion, rel=1e-9)
+    assert auto.range[1] == pytest.approx(4.5 * told.range[1], rel=1e-9)
+
+
+def test_a_model_without_batchnorm_gets_the_plain_rule():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16), nn.ReLU(), nn.Linear(16, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    result = find_lr(model, opt, nn.CrossEntropyLoss(), make_loader(), start_lr=1e-4, end_lr=1e3, num_iter=30)
+    assert result.rule == "turn_over_3" and result.settings["batchnorm"] is False

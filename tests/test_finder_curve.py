@@ -14,6 +14,8 @@ import pytest
 
 from lrscope.analysis.finder_curve import (
     BAND,
+    BATCHNORM_PEAK_ABOVE_TURN,
+    BATCHNORM_PRIMARY,
     CONSTANT_BELOW_TURN,
     PEAK_BAND,
     PEAK_BELOW_TURN,
@@ -129,6 +131,37 @@ def test_the_suggestion_is_a_third_and_the_peak_two_thirds_of_the_turn():
     assert pytest.approx((np.log10(3), np.log10(1.5))) == (CONSTANT_BELOW_TURN, PEAK_BELOW_TURN)
     # the clean sigmoid's 80 % point: 2 - 1.5 s with s = 0.8 -> x = -1.5 + ln(4) / 4
     assert np.log10(turn) == pytest.approx(-1.5 + np.log(4) / 4, abs=0.08)
+
+
+def test_with_batchnorm_the_suggestion_is_the_turn_and_the_peak_three_times_it():
+    """A model with BatchNorm tolerates more than its sweep shows: the rule moves the suggestion to the turn
+    itself and 1cycle's peak to 3x the turn, and the noise interval follows the rule in use."""
+    lrs = sweep_lrs(1e-5, 10, 100)
+    losses = descent(lrs, centre=-1.5, noise=0.02)
+    plain, normed = suggest(lrs, losses), suggest(lrs, losses, batchnorm=True)
+    assert (plain["rule"], normed["rule"]) == (PRIMARY, BATCHNORM_PRIMARY) == ("turn_over_3", "turn")
+    turn = normed["suggestions"]["turn"]
+    assert plain["suggestions"] == normed["suggestions"]  # the rules themselves do not depend on the model
+    assert turn == pytest.approx(plain["suggestions"][PRIMARY] * 3, rel=1e-9)
+    assert normed["range"][1] == pytest.approx(turn * 10**BATCHNORM_PEAK_ABOVE_TURN, rel=1e-9)
+    assert plain["range"][1] == pytest.approx(turn / 1.5, rel=1e-9)
+    assert normed["range"][0] == pytest.approx(plain["range"][0])  # the low bound is read the same way
+    assert normed["interval"][0] <= turn <= normed["interval"][1]
+    assert not plain["interval"][0] <= turn <= plain["interval"][1]
+
+
+def test_combining_repeats_keeps_the_rule_of_the_sweeps():
+    lrs = sweep_lrs(1e-5, 10, 100)
+    sweeps = []
+    for seed in range(3):
+        found = suggest(lrs, descent(lrs, noise=0.03, seed=seed), batchnorm=True)
+        sweeps.append(Sweep(lrs=lrs, losses=lrs, smoothed=lrs, fit=found["fit"], slope=found["slope"],
+                            suggestions=found["suggestions"], range=found["range"], interval=found["interval"],
+                            stopped="completed", rule=found["rule"]))
+    result = combine_sweeps(sweeps, [], 0.0, {})
+    assert result.rule == "turn" and result.to_json()["rule"] == "turn"
+    assert result.suggestion == result.suggestions["turn"]
+    assert result.band == pytest.approx(band_around(result.suggestions["turn"], BAND))
 
 
 def test_a_flat_bottom_does_not_move_the_suggestion():

@@ -63,9 +63,11 @@ def test_lightnings_gradient_against_linear_lr_lands_at_the_start_on_a_noisy_cur
 
 
 def test_lrscope_in_the_bench_is_the_packages_rule(bench):
-    from lrscope.analysis.finder_curve import PRIMARY, suggest
+    from lrscope.analysis.finder_curve import suggest
 
     lrs, losses = curve(noise=0.01)
-    values = bench.rule_values({"lrs": list(lrs), "losses": list(losses)})
-    found = suggest(lrs, losses)
-    assert values["lrscope"] == pytest.approx((found["suggestions"][PRIMARY], found["range"][1]))
+    for batchnorm, rule in ((False, "turn_over_3"), (True, "turn")):
+        values = bench.rule_values({"lrs": list(lrs), "losses": list(losses)}, batchnorm)
+        found = suggest(lrs, losses, batchnorm=batchnorm)
+        assert found["rule"] == rule
+        assert values["lrscope"] == pytest.approx((found["suggestions"][rule], found["range"][1]))

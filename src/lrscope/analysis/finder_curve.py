@@ -11,8 +11,10 @@ batch moves the answer by a decade.  Here, on the raw losses of one sweep, again
    regression") gives a smooth loss ``fit`` and its slope d loss / d log10 lr at every point, without the
    lag of an EMA.
 3. Only the part of the curve before the fit's minimum counts.  Rules read off it:
-   - ``turn_over_3`` (the suggestion): the *turn*, where the fit has done 80 % of its drop from the starting
-     level to its minimum (the last crossing before the minimum, log-interpolated), divided by 3;
+   - ``turn_over_3`` (the suggestion for a model without BatchNorm): the *turn*, where the fit has done 80 %
+     of its drop from the starting level to its minimum (the last crossing before the minimum,
+     log-interpolated), divided by 3;
+   - ``turn`` (the suggestion for a model with BatchNorm): the turn itself;
    - ``steepest``: the most negative slope;
    - ``midpoint``: where the fit crosses halfway between its starting level and its minimum
      (log-interpolated);
@@ -20,17 +22,23 @@ batch moves the answer by a decade.  Here, on the raw losses of one sweep, again
    - ``valley`` (fastai's rule, on the fit): about halfway along the longest decreasing stretch;
    - ``minimum_over_10``: the lr at the fit's minimum divided by 10.
 4. Why turn / 3.  A finder is for training well, so its rule was chosen by regret, not steadiness:
-   ``bench/bench_finder_regret.py`` trains a grid of rates (3 tasks x SGD/AdamW x constant/1cycle x 3 seeds)
+   ``bench/bench_finder_regret.py`` trains a grid of rates (5 tasks x SGD/AdamW x constant/1cycle x 5 seeds)
    and trains again at each rule's suggestion.  Accuracy against the rate falls gently below the optimum and
    off a cliff above it (the run diverges), so the rule that loses least sits safely below where the sweep's
    loss stops falling.  The fit's minimum itself marks that as well as the turn does, but a flat-bottomed curve
    lets it jump by half a decade between seeds; the 80 % crossing is a level crossing on the steep side and
    stays put.  ``combined``, ``steepest`` and ``midpoint`` sit in the steep middle of the descent, which is
    steady across seeds but too high for some runs and too low for others.  bench/RESULTS.md holds the table.
-5. ``range`` = (where 10 % of the drop is done, the turn / 1.5): the lower and upper bounds for a cyclical
-   schedule (Smith 2017); the upper bound is the peak for 1cycle (Smith & Topin 2018), which spends only a
-   moment there and anneals, so it may go twice as high as the constant rate (measured: 1cycle's regret was
-   lowest 0.1-0.3 decade below the turn).
+5. BatchNorm.  The weights in front of a BatchNorm layer are scale-invariant: their gradient shrinks as 1/|w|
+   while SGD (and the noise) grow |w|, so the run lowers its own effective rate eta/|w|^2 (van Laarhoven 2017,
+   "L2 regularization versus batch and weight normalization"; Arora, Li & Lyu 2019, "Theoretical analysis of
+   auto rate-tuning by batch normalization").  A 100-step sweep sees the edge at the starting |w|; the run
+   tolerates more.  In the bench the best rates of the BatchNorm nets sit at or above the turn (constant) and
+   0.5-1.4 decades above it (1cycle), against 0.3-1.4 decades below it without BatchNorm.  So with BatchNorm
+   the suggestion is the turn and 1cycle's peak 3x the turn; without, a third and two thirds of the turn.
+   ``range`` = (where 10 % of the drop is done, that peak): the lower and upper bounds for a cyclical schedule
+   (Smith 2017); the upper bound is the peak for 1cycle (Smith & Topin 2018), which spends only a moment there
+   and anneals, so it may go higher than the constant rate.
 6. ``band``: where the rates within 1 % (relative) of the best validation loss are expected, around the
    suggestion (``BAND``) and around 1cycle's peak (``PEAK_BAND``): edges that held 8 in 10 of the regret
    bench's measured 1 %-bands whole, so the width says how far the rule can miss (about 2 decades).
@@ -50,16 +58,18 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import UserError
 
-RULES = ("turn_over_3", "steepest", "midpoint", "combined", "valley", "minimum_over_10")
-PRIMARY = "turn_over_3"  # the rule behind ``suggestion`` (see 4. above)
+RULES = ("turn_over_3", "turn", "steepest", "midpoint", "combined", "valley", "minimum_over_10")
+PRIMARY = "turn_over_3"  # the rule behind ``suggestion`` for a model without BatchNorm (see 4. above)
+BATCHNORM_PRIMARY = "turn"  # ... and for a model with BatchNorm (see 5. above)
 TURN_DROP = 0.8  # the turn: where the fit has done this fraction of its drop
 CONSTANT_BELOW_TURN = float(np.log10(3.0))  # decades from the turn to the suggestion
 PEAK_BELOW_TURN = float(np.log10(1.5))  # decades from the turn to the range's top (1cycle's peak)
+BATCHNORM_PEAK_ABOVE_TURN = float(np.log10(3.0))  # ... the same above the turn, for a model with BatchNorm
 # log10(band edge / rate) from bench/bench_finder_regret.py (bench/RESULTS.md): the narrowest percentile pair
-# (lower edge, upper edge) of the measured 1 %-bands that holds 80 % of them whole, over 18 (task, optimizer,
+# (lower edge, upper edge) of the measured 1 %-bands that holds 80 % of them whole, over 50 (task, optimizer,
 # seed) cases per recipe, rounded outward
-BAND = (-1.05, 0.8)  # around the suggestion, for a constant rate
-PEAK_BAND = (-1.1, 1.0)  # around the range's top, for 1cycle's peak
+BAND = (-1.4, 0.6)  # around the suggestion, for a constant rate
+PEAK_BAND = (-1.45, 0.95)  # around the range's top, for 1cycle's peak
 BOOTSTRAP = 40  # wild-bootstrap resamples behind ``interval``
 MIN_POINTS = 10  # finite points a curve needs before any rule is read off it
 
@@ -152,8 +162,19 @@ def _starting_level(fit: np.ndarray, imin: int) -> float:
     return float(np.median(fit[:head])) if imin > 0 else float(fit[0])
 
 
-def rules(x: np.ndarray, fit: np.ndarray, slope: np.ndarray) -> tuple[dict[str, float], tuple[float, float]]:
-    """Every rule for one fitted curve, and the range's bounds, as log10 lr."""
+def primary_rule(batchnorm: bool = False) -> str:
+    """The rule behind ``suggestion``: ``turn`` for a model with BatchNorm layers, else ``turn_over_3``.
+
+    >>> primary_rule(), primary_rule(batchnorm=True)
+    ('turn_over_3', 'turn')
+    """
+    return BATCHNORM_PRIMARY if batchnorm else PRIMARY
+
+
+def rules(x: np.ndarray, fit: np.ndarray, slope: np.ndarray, *,
+          batchnorm: bool = False) -> tuple[dict[str, float], tuple[float, float]]:
+    """Every rule for one fitted curve, and the range's bounds, as log10 lr (the top: 1cycle's peak, placed
+    for a model with or without BatchNorm)."""
     imin = int(np.argmin(fit))
     top = _starting_level(fit, imin)
     low = float(fit[imin])
@@ -162,13 +183,14 @@ def rules(x: np.ndarray, fit: np.ndarray, slope: np.ndarray) -> tuple[dict[str, 
     turn = _crossing(x, fit, imin, top - TURN_DROP * drop)
     out = {
         "turn_over_3": turn - CONSTANT_BELOW_TURN,
+        "turn": turn,
         "steepest": float(x[steep]),
         "midpoint": _crossing(x, fit, imin, top - 0.5 * (top - low)),
         "valley": float(x[_valley(fit, imin)]),
         "minimum_over_10": float(x[imin]) - 1.0,
     }
     out["combined"] = 0.5 * (out["steepest"] + out["midpoint"])
-    peak = turn - PEAK_BELOW_TURN
+    peak = turn + BATCHNORM_PEAK_ABOVE_TURN if batchnorm else turn - PEAK_BELOW_TURN
     bounds = (min(_crossing(x, fit, imin, top - 0.1 * drop), peak), peak)
     return {k: out[k] for k in RULES}, bounds
 
@@ -193,23 +215,24 @@ def _doubts(y: np.ndarray, fit: np.ndarray) -> tuple[list[str], bool]:
     return notes, reliable
 
 
-def _bootstrap_interval(x, y, fit, f, s, resamples: int) -> tuple[float, float]:
-    """5-95 % of the suggestion's rule over fits to fit + residual x random signs (own generator, seed 0)."""
+def _bootstrap_interval(x, y, fit, f, s, resamples: int, rule: str) -> tuple[float, float]:
+    """5-95 % of ``rule`` over fits to fit + residual x random signs (own generator, seed 0)."""
     rng = np.random.default_rng(0)  # never touches the global RNGs
     signs = rng.choice([-1.0, 1.0], size=(len(y), resamples))
     ys = fit[:, None] + (y - fit)[:, None] * signs
     fits, slopes = f @ ys, s @ ys
-    values = [rules(x, fits[:, b], slopes[:, b])[0][PRIMARY] for b in range(resamples)]
+    values = [rules(x, fits[:, b], slopes[:, b])[0][rule] for b in range(resamples)]
     lo, hi = np.percentile(values, [5, 95])
     return float(lo), float(hi)
 
 
-def suggest(lrs, losses, *, bootstrap: int = BOOTSTRAP) -> dict[str, Any]:
-    """Read the suggestions off one curve (see the module docstring).
+def suggest(lrs, losses, *, bootstrap: int = BOOTSTRAP, batchnorm: bool = False) -> dict[str, Any]:
+    """Read the suggestions off one curve (see the module docstring); ``batchnorm``: the model has BatchNorm
+    layers, which moves the suggestion and the range's top up (5. above).
 
-    Returns a dict with ``fit``, ``slope`` (d loss / d log10 lr), ``suggestions`` (lr per rule), ``range``,
-    ``interval`` (90 % bootstrap interval of the suggestion), ``notes`` (why it may be unreliable)
-    and ``reliable``.
+    Returns a dict with ``fit``, ``slope`` (d loss / d log10 lr), ``suggestions`` (lr per rule), ``rule``
+    (the one behind the suggestion), ``range``, ``interval`` (90 % bootstrap interval of the suggestion),
+    ``notes`` (why it may be unreliable) and ``reliable``.
     """
     lrs = np.asarray(lrs, dtype=float)
     losses = np.asarray(losses, dtype=float)
@@ -222,17 +245,18 @@ def suggest(lrs, losses, *, bootstrap: int = BOOTSTRAP) -> dict[str, Any]:
     y = robust_clip(losses[ok])
     f, s = local_quadratic(x, bandwidth(x))
     fit, slope = f @ y, s @ y
-    found, bounds = rules(x, fit, slope)
+    found, bounds = rules(x, fit, slope, batchnorm=batchnorm)
     notes, reliable = _doubts(y, fit)
-    interval = (found[PRIMARY], found[PRIMARY])
+    rule = primary_rule(batchnorm)
+    interval = (found[rule], found[rule])
     if bootstrap > 0:
-        interval = _bootstrap_interval(x, y, fit, f, s, bootstrap)
+        interval = _bootstrap_interval(x, y, fit, f, s, bootstrap, rule)
     full_fit = np.full(len(lrs), np.nan)
     full_slope = np.full(len(lrs), np.nan)
     full_fit[ok], full_slope[ok] = fit, slope
     return {
         "fit": full_fit, "slope": full_slope,
-        "suggestions": {k: float(10.0**v) for k, v in found.items()},
+        "suggestions": {k: float(10.0**v) for k, v in found.items()}, "rule": rule,
         "range": (float(10.0 ** bounds[0]), float(10.0 ** bounds[1])),
         "interval": (float(10.0 ** interval[0]), float(10.0 ** interval[1])),
         "notes": notes, "reliable": reliable,

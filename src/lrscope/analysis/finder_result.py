@@ -34,6 +34,7 @@ class Sweep:
     stopped: str  # "completed", "diverged", "loader exhausted"
     seed: int | None = None
     reliable: bool = True
+    rule: str = PRIMARY  # the rule behind this sweep's suggestion
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class Sweep:
             "stopped": self.stopped,
             "seed": self.seed,
             "reliable": self.reliable,
+            "rule": self.rule,
         }
 
 
@@ -71,6 +73,7 @@ class FinderResult:
     seconds: float = 0.0
     band: tuple[float, float] = (math.nan, math.nan)
     peak_band: tuple[float, float] = (math.nan, math.nan)
+    rule: str = PRIMARY  # the rule behind ``suggestion`` (``turn`` for a model with BatchNorm)
 
     @property
     def repeats(self) -> int:
@@ -86,7 +89,7 @@ class FinderResult:
             "interval": [float(self.interval[0]), float(self.interval[1])],
             "band": _finite_list(self.band),
             "peak_band": _finite_list(self.peak_band),
-            "rule": PRIMARY,
+            "rule": self.rule,
             "reliable": bool(self.reliable),
             "repeats": self.repeats,
             "settings": dict(self.settings),
@@ -151,7 +154,8 @@ def combine_sweeps(sweeps: list[Sweep], notes: list[str], seconds: float, settin
     suggestions = {rule: _log_median([s.suggestions[rule] for s in sweeps]) for rule in RULES}
     low = _log_median([s.range[0] for s in sweeps])
     high = _log_median([s.range[1] for s in sweeps])
-    primary = [s.suggestions[PRIMARY] for s in sweeps]
+    rule = sweeps[0].rule
+    primary = [s.suggestions[rule] for s in sweeps]
     spread = float(np.log10(max(primary) / min(primary))) if len(sweeps) > 1 else None
     interval = (_log_median([s.interval[0] for s in sweeps]), _log_median([s.interval[1] for s in sweeps]))
     reliable = sum(s.reliable for s in sweeps) * 2 > len(sweeps)
@@ -165,7 +169,7 @@ def combine_sweeps(sweeps: list[Sweep], notes: list[str], seconds: float, settin
         lrs=first.lrs,
         losses=first.losses,
         smoothed=first.smoothed,
-        suggestion=suggestions[PRIMARY],
+        suggestion=suggestions[rule],
         suggestions=suggestions,
         range=(low, high),
         spread=spread,
@@ -175,6 +179,7 @@ def combine_sweeps(sweeps: list[Sweep], notes: list[str], seconds: float, settin
         notes=notes,
         reliable=reliable,
         seconds=seconds,
-        band=band_around(suggestions[PRIMARY], BAND),
+        band=band_around(suggestions[rule], BAND),
         peak_band=band_around(high, PEAK_BAND),
+        rule=rule,
     )

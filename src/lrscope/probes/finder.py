@@ -33,7 +33,8 @@ from ..errors import UserError
 from ..validate import check_choice, check_float, check_int, unsigned_seed
 from .state import preserved
 
-__all__ = ["find_lr", "check_sweep_settings", "FinderResult", "Sweep", "debiased_ema", "suggest", "sweep_lrs"]
+__all__ = ["find_lr", "uses_batchnorm", "check_sweep_settings", "FinderResult", "Sweep", "debiased_ema", "suggest",
+           "sweep_lrs"]
 
 MAX_ITER = 100_000  # optimizer steps in one sweep (the rates are held in memory, one float each)
 MAX_REPEATS = 100
@@ -304,11 +305,24 @@ class _Run:
         return self.lrs[:i].copy(), losses[:i], stopped
 
 
+def uses_batchnorm(model: torch.nn.Module) -> bool:
+    """Whether ``model`` holds a BatchNorm layer (1d/2d/3d, lazy or synchronised): the weights in front of it
+    are then scale-invariant, and the rate the run tolerates is not the one the short sweep sees.
+
+    >>> uses_batchnorm(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)))
+    True
+    >>> uses_batchnorm(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LayerNorm(2)))
+    False
+    """
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
 def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Callable | None, loader, *,
             start_lr: float = 1e-7, end_lr: float = 10.0, num_iter: int = 100, mode: str = "exp",
             smooth: float = 0.98, diverge: float = 4.0, repeats: int = 1, accumulation_steps: int = 1,
             amp: bool | Any = False, val_loader=None, batch_fn: Callable | None = None,
-            seed: int | None = None, step_loss: Callable | None = None, progress: Progress = quiet) -> FinderResult:
+            seed: int | None = None, step_loss: Callable | None = None, batchnorm: bool | None = None,
+            progress: Progress = quiet) -> FinderResult:
     """Run the LR range test on ``model`` and return a :class:`FinderResult` (see the module docstring).
 
     ``num_iter`` counts optimizer steps (each of ``accumulation_steps`` micro-batches; under AMP a step the
@@ -324,6 +338,9 @@ def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: C
     ``model(**batch).loss``; a dict or model output holding ``"loss"`` is accepted.  Give one of the two.
     Under ``torch.distributed`` every rank must call this; the loss is averaged across ranks, so all ranks see
     the same curve and stop together.
+    ``batchnorm``: whether the model normalises with BatchNorm, which places the suggestion and 1cycle's peak
+    higher (see :mod:`lrscope.analysis.finder_curve`); None (the default) looks for BatchNorm layers in
+    ``model``.
     ``progress(steps done, steps in all, status)`` is called after every step (silent by default).
     """
     if (loss_fn is None) == (step_loss is None):
@@ -332,6 +349,7 @@ def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: C
     _check_inputs(model, optimizer, loss_fn or step_loss, start_lr, end_lr, num_iter, mode, smooth, diverge,
                   repeats, accumulation_steps)
     t0 = time.perf_counter()
+    batchnorm = uses_batchnorm(model) if batchnorm is None else bool(batchnorm)
     params = [p for g in optimizer.param_groups for p in g["params"]]
     device = params[0].device
     user_scaler = amp if (amp is not None and not isinstance(amp, bool)) else None
@@ -362,14 +380,14 @@ def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: C
             if len(losses) < 10:
                 raise UserError(f"the range test stopped after {len(losses)} steps ({stopped}); at least 10 "
                                 "are needed: give a longer loader, a lower start_lr or a larger diverge")
-            found = suggest(sweep_lrs_k, losses)
+            found = suggest(sweep_lrs_k, losses, batchnorm=batchnorm)
             for note in found["notes"]:
                 tagged = f"repeat {k + 1}: {note}" if repeats > 1 else note
                 notes.append(tagged)
             sweeps.append(Sweep(lrs=sweep_lrs_k, losses=losses, smoothed=debiased_ema(losses, smooth),
                                 fit=found["fit"], slope=found["slope"], suggestions=found["suggestions"],
                                 range=found["range"], interval=found["interval"], stopped=stopped,
-                                seed=seeds[k], reliable=found["reliable"]))
+                                seed=seeds[k], reliable=found["reliable"], rule=found["rule"]))
     per_pass = num_iter * accumulation_steps
     if batches.passes > 1:
         notes.append(f"the loader was cycled: {batches.total} batches over {batches.passes} passes "
@@ -382,5 +400,5 @@ def find_lr(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: C
     return combine_sweeps(sweeps, notes, time.perf_counter() - t0, dict(
         start_lr=float(start_lr), end_lr=float(end_lr), num_iter=num_iter, mode=mode, smooth=smooth,
         diverge=diverge, repeats=repeats, accumulation_steps=accumulation_steps, amp=use_amp,
-        validation=val_loader is not None, seed=seed, world_size=run.world,
+        validation=val_loader is not None, seed=seed, world_size=run.world, batchnorm=batchnorm,
         lr_in_every_param_group=True))
