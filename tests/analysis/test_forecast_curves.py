@@ -73,12 +73,14 @@ def test_one_cosine_run_forecasts_the_other_schedules(curves, model, mean, worst
 
 
 def test_the_papers_three_runs_forecast_the_other_six(curves):
-    # measured (Tissue's law, chosen by leaving one run out): 0.179 % mean, 0.947 % worst
+    # Leaving one run out, the two laws nearly tie (held-out 0.069 % against 0.073 %), so which one wins
+    # flips with the platform's floating point: measured Tissue's law 0.179 % mean / 0.947 % worst, the
+    # multi-power law 0.227 % / 0.803 %.  Either must forecast the other six this well.
     names = ("cosine_24000", "constant_24000", "wsdcon_9")
     fitted = fit([curves["mpl-100", n] for n in names])
-    assert "leaving out one run at a time" in fitted.choice
+    assert "leaving out one run at a time" in fitted.choice and fitted.law in ("tissue", "mpl")
     got_mean, got_worst, _ = scores(fitted, curves, "mpl-100", names)
-    assert got_mean <= 0.0020 and got_worst <= 0.0105
+    assert got_mean <= 0.0025 and got_worst <= 0.0105
 
 
 def test_the_acceptance_forecast_wsd_to_a_three_times_longer_cosine(curves):
