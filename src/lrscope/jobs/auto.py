@@ -2,11 +2,12 @@
 batch size and seed as the run) and :func:`lrscope.schedules.fill_auto` puts its answer in.  Which answer
 depends on the parameter the word stands for:
 
-- ``max_lr`` (onecycle's peak, triangular's top): the range's upper bound (the turn / 1.5, where the turn is
-  where 80 % of the loss drop is done: :mod:`lrscope.analysis.finder_curve`);
+- ``max_lr`` (onecycle's peak, triangular's top): the range's upper bound (the turn / 1.5, or 3x the
+  turn for a model with BatchNorm, where the turn is where 80 % of the loss drop is done:
+  :mod:`lrscope.analysis.finder_curve`);
 - ``base_lr`` and ``min_lr`` (triangular's bottom, a floor): the range's lower bound (10 % of the drop);
 - any other rate (constant, step, multistep, cosine, ...'s ``lr``; linear's ``start``): the suggestion (the
-  turn / 3).
+  turn / 3; the turn itself with BatchNorm).
 
 So on digits + cnn ``onecycle(auto, total=60)`` becomes ``onecycle(0.197, total=60)`` and
 ``triangular(auto, auto, 8)`` becomes ``triangular(0.0249, 0.197, 8)``.
