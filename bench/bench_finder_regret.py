@@ -673,6 +673,15 @@ def variants(sweeps, trainings, bounds, workers, cached):
                 cells.append(f"{np.mean(regrets):.2f}")
                 every += regrets
         print(f"| {name} | " + " | ".join(cells) + f" | {np.mean(every):.2f} |")
+    print("\n## Rule variants per task and recipe (points; the held-out task is synthetic-bnmlp)\n")
+    print("| task | optimizer | schedule | " + " | ".join(f"variant {i + 1}" for i in range(len(VARIANTS))) + " |")
+    print("|---|---|---|" + "---|" * len(VARIANTS))
+    for t in TASKS:
+        for o, s in RECIPES:
+            best = grid_of(trainings, bounds, t, o, s)[1].mean(0).max()
+            cells = [best - float(np.mean([trainings[key(t, o, s, seed, rate(f, t, o, s, seed))]["acc"]
+                                           for seed in SEEDS])) for f in VARIANTS.values()]
+            print(f"| {t} | {o} | {s} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
     print("\n## From the grid alone: mean regret (points) at the turn x 10^d, interpolated\n")
     print("| schedule | model | optimizer | " + " | ".join(f"d = {d:+.1f}" for d in TURN_OFFSETS) + " |")
     print("|---|---|---|" + "---|" * len(TURN_OFFSETS))
