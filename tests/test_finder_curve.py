@@ -39,11 +39,12 @@ def descent(lrs, centre=-1.5, noise=0.03, seed=0):
     return clean + np.random.default_rng(seed).normal(0, noise, len(x))
 
 
-def sweep_of(lrs, losses, seed=None) -> Sweep:
-    found = suggest(lrs, losses)
+def sweep_of(lrs, losses, seed=None, batchnorm=False) -> Sweep:
+    found = suggest(lrs, losses, batchnorm=batchnorm)
     return Sweep(lrs=lrs, losses=losses, smoothed=debiased_ema(losses, 0.98), fit=found["fit"],
                  slope=found["slope"], suggestions=found["suggestions"], range=found["range"],
-                 interval=found["interval"], stopped="completed", seed=seed, reliable=found["reliable"])
+                 interval=found["interval"], stopped="completed", seed=seed, reliable=found["reliable"],
+                 rule=found["rule"])
 
 
 def test_suggest_ignores_a_spike_and_matches_the_true_midpoint():
@@ -152,12 +153,7 @@ def test_with_batchnorm_the_suggestion_is_the_turn_and_the_peak_three_times_it()
 
 def test_combining_repeats_keeps_the_rule_of_the_sweeps():
     lrs = sweep_lrs(1e-5, 10, 100)
-    sweeps = []
-    for seed in range(3):
-        found = suggest(lrs, descent(lrs, noise=0.03, seed=seed), batchnorm=True)
-        sweeps.append(Sweep(lrs=lrs, losses=lrs, smoothed=lrs, fit=found["fit"], slope=found["slope"],
-                            suggestions=found["suggestions"], range=found["range"], interval=found["interval"],
-                            stopped="completed", rule=found["rule"]))
+    sweeps = [sweep_of(lrs, descent(lrs, noise=0.03, seed=seed), batchnorm=True) for seed in range(3)]
     result = combine_sweeps(sweeps, [], 0.0, {})
     assert result.rule == "turn" and result.to_json()["rule"] == "turn"
     assert result.suggestion == result.suggestions["turn"]
