@@ -33,8 +33,9 @@ batch moves the answer by a decade.  Here, on the raw losses of one sweep, again
    while SGD (and the noise) grow |w|, so the run lowers its own effective rate eta/|w|^2 (van Laarhoven 2017,
    "L2 regularization versus batch and weight normalization"; Arora, Li & Lyu 2019, "Theoretical analysis of
    auto rate-tuning by batch normalization").  A 100-step sweep sees the edge at the starting |w|; the run
-   tolerates more.  In the bench the best rates of the BatchNorm nets sit at or above the turn (constant) and
-   0.5-1.4 decades above it (1cycle), against 0.3-1.4 decades below it without BatchNorm.  So with BatchNorm
+   tolerates more.  In the bench the best rates of the two BatchNorm conv nets sit 0.07-0.65 decades above the
+   turn (constant) and 0.5-1.4 above it (1cycle), against 1.4 below to 0.04 above without BatchNorm (on noisy
+   data the noise floor pulls a constant rate 1.1-1.4 decades below the turn, BatchNorm or not).  So with BatchNorm
    the suggestion is the turn and 1cycle's peak 3x the turn; without, a third and two thirds of the turn.
    ``range`` = (where 10 % of the drop is done, that peak): the lower and upper bounds for a cyclical schedule
    (Smith 2017); the upper bound is the peak for 1cycle (Smith & Topin 2018), which spends only a moment there
