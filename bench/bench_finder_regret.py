@@ -22,7 +22,7 @@ Recipes: {SGD momentum 0.9 + weight decay 5e-4, AdamW weight decay 0.05} x {cons
 or beta1 cycled 0.95 -> 0.85 -> 0.95), a fixed number of epochs per task.
 
 Grid: peak rates ``centre * sqrt(3)**k``, at least 9 values, widened until the seed-mean best accuracy lies
-two points inside the grid; seeds 0-4 (model init and data order), the same seeds for the finder sweeps
+two points inside the grid; seeds 0-9 (model init and data order), the same seeds for the finder sweeps
 and the trainings at the suggestions (paired).
 
 Finder: one sweep per (task, optimizer, seed) with lrscope.find_lr, 1e-7 .. 10 over 100 steps, recorded with
@@ -43,8 +43,16 @@ trainings at the rule's per-seed suggestions (points); loss regret likewise, rel
 validation loss.  "Within 2x": the suggestion lies within a factor 2 of the grid optimum (the vertex of a
 parabola through the best seed-mean accuracy and its two neighbours, in log lr).  A training whose loss is not
 finite counts at chance accuracy and at ln(classes) loss.  The last column, "grid, other seeds", is no rule: for
-each seed, the grid rate that is best on the other four, judged on that seed: what a grid search itself loses,
-the floor of what this many seeds can resolve.
+each seed, the grid rate that is best on the other nine, judged on that seed: what a grid search itself loses,
+the floor of what this many seeds can resolve.  Each regret carries its standard error: the standard deviation
+of the paired per-seed differences (the grid-best rate's training minus the suggestion's) over sqrt(seeds); it
+leaves out the upward bias of taking the best of the grid's noisy means, which the last column shows.
+
+``--variants`` adds: the rule variants tried, trained at their own suggestions; where each grid optimum lies
+against the turn; the gradient noise scale at initialisation; the training-set and validation loss at the
+optimum and at lrscope's suggestion, before and after a settle at a tenth of the rate (``fit_gap``: overfitting
+against the noise floor); and two rules built on short one-epoch trials at six rates around the turn
+(``trial_picks``, cached in trials.jsonl), scored from the grid.
 
 The 1 %-band: on the seed-mean validation loss against log lr (linearly interpolated), the rates whose loss
 is within 1 % (relative) of the best; its edges are printed in decades around the loss optimum.
@@ -74,7 +82,7 @@ sys.path.insert(0, str(HERE))
 from bench_finder import FASTAI, fastai_curve  # noqa: E402  (fastai's rules, as bench_finder reimplements them)
 
 CACHE = HERE / "results" / "finder-regret"
-SEEDS = (0, 1, 2, 3, 4)
+SEEDS = tuple(range(10))  # 5 seeds left standard errors of 1-5 points on the constant recipes
 SQRT3 = math.sqrt(3.0)
 SWEEP = dict(start_lr=1e-7, end_lr=10.0, num_iter=100)
 
@@ -189,23 +197,20 @@ def _fresh(task: str, opt: str, seed: int, lr: float):
     return model, make_optimizer(opt, model.parameters(), lr)
 
 
-def train_one(job: tuple) -> dict:
-    """Train one (task, optimizer, schedule, seed, peak lr); the validation accuracy and loss at the end."""
-    task, opt, sched, seed, lr = job
+def _train(task: str, opt: str, sched: str, seed: int, lr: float):
+    """One training of the recipe at peak rate ``lr``: (model, optimizer, whether every loss stayed finite)."""
     import torch
     import torch.nn.functional as F
 
     import lrscope
 
-    x, y, xv, yv, classes, _ = _data(task)
+    x, y, _, _, _, _ = _data(task)
     spec = TASKS[task]
     model, optimizer = _fresh(task, opt, seed, lr)
     steps = spec.epochs * math.ceil(len(y) / spec.batch)
     scheduler = lrscope.ScheduleLR(optimizer, f"onecycle({lr!r}, total={steps})", unit="step") \
         if sched == "1cycle" else None
     g = torch.Generator().manual_seed(1000 + seed)
-    t0 = time.perf_counter()
-    finite = True
     for _ in range(spec.epochs):
         model.train()
         order = torch.randperm(len(y), generator=g)
@@ -213,24 +218,62 @@ def train_one(job: tuple) -> dict:
             idx = order[i:i + spec.batch]
             loss = F.cross_entropy(model(x[idx]), y[idx])
             if not torch.isfinite(loss):
-                finite = False
-                break
+                return model, optimizer, False
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-        if not finite:
-            break
+    return model, optimizer, True
+
+
+def _evaluate(model, x, y) -> tuple[float, float]:
+    """(cross-entropy, accuracy) of the model in eval mode on (x, y)."""
+    import torch
+    import torch.nn.functional as F
+
     model.eval()
     with torch.no_grad():
-        logits = model(xv)
-        val_loss = float(F.cross_entropy(logits, yv))
-        acc = float((logits.argmax(1) == yv).float().mean())
+        logits = model(x)
+        return float(F.cross_entropy(logits, y)), float((logits.argmax(1) == y).float().mean())
+
+
+def train_one(job: tuple) -> dict:
+    """Train one (task, optimizer, schedule, seed, peak lr); the validation accuracy and loss at the end."""
+    task, opt, sched, seed, lr = job
+    _, _, xv, yv, classes, _ = _data(task)
+    t0 = time.perf_counter()
+    model, _, finite = _train(task, opt, sched, seed, lr)
+    val_loss, acc = _evaluate(model, xv, yv)
     if not finite or not math.isfinite(val_loss):
         val_loss, acc = math.log(classes), 1.0 / classes
     return dict(key=key(*job), task=task, opt=opt, sched=sched, seed=seed, lr=lr, acc=100 * acc,
                 loss=val_loss, finite=finite, seconds=round(time.perf_counter() - t0, 3))
+
+
+def fit_gap(job: tuple) -> dict:
+    """Training-set and validation loss after one training, then after one more epoch at a tenth of the final
+    rate: the settle removes the SGD noise floor's share of the loss (the bounce at rate x gradient noise), so
+    what stays between a rate and a lower one is the fit itself: progress, or overfitting."""
+    import torch
+    import torch.nn.functional as F
+
+    task, opt, sched, seed, lr = job
+    x, y, xv, yv, _, _ = _data(task)
+    model, optimizer, finite = _train(task, opt, sched, seed, lr)
+    row = dict(job=job, finite=finite, train=_evaluate(model, x, y)[0], val=_evaluate(model, xv, yv)[0])
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] / 10
+    model.train()
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(2000 + seed))
+    batch = TASKS[task].batch
+    for i in range(0, len(y), batch):
+        idx = order[i:i + batch]
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return dict(row, settled_train=_evaluate(model, x, y)[0], settled_val=_evaluate(model, xv, yv)[0])
 
 
 def sweep_one(job: tuple) -> dict:
@@ -545,6 +588,8 @@ def report(trainings, bounds, values):
             for seed in SEEDS:
                 rate = rate_of(values, t, o, s, seed, "lrscope")
                 edges[s].append((math.log10(blo / rate), math.log10(bhi / rate)))
+            best_rate = rates[int(np.argmax(acc))]
+            at_best = np.array([trainings[key(t, o, s, seed, best_rate)]["acc"] for seed in SEEDS])
             for rule in columns:
                 accs, losses, within = [], [], []
                 for seed in SEEDS:
@@ -557,16 +602,20 @@ def report(trainings, bounds, values):
                     within.append(ok)
                     cases[rule].append(ok)
                 rows[(t, o, s, rule)] = dict(regret=best_acc - float(np.mean(accs)),
+                                             se=float(np.std(at_best - np.array(accs), ddof=1)
+                                                      / math.sqrt(len(SEEDS))),
                                              loss_regret=100 * (float(np.mean(losses)) / best_loss - 1),
                                              within=int(sum(within)))
-    print("\n## Regret: grid-best seed-mean accuracy minus the accuracy at the rule's suggestion (points);"
-          f" in brackets, how many of {len(SEEDS)} seeds lie within 2x of the grid optimum\n")
+    print("\n## Regret: grid-best seed-mean accuracy minus the accuracy at the rule's suggestion (points), and its"
+          " standard error over the seeds (paired with the grid-best rate's trainings); in brackets, how many of"
+          f" {len(SEEDS)} seeds lie within 2x of the grid optimum\n")
     header = "| task | optimizer | schedule | " + " | ".join(columns) + " |"
     print(header)
     print("|" + "---|" * (3 + len(columns)))
     for t in TASKS:
         for o, s in RECIPES:
-            cells = [f"{rows[(t, o, s, r)]['regret']:.2f} ({rows[(t, o, s, r)]['within']})" for r in columns]
+            cells = [f"{v['regret']:.2f} ± {v['se']:.2f} ({v['within']})"
+                     for v in (rows[(t, o, s, r)] for r in columns)]
             print(f"| {t} | {o} | {s} | " + " | ".join(cells) + " |")
     mean = {r: float(np.mean([v["regret"] for (_, _, _, rr), v in rows.items() if rr == r])) for r in columns}
     worst = {r: float(np.max([v["regret"] for (_, _, _, rr), v in rows.items() if rr == r])) for r in columns}
@@ -603,6 +652,13 @@ def report(trainings, bounds, values):
               f"1% band in {inside:.0%} of {len(lo)} cases")
         print(f"  edges holding 80 % of the cases whole: P{q} {pair[0]:+.2f}, P{100 - q} {pair[1]:+.2f}")
 
+    print("| mean standard error (points) | | | " + " | ".join(
+        f"{np.mean([v['se'] for k, v in rows.items() if k[3] == r]):.2f}" for r in columns) + " |")
+    for rule in ("lrscope", GRID_REFERENCE):
+        over = [f"{t} {o} {s}" for t in TASKS for o, s in RECIPES
+                if rows[(t, o, s, rule)]["regret"] - 2 * rows[(t, o, s, rule)]["se"] > 0.5]
+        print(f"\n{rule}: regret above 0.5 by more than two standard errors in {len(over)} of "
+              f"{len(TASKS) * len(RECIPES)} cases" + (": " + "; ".join(over) if over else ""))
     smallest = mean["lrscope"] <= min(mean[r] for r in RULE_NAMES) + 1e-12
     ours_ok = worst["lrscope"] <= 0.5 and smallest and share["lrscope"] >= 0.8
     print(f"\ngoal (lrscope worst regret <= 0.5, smallest mean, within 2x >= 80 %): {'met' if ours_ok else 'NOT met'}")
@@ -667,6 +723,153 @@ def noise_scale_at_init(task: str, seed: int, batches: int = 40) -> float:
     return trace_over_b / max(signal, 1e-12)
 
 
+def fit_gaps(sweeps, grids, workers, seeds=(0, 1)):
+    """Training-set and validation loss at the grid's optimum and at lrscope's suggestion, constant recipes:
+    a suggestion that trains the training set further yet loses on validation is lost to overfitting, which no
+    sweep of the training loss can see.  Trained afresh (the cache keeps no training loss)."""
+    jobs = []
+    for (t, o, s), (rates, acc) in grids.items():
+        if s != "constant":
+            continue
+        best = rounded(optimum(rates, acc.mean(0)))
+        for seed in seeds:
+            ours = rounded(rule_values(sweeps[f"{t}|{o}|{seed}"], task_batchnorm(t))["lrscope"][0])
+            jobs += [(t, o, s, seed, best), (t, o, s, seed, ours)]
+    found = {}
+    run_jobs(fit_gap, jobs, workers, lambda row: found.__setitem__(tuple(row["job"]), row))
+    print(f"\n## Training-set and validation loss after the constant recipe (mean of seeds {seeds}), at the grid's"
+          " optimum and at lrscope's suggestion; settled: after one more epoch at a tenth of the rate\n")
+    print("| task | optimizer | lrscope / optimum (rate) | optimum: train / val | settled | lrscope: train / val "
+          "| settled |")
+    print("|---|---|---|---|---|---|---|")
+    for t in TASKS:
+        for o in OPTIMIZERS:
+            pairs = [(found[jobs[i]], found[jobs[i + 1]]) for i in range(0, len(jobs), 2) if jobs[i][:2] == (t, o)]
+            if not all(a["finite"] and b["finite"] for a, b in pairs):
+                print(f"| {t} | {o} | (a training diverged) | | | | |")
+                continue
+            cells = []
+            for side in (0, 1):
+                for pre in ("", "settled_"):
+                    cells.append(" / ".join(f"{np.mean([p[side][pre + f] for p in pairs]):.3f}"
+                                            for f in ("train", "val")))
+            ratio = float(np.exp(np.mean([math.log(p[1]["job"][4] / p[0]["job"][4]) for p in pairs])))
+            print(f"| {t} | {o} | {ratio:.2g}x | " + " | ".join(cells) + " |")
+
+
+TRIAL_OFFSETS = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0)  # decades from each seed's turn
+
+
+def trial_one(job: tuple) -> dict:
+    """A short trial: one epoch of the recipe at peak rate ``lr`` (1cycle compressed into the epoch), its
+    validation loss and accuracy; then a fifth of an epoch more at a tenth of the final rate, and again."""
+    import torch
+    import torch.nn.functional as F
+
+    import lrscope
+
+    task, opt, sched, seed, lr = job
+    x, y, xv, yv, classes, _ = _data(task)
+    batch = TASKS[task].batch
+    model, optimizer = _fresh(task, opt, seed, lr)
+    steps = len(y) // batch
+    scheduler = lrscope.ScheduleLR(optimizer, f"onecycle({lr!r}, total={steps})", unit="step") \
+        if sched == "1cycle" else None
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(5000 + seed))
+    out = dict(key=key(*job))
+    for phase, count in (("", steps), ("settled_", max(10, steps // 5))):
+        model.train()
+        for i in range(count):
+            idx = order[(i * batch) % (steps * batch):][:batch]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            if not torch.isfinite(loss):
+                return dict(out, loss=math.inf, acc=0.0, settled_loss=math.inf, settled_acc=0.0)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None and not phase:
+                scheduler.step()
+        val, acc = _evaluate(model, xv, yv)
+        out.update({phase + "loss": val if math.isfinite(val) else math.inf, phase + "acc": 100 * acc})
+        for group in optimizer.param_groups:
+            group["lr"] = group["lr"] / 10
+    return out
+
+
+def ensure_trials(anchors, workers, cached) -> dict:
+    """Every short trial the trial rules need, from trials.jsonl where it is already there."""
+    path = CACHE / "trials.jsonl"
+    trials = {}
+    if path.exists():
+        trials = {row["key"]: row for row in map(json.loads, path.read_text().splitlines()) if row}
+    jobs = [(t, o, s, seed, rounded(10 ** (anchors[f"{t}|{o}|{seed}"]["turn"] + d)))
+            for t in TASKS for o, s in RECIPES for seed in SEEDS for d in TRIAL_OFFSETS]
+    missing = [j for j in jobs if key(*j) not in trials]
+    if missing and cached:
+        raise SystemExit(f"--cached: {len(missing)} short trials are missing from {path}")
+    with open(path, "a") as f:
+        def keep(row):
+            trials[row["key"]] = row
+            f.write(json.dumps(row) + "\n")
+        run_jobs(trial_one, missing, workers, keep)
+    return {j: trials[key(*j)] for j in jobs}
+
+
+def trial_picks(trials: dict, t, o, s, seed, epochs) -> dict:
+    """log10 rate each trial rule picks for one seed: "short trials" takes the trial with the lowest validation
+    loss (a parabola through it and its neighbours); "short trials, extrapolated" (constant recipes) predicts
+    the full run's loss at rate r as the settled trial loss at r x epochs (progress taken as a function of
+    rate x time, as for gradient flow) plus the noise floor the settle removed at r itself."""
+    runs = sorted((math.log10(j[4]), row) for j, row in trials.items() if j[:4] == (t, o, s, seed))
+    x = np.array([r[0] for r in runs])
+    noisy = np.array([r[1]["loss"] for r in runs], float)
+    settled = np.array([r[1]["settled_loss"] for r in runs], float)
+    worst = np.nanmax(np.where(np.isfinite(noisy), noisy, np.nan)) if np.isfinite(noisy).any() else 1.0
+    noisy, settled = (np.where(np.isfinite(v), v, 10 * worst) for v in (noisy, settled))
+    i = int(np.argmin(noisy))
+    picks = {"short trials": x[i]}
+    if 0 < i < len(x) - 1:
+        a, b, c = noisy[i - 1:i + 2]
+        step = x[1] - x[0]
+        if a - 2 * b + c > 0:
+            picks["short trials"] = x[i] + float(np.clip(0.5 * (a - c) / (a - 2 * b + c), -0.5, 0.5)) * step
+    if s == "constant":
+        fine = np.linspace(x[0], x[-1], 201)
+        predicted = np.interp(np.minimum(fine + math.log10(epochs), x[-1]), x, settled) + \
+            np.interp(fine, x, np.maximum(noisy - settled, 0.0))
+        picks["short trials, extrapolated"] = float(fine[int(np.argmin(predicted))])
+    return picks
+
+
+def trial_rules(anchors, grids, best, workers, cached):
+    """Mean regret of the trial rules, scored from the grid (each seed's accuracy interpolated in log rate)."""
+    trials = ensure_trials(anchors, workers, cached)
+    print(f"\n## Short trials ({len(TRIAL_OFFSETS)} per seed: one epoch at the turn x 10^d, d in {TRIAL_OFFSETS}):"
+          " regret (points, interpolated from the grid) and how many seeds land within 2x of the grid optimum\n")
+    names = ("short trials", "short trials, extrapolated")
+    print("| task | optimizer | schedule | " + " | ".join(names) + " |")
+    print("|---|---|---|" + "---|" * len(names))
+    regrets = {n: {s: [] for s in SCHEDULES} for n in names}
+    within = {n: [] for n in names}
+    for (t, o, s), (rates, acc) in grids.items():
+        top = math.log10(optimum(rates, acc.mean(0)))
+        picks = [trial_picks(trials, t, o, s, seed, TASKS[t].epochs) for seed in SEEDS]
+        cells = []
+        for n in names:
+            if n not in picks[0]:
+                cells.append("")
+                continue
+            at = [np.interp(p[n], np.log10(rates), acc[i]) for i, p in enumerate(picks)]
+            near = [abs(p[n] - top) <= math.log10(2) for p in picks]
+            regrets[n][s].append(best[(t, o, s)] - float(np.mean(at)))
+            within[n] += near
+            cells.append(f"{regrets[n][s][-1]:.2f} ({sum(near)})")
+        print(f"| {t} | {o} | {s} | " + " | ".join(cells) + " |")
+    for n in names:
+        parts = ", ".join(f"{s} {np.mean(v):.2f}" for s, v in regrets[n].items() if v)
+        print(f"\n{n}: mean regret {parts}; within 2x {np.mean(within[n]):.0%}")
+
+
 def variants(sweeps, trainings, bounds, workers, cached):
     """Mean regret of rule variants, each trained at its own suggestions (the same seeds), by schedule and
     model kind and per task; where each grid's optimum lies against the sweep's turn; the gradient noise scale
@@ -710,6 +913,8 @@ def variants(sweeps, trainings, bounds, workers, cached):
     print("\n## Gradient noise scale at initialisation, B_simple / B (seeds 0 and 1)\n")
     for t in TASKS:
         print(f"- {t}: " + ", ".join(f"{noise_scale_at_init(t, seed):.2f}" for seed in (0, 1)))
+    fit_gaps(sweeps, grids, workers)
+    trial_rules(anchors, grids, best, workers, cached)
     print("\n## From the grid alone: mean regret (points) at the turn x 10^d, interpolated\n")
     print("| schedule | model | optimizer | " + " | ".join(f"d = {d:+.1f}" for d in TURN_OFFSETS) + " |")
     print("|---|---|---|" + "---|" * len(TURN_OFFSETS))

@@ -71,3 +71,29 @@ def test_lrscope_in_the_bench_is_the_packages_rule(bench):
         found = suggest(lrs, losses, batchnorm=batchnorm)
         assert found["rule"] == rule
         assert values["lrscope"] == pytest.approx((found["suggestions"][rule], found["range"][1]))
+
+
+def trials_of(bench, noisy, settled, offsets=(-1.5, -1.0, -0.5, 0.0, 0.5, 1.0)):
+    """Fixed short-trial results at rates 10^d for one seed, as ensure_trials hands them to trial_picks."""
+    return {("task", "sgd", "constant", 0, 10.0 ** d): dict(loss=a, settled_loss=b)
+            for d, a, b in zip(offsets, noisy, settled, strict=True)}
+
+
+def test_short_trials_pick_the_lowest_validation_loss_between_its_neighbours(bench):
+    trials = trials_of(bench, [2.0, 1.5, 1.2, 1.2, 1.6, math.inf], [2.0, 1.5, 1.2, 1.2, 1.6, math.inf])
+    pick = bench.trial_picks(trials, "task", "sgd", "constant", 0, epochs=1)["short trials"]
+    assert -0.75 < pick < 0.0  # between the two equal best trials, on the side of the steeper neighbour's rise
+
+
+def test_the_extrapolated_rule_trades_the_longer_runs_progress_against_the_noise_floor(bench):
+    progress = [2.0, 1.4, 1.1, 1.0, 1.0, 1.0]  # settled loss: saturates from the turn on
+    # no noise floor: progress at r x 10 epochs is already saturated from d = -1 on; the lowest such rate wins
+    quiet = bench.trial_picks(trials_of(bench, progress, progress), "task", "sgd", "constant", 0, epochs=10)
+    assert quiet["short trials, extrapolated"] == pytest.approx(-1.0, abs=0.05)
+    # a noise floor growing with the rate keeps it at the lowest rate whose extrapolated progress saturates
+    noisy = [p + 0.05 * 10 ** d for p, d in zip(progress, (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0), strict=True)]
+    assert bench.trial_picks(trials_of(bench, noisy, progress), "task", "sgd", "constant", 0,
+                             epochs=10)["short trials, extrapolated"] <= -0.95
+    # one epoch: no extrapolation, so the pick follows the settled loss to the turn
+    short = bench.trial_picks(trials_of(bench, progress, progress), "task", "sgd", "constant", 0, epochs=1)
+    assert short["short trials, extrapolated"] == pytest.approx(0.0, abs=0.05)
