@@ -632,6 +632,8 @@ def report(trainings, bounds, values):
     print("| worst regret (points) | | | " + " | ".join(f"{worst[r]:.2f}" for r in columns) + " |")
     print("| mean loss regret (%) | | | " + " | ".join(f"{lmean[r]:.1f}" for r in columns) + " |")
     print("| within 2x of optimum | | | " + " | ".join(f"{share[r]:.0%}" for r in columns) + " |")
+    print("| mean standard error (points) | | | " + " | ".join(
+        f"{np.mean([v['se'] for k, v in rows.items() if k[3] == r]):.2f}" for r in columns) + " |")
     widths_lo = [np.log10(b["at"] / b["low"]) for b in bands]
     widths_hi = [np.log10(b["high"] / b["at"]) for b in bands]
     print(f"\n1% loss band around the loss optimum, decades: below median {np.median(widths_lo):.2f} "
@@ -652,8 +654,6 @@ def report(trainings, bounds, values):
               f"1% band in {inside:.0%} of {len(lo)} cases")
         print(f"  edges holding 80 % of the cases whole: P{q} {pair[0]:+.2f}, P{100 - q} {pair[1]:+.2f}")
 
-    print("| mean standard error (points) | | | " + " | ".join(
-        f"{np.mean([v['se'] for k, v in rows.items() if k[3] == r]):.2f}" for r in columns) + " |")
     for rule in ("lrscope", GRID_REFERENCE):
         over = [f"{t} {o} {s}" for t in TASKS for o, s in RECIPES
                 if rows[(t, o, s, rule)]["regret"] - 2 * rows[(t, o, s, rule)]["se"] > 0.5]

@@ -22,7 +22,7 @@ batch moves the answer by a decade.  Here, on the raw losses of one sweep, again
    - ``valley`` (fastai's rule, on the fit): about halfway along the longest decreasing stretch;
    - ``minimum_over_10``: the lr at the fit's minimum divided by 10.
 4. Why turn / 3.  A finder is for training well, so its rule was chosen by regret, not steadiness:
-   ``bench/bench_finder_regret.py`` trains a grid of rates (5 tasks x SGD/AdamW x constant/1cycle x 5 seeds)
+   ``bench/bench_finder_regret.py`` trains a grid of rates (5 tasks x SGD/AdamW x constant/1cycle x 10 seeds)
    and trains again at each rule's suggestion.  Accuracy against the rate falls gently below the optimum and
    off a cliff above it (the run diverges), so the rule that loses least sits safely below where the sweep's
    loss stops falling.  The fit's minimum itself marks that as well as the turn does, but a flat-bottomed curve
@@ -33,9 +33,10 @@ batch moves the answer by a decade.  Here, on the raw losses of one sweep, again
    while SGD (and the noise) grow |w|, so the run lowers its own effective rate eta/|w|^2 (van Laarhoven 2017,
    "L2 regularization versus batch and weight normalization"; Arora, Li & Lyu 2019, "Theoretical analysis of
    auto rate-tuning by batch normalization").  A 100-step sweep sees the edge at the starting |w|; the run
-   tolerates more.  In the bench the best rates of the two BatchNorm conv nets sit 0.07-0.65 decades above the
-   turn (constant) and 0.5-1.4 above it (1cycle), against 1.4 below to 0.04 above without BatchNorm (on noisy
-   data the noise floor pulls a constant rate 1.1-1.4 decades below the turn, BatchNorm or not).  So with BatchNorm
+   tolerates more.  In the bench the best rates of the two BatchNorm conv nets sit 0.16 below to 0.67 decades
+   above the turn (constant) and 0.6-1.5 above it (1cycle), against 1.4 below to 0.15 above without BatchNorm
+   (on a small noisy data set overfitting, and a little the noise floor, pull a constant rate 1.1-1.4 decades
+   below the turn, BatchNorm or not: no sweep of the training loss sees that).  So with BatchNorm
    the suggestion is the turn and 1cycle's peak 3x the turn; without, a third and two thirds of the turn.
    ``range`` = (where 10 % of the drop is done, that peak): the lower and upper bounds for a cyclical schedule
    (Smith 2017); the upper bound is the peak for 1cycle (Smith & Topin 2018), which spends only a moment there
