@@ -723,10 +723,10 @@ def noise_scale_at_init(task: str, seed: int, batches: int = 40) -> float:
     return trace_over_b / max(signal, 1e-12)
 
 
-def fit_gaps(sweeps, grids, workers, seeds=(0, 1)):
+def fit_gaps(sweeps, grids, workers, cached, seeds=(0, 1)):
     """Training-set and validation loss at the grid's optimum and at lrscope's suggestion, constant recipes:
     a suggestion that trains the training set further yet loses on validation is lost to overfitting, which no
-    sweep of the training loss can see.  Trained afresh (the cache keeps no training loss)."""
+    sweep of the training loss can see.  Cached in fit-gaps.jsonl (trainings.jsonl keeps no training loss)."""
     jobs = []
     for (t, o, s), (rates, acc) in grids.items():
         if s != "constant":
@@ -735,8 +735,17 @@ def fit_gaps(sweeps, grids, workers, seeds=(0, 1)):
         for seed in seeds:
             ours = rounded(rule_values(sweeps[f"{t}|{o}|{seed}"], task_batchnorm(t))["lrscope"][0])
             jobs += [(t, o, s, seed, best), (t, o, s, seed, ours)]
-    found = {}
-    run_jobs(fit_gap, jobs, workers, lambda row: found.__setitem__(tuple(row["job"]), row))
+    path = CACHE / "fit-gaps.jsonl"
+    found = {tuple(row["job"]): row for row in map(json.loads, path.read_text().splitlines())} \
+        if path.exists() else {}
+    missing = [j for j in jobs if j not in found]
+    if missing and cached:
+        raise SystemExit(f"--cached: {len(missing)} fit-gap trainings are missing from {path}")
+    with open(path, "a") as f:
+        def keep(row):
+            found[tuple(row["job"])] = row
+            f.write(json.dumps(row) + "\n")
+        run_jobs(fit_gap, missing, workers, keep)
     print(f"\n## Training-set and validation loss after the constant recipe (mean of seeds {seeds}), at the grid's"
           " optimum and at lrscope's suggestion; settled: after one more epoch at a tenth of the rate\n")
     print("| task | optimizer | lrscope / optimum (rate) | optimum: train / val | settled | lrscope: train / val "
@@ -913,7 +922,7 @@ def variants(sweeps, trainings, bounds, workers, cached):
     print("\n## Gradient noise scale at initialisation, B_simple / B (seeds 0 and 1)\n")
     for t in TASKS:
         print(f"- {t}: " + ", ".join(f"{noise_scale_at_init(t, seed):.2f}" for seed in (0, 1)))
-    fit_gaps(sweeps, grids, workers)
+    fit_gaps(sweeps, grids, workers, cached)
     trial_rules(anchors, grids, best, workers, cached)
     print("\n## From the grid alone: mean regret (points) at the turn x 10^d, interpolated\n")
     print("| schedule | model | optimizer | " + " | ".join(f"d = {d:+.1f}" for d in TURN_OFFSETS) + " |")
