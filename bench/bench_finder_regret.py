@@ -261,7 +261,8 @@ def fit_gap(job: tuple) -> dict:
     task, opt, sched, seed, lr = job
     x, y, xv, yv, _, _ = _data(task)
     model, optimizer, finite = _train(task, opt, sched, seed, lr)
-    row = dict(job=job, finite=finite, train=_evaluate(model, x, y)[0], val=_evaluate(model, xv, yv)[0])
+    row = dict(key=key(*job), job=job, finite=finite, train=_evaluate(model, x, y)[0],
+               val=_evaluate(model, xv, yv)[0])
     for group in optimizer.param_groups:
         group["lr"] = group["lr"] / 10
     model.train()
@@ -409,14 +410,7 @@ RULE_NAMES = ("lrscope", "lrscope before", "torch-lr-finder", "lightning", "fast
 
 def load_cache():
     sweeps = json.loads((CACHE / "sweeps.json").read_text()) if (CACHE / "sweeps.json").exists() else {}
-    trainings = {}
-    path = CACHE / "trainings.jsonl"
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                row = json.loads(line)
-                trainings[row["key"]] = row
-    return sweeps, trainings
+    return sweeps, load_rows(CACHE / "trainings.jsonl")
 
 
 def run_jobs(fn, jobs, workers, on_result):
@@ -444,25 +438,37 @@ def ensure_sweeps(sweeps, workers, cached):
     run_jobs(sweep_one, jobs, workers, keep)
 
 
-def ensure_trainings(jobs, trainings, workers, cached, what):
-    missing = sorted({j for j in jobs if key(*j) not in trainings})
+def load_rows(path: Path) -> dict:
+    """A JSON-lines cache as {row["key"]: row}; empty where the file is not there yet."""
+    if not path.exists():
+        return {}
+    return {row["key"]: row for row in map(json.loads, path.read_text().splitlines()) if row}
+
+
+def ensure_rows(fn, jobs, rows: dict, path: Path, workers, cached, what):
+    """Run ``fn`` on every job whose key(*job) ``rows`` lacks, appending each result to ``path`` as it comes."""
+    missing = sorted({j for j in jobs if key(*j) not in rows})
     if not missing:
         return
     if cached:
-        raise SystemExit(f"--cached: {len(missing)} trainings ({what}) are missing from {CACHE}")
+        raise SystemExit(f"--cached: {len(missing)} runs ({what}) are missing from {path}")
     print(f"training {len(missing)} runs ({what})", flush=True)
     t0 = time.perf_counter()
     done = [0]
-    with open(CACHE / "trainings.jsonl", "a") as f:
+    with open(path, "a") as f:
         def keep(row):
-            trainings[row["key"]] = row
+            rows[row["key"]] = row
             f.write(json.dumps(row) + "\n")
             f.flush()
             done[0] += 1
             if done[0] % 20 == 0 or done[0] == len(missing):
                 print(f"  {done[0]}/{len(missing)} ({time.perf_counter() - t0:.0f} s)", flush=True)
 
-        run_jobs(train_one, missing, workers, keep)
+        run_jobs(fn, missing, workers, keep)
+
+
+def ensure_trainings(jobs, trainings, workers, cached, what):
+    ensure_rows(train_one, jobs, trainings, CACHE / "trainings.jsonl", workers, cached, what)
 
 
 # ---------------------------------------------------------------- the grid
@@ -736,16 +742,9 @@ def fit_gaps(sweeps, grids, workers, cached, seeds=(0, 1)):
             ours = rounded(rule_values(sweeps[f"{t}|{o}|{seed}"], task_batchnorm(t))["lrscope"][0])
             jobs += [(t, o, s, seed, best), (t, o, s, seed, ours)]
     path = CACHE / "fit-gaps.jsonl"
-    found = {tuple(row["job"]): row for row in map(json.loads, path.read_text().splitlines())} \
-        if path.exists() else {}
-    missing = [j for j in jobs if j not in found]
-    if missing and cached:
-        raise SystemExit(f"--cached: {len(missing)} fit-gap trainings are missing from {path}")
-    with open(path, "a") as f:
-        def keep(row):
-            found[tuple(row["job"])] = row
-            f.write(json.dumps(row) + "\n")
-        run_jobs(fit_gap, missing, workers, keep)
+    rows = load_rows(path)
+    ensure_rows(fit_gap, jobs, rows, path, workers, cached, "fit gaps")
+    found = {job: rows[key(*job)] for job in jobs}
     print(f"\n## Training-set and validation loss after the constant recipe (mean of seeds {seeds}), at the grid's"
           " optimum and at lrscope's suggestion; settled: after one more epoch at a tenth of the rate\n")
     print("| task | optimizer | lrscope / optimum (rate) | optimum: train / val | settled | lrscope: train / val "
@@ -808,19 +807,10 @@ def trial_one(job: tuple) -> dict:
 def ensure_trials(anchors, workers, cached) -> dict:
     """Every short trial the trial rules need, from trials.jsonl where it is already there."""
     path = CACHE / "trials.jsonl"
-    trials = {}
-    if path.exists():
-        trials = {row["key"]: row for row in map(json.loads, path.read_text().splitlines()) if row}
+    trials = load_rows(path)
     jobs = [(t, o, s, seed, rounded(10 ** (anchors[f"{t}|{o}|{seed}"]["turn"] + d)))
             for t in TASKS for o, s in RECIPES for seed in SEEDS for d in TRIAL_OFFSETS]
-    missing = [j for j in jobs if key(*j) not in trials]
-    if missing and cached:
-        raise SystemExit(f"--cached: {len(missing)} short trials are missing from {path}")
-    with open(path, "a") as f:
-        def keep(row):
-            trials[row["key"]] = row
-            f.write(json.dumps(row) + "\n")
-        run_jobs(trial_one, missing, workers, keep)
+    ensure_rows(trial_one, jobs, trials, path, workers, cached, "short trials")
     return {j: trials[key(*j)] for j in jobs}
 
 
