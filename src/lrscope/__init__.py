@@ -30,6 +30,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "TrainConfig": ("lrscope.train.config", "TrainConfig"),
     # probes of a model
     "find_lr": ("lrscope.probes.finder", "find_lr"),
+    "confirm_lr": ("lrscope.analysis.finder_confirm", "confirm_lr"),
     "NoiseMeter": ("lrscope.probes.noise", "NoiseMeter"),
     "plane": ("lrscope.probes.landscape", "plane"),
     "line": ("lrscope.probes.landscape", "line"),

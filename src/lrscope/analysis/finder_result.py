@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .finder_confirm import ConfirmResult
 from .finder_curve import BAND, PEAK_BAND, PRIMARY, RULES, band_around
 
 SCHEMA = "lrscope.finder/1"
@@ -74,6 +75,7 @@ class FinderResult:
     band: tuple[float, float] = (math.nan, math.nan)
     peak_band: tuple[float, float] = (math.nan, math.nan)
     rule: str = PRIMARY  # the rule behind ``suggestion`` (``turn`` for a model with BatchNorm)
+    confirmed: ConfirmResult | None = None  # the recipe trained around the suggestion (lrscope find --confirm)
 
     @property
     def repeats(self) -> int:
@@ -96,6 +98,7 @@ class FinderResult:
             "notes": list(self.notes),
             "seconds": round(float(self.seconds), 4),
             "sweeps": [s.to_json() for s in self.sweeps],
+            **({"confirm": self.confirmed.to_json()} if self.confirmed is not None else {}),
         }
 
     def apply(self, optimizer) -> list[float]:
@@ -129,7 +132,7 @@ class FinderResult:
 
     def summary(self) -> str:
         """Two lines: the constant rate with its band, then 1cycle's peak and the cyclical range, the spread
-        and the noise interval."""
+        and the noise interval; a third with what --confirm trained, where it ran."""
         low, high = self.range
         text = f"suggested lr {self.suggestion:.3g} (constant rate"
         if all(math.isfinite(v) for v in self.band):
@@ -138,7 +141,17 @@ class FinderResult:
         if self.spread is not None:
             text += f"; spread over {self.repeats} repeats {self.spread:.2f} decades"
         low, high = self.interval
-        return text + f"; 90% interval from the curve's noise {low:.3g} .. {high:.3g}"
+        text += f"; 90% interval from the curve's noise {low:.3g} .. {high:.3g}"
+        if self.confirmed is not None:
+            c = self.confirmed
+            tried = ", ".join(f"{r:.3g}: {v:.4g}" if math.isfinite(v) else f"{r:.3g}: diverged"
+                              for r, v in zip(c.rates, c.val_losses, strict=True))
+            text += (f"\nconfirmed by training: lr {c.chosen:.3g} ({c.factor:.3g}x the finder's {c.base:.3g}) had the "
+                     f"lowest validation loss of {len(c.rates)} runs ({tried})")
+            run = c.details[c.chosen_index].get("run_dir")
+            if run:
+                text += f"; its run: {run}"
+        return text
 
 
 def _finite_list(values) -> list:

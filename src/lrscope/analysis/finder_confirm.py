@@ -1,0 +1,123 @@
+"""Confirming the range test's rate by training the recipe itself at a few rates around it.
+
+A range test reads the training loss over about a hundred steps.  What decides the best rate of a whole run can
+lie beyond what those steps show: the SGD noise floor the run ends on (a constant rate bounces at a level
+proportional to rate x gradient noise) and, on noisy data, how far the run fits the noise.  On lrscope's noisy
+Gaussian clusters the best constant rate lies 10-20x below the sweep's turn, where the training loss alone
+suggests the opposite (bench/RESULTS.md, "LR finder regret", issue 20).  Only the validation loss of runs as
+long as the real one sees that, so :func:`confirm_lr` trains the recipe at
+
+    r_k = r * 10**d_k,  d_k in CONFIRM_OFFSETS = (-1.5, -1.0, -0.5, 0.0, +0.5)
+
+(``r``: the finder's suggestion, or 1cycle's peak) and keeps the candidate with the lowest validation loss.
+That candidate's run is the model to keep; the rate between candidates that a parabola through it and its
+neighbours points to scored worse in the bench (it moves constant rates towards the cliff), so it is not
+offered.
+The offsets reach further down than up because the sweep's rate is already at the top of what trains stably
+(the turn, or its third) and the misses that training reveals are all below it.  The cost is five runs of
+the recipe, against a grid search's seven or more rates per seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+CONFIRM_OFFSETS = (-1.5, -1.0, -0.5, 0.0, 0.5)  # decades around the finder's rate
+CONFIRM_SCHEMA = "lrscope.finder-confirm/1"
+
+
+def confirm_rates(rate: float, offsets: tuple[float, ...] = CONFIRM_OFFSETS) -> list[float]:
+    """The candidate rates ``rate * 10**d`` for ``d`` in ``offsets``, lowest first.
+
+    >>> [f"{r:.3g}" for r in confirm_rates(0.1)]
+    ['0.00316', '0.01', '0.0316', '0.1', '0.316']
+    """
+    if not (isinstance(rate, int | float) and math.isfinite(rate) and rate > 0):
+        raise ValueError(f"the rate to confirm must be a positive number; got {rate!r}")
+    if not offsets:
+        raise ValueError("confirm needs at least one offset")
+    return [float(rate) * 10.0 ** d for d in sorted(offsets)]
+
+
+def choose_confirmed(val_losses: list[float]) -> int:
+    """Index of the lowest finite validation loss (the first of equals); a run that diverged reports a
+    non-finite loss and is never chosen.
+
+    >>> choose_confirmed([0.9, 0.7, float("nan"), 0.8])
+    1
+    """
+    finite = [(loss, i) for i, loss in enumerate(val_losses) if isinstance(loss, int | float) and math.isfinite(loss)]
+    if not finite:
+        raise ValueError("every candidate rate diverged or gave no validation loss: the recipe does not train "
+                         "at any of them")
+    return min(finite)[1]
+
+
+@dataclass
+class ConfirmResult:
+    """What :func:`confirm_lr` measured: the candidate rates, each one's validation loss (and whatever else its
+    training returned, in ``details``), and the chosen one."""
+
+    base: float  # the finder's rate the candidates are spread around
+    rates: list[float]
+    val_losses: list[float]
+    chosen_index: int
+    details: list[dict[str, Any]]
+
+    @property
+    def chosen(self) -> float:
+        return self.rates[self.chosen_index]
+
+    @property
+    def factor(self) -> float:
+        """chosen / base: how far training moved the finder's rate."""
+        return self.chosen / self.base
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": CONFIRM_SCHEMA,
+            "base": float(self.base),
+            "chosen": float(self.chosen),
+            "factor": float(self.factor),
+            "candidates": [
+                {"rate": float(r), "val_loss": float(v) if math.isfinite(v) else None, **d}
+                for r, v, d in zip(self.rates, self.val_losses, self.details, strict=True)
+            ],
+        }
+
+
+def confirm_lr(train_at: Callable[[float], Any], rate: float, *,
+               offsets: tuple[float, ...] = CONFIRM_OFFSETS) -> ConfirmResult:
+    """Train at each candidate around ``rate`` (:func:`confirm_rates`) and keep the lowest validation loss.
+
+    ``train_at(lr)`` trains the full recipe from the same initial weights at peak rate ``lr`` and returns its
+    final validation loss: a number, or a dict with ``"val_loss"`` and anything else worth keeping (accuracy,
+    a run directory), which lands in :attr:`ConfirmResult.details`.  A diverged run returns ``nan`` or
+    ``inf``.  ``rate`` is what the finder gave for the recipe's schedule: ``result.suggestion`` for a constant
+    or step schedule, ``result.range[1]`` for 1cycle's peak.
+
+    >>> result = confirm_lr(lambda lr: (lr - 0.01) ** 2, 0.1)   # a recipe whose best rate is 0.01
+    >>> f"{result.chosen:.3g}", f"{result.factor:.3g}"
+    ('0.01', '0.1')
+    """
+    rates = confirm_rates(rate, offsets)
+    losses, details = [], []
+    for lr in rates:
+        got = train_at(lr)
+        if isinstance(got, dict):
+            if "val_loss" not in got:
+                raise ValueError(f"train_at({lr:.3g}) returned a dict without 'val_loss': {sorted(got)}")
+            loss, extra = got["val_loss"], {k: v for k, v in got.items() if k != "val_loss"}
+        else:
+            loss, extra = got, {}
+        try:
+            loss = float(loss)
+        except (TypeError, ValueError):
+            raise ValueError(f"train_at({lr:.3g}) must return the validation loss as a number; got "
+                             f"{type(loss).__name__}") from None
+        losses.append(loss)
+        details.append(extra)
+    return ConfirmResult(float(rate), rates, losses, choose_confirmed(losses), details)
