@@ -73,3 +73,20 @@ def test_a_finder_json_from_before_the_rule_change_still_marks_combined_as_its_s
     assert any("combined" in label for label in new_labels if label.startswith("other rules"))
     assert any(label.startswith("within 1% of the best val loss") for label in new_labels)
     assert not any(label.startswith("within 1%") for label in old_labels)
+
+
+def test_confirm_runs_are_drawn_at_their_rates_with_the_chosen_one_filled():
+    from lrscope.analysis.finder_confirm import confirm_lr
+
+    result = two_sweeps()
+    result.confirmed = confirm_lr(lambda lr: 0.2 + (np.log10(lr) + 2) ** 2 if lr < 1 else float("nan"),
+                                  result.suggestion)
+    doc = json.loads(json.dumps(result.to_json(), allow_nan=False))  # a diverged run is null, not NaN
+    ax = plot_finder(doc)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    runs = lines["confirm runs: final val loss"]
+    assert np.allclose(runs.get_xdata(), result.confirmed.rates)
+    chosen = next(line for label, line in lines.items() if label.startswith("confirmed"))
+    assert np.allclose(chosen.get_xdata(), [result.confirmed.chosen])
+    assert "confirmed by training" in ax.get_title()
+    assert ax.get_ylim()[0] <= min(v for v in result.confirmed.val_losses if np.isfinite(v))

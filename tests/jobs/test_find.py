@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,47 @@ def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "X").exists()
+
+
+def test_confirm_trains_five_runs_around_the_suggestion_and_keeps_the_lowest_validation_loss(cli, tmp_path):
+    out = tmp_path / "find"
+    proc = cli("find", "--data", "synthetic:n=400", "--model", "mlp", "--num-iter", "30", "--start-lr", "1e-4",
+               "--confirm", "--schedule", "onecycle(auto, total=4)", "--epochs", "4", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((out / "finder.json").read_text())
+    confirm = doc["confirm"]
+    assert confirm["base"] == pytest.approx(float(f"{doc['range'][1]:.3g}"))  # 1cycle's peak is max_lr
+    candidates = confirm["candidates"]
+    assert [round(c["rate"] / confirm["base"], 4) for c in candidates] == [0.0316, 0.1, 0.3162, 1.0, 3.1623]
+    finite = [c for c in candidates if c["val_loss"] is not None]
+    assert confirm["chosen"] == min(finite, key=lambda c: c["val_loss"])["rate"]
+    for c in candidates:  # each candidate is a whole run of the recipe, at its rate
+        run = Path(c["run_dir"])
+        metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        epochs = [m for m in metrics if m.get("kind") == "epoch"]
+        assert len(epochs) == 4 and epochs[-1]["val_loss"] == pytest.approx(c["val_loss"])
+        config = json.loads((run / "config.json").read_text())
+        assert config["lr_scale"] == pytest.approx(c["rate"] / confirm["base"], rel=1e-9)
+    assert "confirmed by training: lr" in proc.stdout
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--epochs", "2"], "--epochs set the recipe that --confirm trains"),
+    (["--schedule", "constant(auto)"], "--schedule set the recipe that --confirm trains"),
+    (["--confirm", "--schedule", "onecycle(0.1, total=2)"], "write auto where the finder's rate goes"),
+    (["--confirm", "--schedule", "onecycle(auto, totl=2)"], "no parameter 'totl'"),
+])
+def test_confirm_recipe_mistakes_are_refused_before_the_sweep(cli, tmp_path, extra, message):
+    proc = cli("find", "--data", "digits", "--model", "mlp", "--out", "X", *extra, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "X").exists()
+
+
+def test_confirm_never_trains_into_a_confirm_folder_already_there(cli, tmp_path):
+    kept = tmp_path / "X" / "confirm" / "x1"
+    kept.mkdir(parents=True)
+    (kept / "notes.txt").write_text("mine")
+    proc = cli("find", "--data", "digits", "--model", "mlp", "--confirm", "--out", "X", cwd=tmp_path)
+    assert proc.returncode == 2 and "already there" in proc.stderr
+    assert (kept / "notes.txt").read_text() == "mine" and not (tmp_path / "X" / "finder.json").exists()

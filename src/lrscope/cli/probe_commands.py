@@ -34,6 +34,14 @@ def find_cmd(
     end_lr: Annotated[float, typer.Option("--end-lr", help="Last rate of the sweep.")] = 10.0,
     num_iter: Annotated[int, typer.Option("--num-iter", help="Optimizer steps in one sweep.")] = 100,
     repeats: Annotated[int, typer.Option("--repeats", help="Sweeps with further data; median + spread.")] = 1,
+    confirm: Annotated[bool, typer.Option(
+        "--confirm", help="Then train the recipe at the finder's rate x 10^d, d in -1.5..+0.5 (5 runs, into "
+                          "OUT/confirm/) and keep the lowest validation loss.")] = False,
+    schedule: Annotated[str | None, typer.Option(
+        "--schedule", help='With --confirm: the recipe\'s schedule, auto where the finder\'s rate goes '
+                           '(default "constant(auto)"; e.g. "onecycle(auto, total=10)").')] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="With --confirm: epochs per run (default 10).")]
+    = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the finder.json document.")] = False,
 ) -> None:
     """LR range test: sweep the rate up, suggest a rate and a range for cyclical/1cycle schedules."""
@@ -42,7 +50,8 @@ def find_cmd(
     watch_outputs(out)
     options = dict(data=data, model=model, batch_size=batch_size, optimizer=optimizer, momentum=momentum,
                    weight_decay=weight_decay, seed=seed)
-    result = find_job(options, out, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, repeats=repeats)
+    result = find_job(options, out, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, repeats=repeats,
+                      confirm=confirm, schedule=schedule, epochs=epochs)
     if json_out:
         print_json(result.to_json())
         return

@@ -1,6 +1,7 @@
 """The LR range test picture: raw and fitted loss against lr (log axis), d loss / d log10 lr on a twin axis,
 the suggestion and the range marked, the other rules as thin grey lines under one legend entry; with several
-repeats, every sweep drawn.  The legend sits outside the axes (:func:`lrscope.viz.palette.place_legend`), never
+repeats, every sweep drawn; with ``lrscope find --confirm``, each confirm run's final validation loss at its rate
+(the chosen one filled).  The legend sits outside the axes (:func:`lrscope.viz.palette.place_legend`), never
 over the suggestion.
 
 Never computes or trains: everything drawn comes from the
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .palette import INCREASE, RAW_ALPHA, SUGGESTION, TRAIN, place_legend
+from .palette import INCREASE, RAW_ALPHA, SUGGESTION, TRAIN, VALIDATION, place_legend
 from .save import save_figure
 from .ticks import plain_number, readable_log_ticks
 
@@ -55,6 +56,18 @@ def plot_finder(result: Any, ax=None):
         finite = fit[np.isfinite(fit)]
         if finite.size:
             ymin, ymax = min(ymin, finite.min()), max(ymax, finite.max())
+    confirm = doc.get("confirm")
+    if confirm:  # the full runs' validation losses share the loss axis: both are the training objective
+        rates = _arr([c["rate"] for c in confirm["candidates"]])
+        losses = _arr([c["val_loss"] for c in confirm["candidates"]])
+        ax.plot(rates, losses, color=VALIDATION, ls="--", lw=0.9, marker="D", ms=5, mfc="white",
+                label="confirm runs: final val loss")
+        chosen = int(np.argmin(np.abs(np.log(rates / confirm["chosen"]))))
+        ax.plot([rates[chosen]], [losses[chosen]], ls="none", marker="D", ms=8, color=VALIDATION,
+                label=f"confirmed {_two(confirm['chosen'])}")
+        finite = losses[np.isfinite(losses)]
+        if finite.size:
+            ymin, ymax = min(ymin, finite.min()), max(ymax, finite.max())
     if np.isfinite(ymin) and np.isfinite(ymax) and ymax > ymin:
         pad = 0.15 * (ymax - ymin)
         ax.set_ylim(ymin - pad, ymax + pad)
@@ -86,6 +99,8 @@ def plot_finder(result: Any, ax=None):
     ax2.set_ylabel("slope", color=SLOPE)
     place_legend(ax.figure)
     title = f"LR range test: suggestion {doc['suggestion']:.3g}"
+    if confirm:
+        title += f", confirmed by training {confirm['chosen']:.3g}"
     if doc.get("spread_decades") is not None:
         title += f", spread {doc['spread_decades']:.2f} decades over {doc['repeats']} repeats"
     if doc.get("reliable") is False:
