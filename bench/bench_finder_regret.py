@@ -576,22 +576,32 @@ def main(argv=None):
 
 def confirmed_rates(values, trainings, workers, cached) -> dict:
     """{CONFIRMED: rates, REFINED: rates}, each per (task, optimizer, schedule, seed): the rate
-    :func:`lrscope.confirm_lr` keeps when it trains the recipe at lrscope's rate x 10^d (d in CONFIRM_OFFSETS)
-    on the *previous* seed and picks the lowest validation loss, and the vertex of the parabola through it and
-    its neighbours.  Judging each on a seed that did not choose it keeps the choice honest: the same runs would
-    otherwise both select and score it."""
-    from lrscope.analysis.finder_confirm import choose_confirmed, confirm_rates
+    :func:`lrscope.confirm_lr` keeps when it trains the recipe at lrscope's rate x 10^d (d in CONFIRM_OFFSETS,
+    then up to CONFIRM_EXTEND more half-decades past an end while the best sits there) on the *previous* seed
+    and picks the lowest validation loss, and the vertex of the parabola through it and its neighbours.
+    Judging each on a seed that did not choose it keeps the choice honest: the same runs would otherwise both
+    select and score it."""
+    from lrscope.analysis.finder_confirm import CONFIRM_EXTEND, beyond_end, choose_confirmed, confirm_rates
+
+    def losses_of(case, rates):
+        return [trainings[key(*case, lr)]["loss"] if trainings[key(*case, lr)]["finite"] else math.nan
+                for lr in rates]
 
     candidates = {(t, o, s, seed): [rounded(r) for r in confirm_rates(rate_of(values, t, o, s, seed, "lrscope"))]
                   for t in TASKS for o, s in RECIPES for seed in SEEDS}
     ensure_trainings([(*case, lr) for case, rates in candidates.items() for lr in rates], trainings, workers,
                      cached, "confirm candidates")
+    for _ in range(CONFIRM_EXTEND):  # as confirm_lr does, one round of every case's next rate at a time
+        more = {case: beyond_end(rates, losses_of(case, rates)) for case, rates in candidates.items()}
+        more = {case: rounded(lr) for case, lr in more.items() if lr is not None}
+        ensure_trainings([(*case, lr) for case, lr in more.items()], trainings, workers, cached,
+                         "confirm candidates past an end")
+        for case, lr in more.items():
+            candidates[case] = sorted([*candidates[case], lr])
     chosen = {CONFIRMED: {}, REFINED: {}}
     for case, rates in candidates.items():
-        losses = [trainings[key(*case, lr)]["loss"] if trainings[key(*case, lr)]["finite"] else math.nan
-                  for lr in rates]
-        best = choose_confirmed(losses)
-        chosen[CONFIRMED][case] = rates[best]
+        losses = losses_of(case, rates)
+        chosen[CONFIRMED][case] = rates[choose_confirmed(losses)]
         finite = np.array(losses)
         finite[~np.isfinite(finite)] = 10 * np.nanmax(finite)  # a diverged neighbour: far worse, not unknown
         chosen[REFINED][case] = rounded(optimum(rates, -finite))

@@ -8,7 +8,14 @@ import math
 import pytest
 
 from lrscope.analysis import finder_confirm
-from lrscope.analysis.finder_confirm import CONFIRM_OFFSETS, choose_confirmed, confirm_lr, confirm_rates
+from lrscope.analysis.finder_confirm import (
+    CONFIRM_EXTEND,
+    CONFIRM_OFFSETS,
+    beyond_end,
+    choose_confirmed,
+    confirm_lr,
+    confirm_rates,
+)
 
 
 def test_doctests():
@@ -53,6 +60,40 @@ def test_confirm_trains_each_candidate_once_and_keeps_what_it_returned():
     assert doc["candidates"][-1]["val_loss"] is None  # 0.95 diverged: JSON has no NaN
     assert doc["candidates"][0]["run_dir"] == "runs/0.00949" and doc["candidates"][0]["val_acc"] == 0.9
     assert "val_loss" not in result.details[0]
+
+
+def test_beyond_an_end_steps_by_the_end_ratio_and_stops_once_bracketed():
+    assert beyond_end([0.01, 0.03, 0.1], [0.9, 0.8, 0.7]) == pytest.approx(0.1 * 0.1 / 0.03)
+    assert beyond_end([0.01, 0.03, 0.1], [0.6, 0.8, 0.7]) == pytest.approx(0.01 * 0.01 / 0.03)
+    assert beyond_end([0.01, 0.03, 0.1], [0.9, 0.7, 0.8]) is None
+    assert beyond_end([0.01, 0.03, 0.1], [0.9, 0.7, math.nan]) is None  # a diverged top brackets the best
+    assert beyond_end([0.1], [0.5]) is None
+
+
+def test_a_best_at_the_top_trains_past_it_until_a_worse_rate_brackets_it():
+    seen = []
+
+    def train_at(lr):  # the best rate of this recipe is 10x above the finder's, one decade past the top offset
+        seen.append(lr)
+        return abs(math.log10(lr / 1.0))
+
+    result = confirm_lr(train_at, 0.1)
+    # 1.0 is the best and again the top, so one more step (3.16) brackets it
+    assert len(seen) == len(CONFIRM_OFFSETS) + 2 and seen[-2:] == pytest.approx([1.0, 10 ** 0.5])
+    assert result.chosen == pytest.approx(1.0) and result.rates == sorted(result.rates)
+    assert len(result.val_losses) == len(result.details) == len(result.rates) == len(seen)
+
+
+def test_extension_stops_at_its_budget_and_when_it_diverges():
+    far = confirm_lr(lambda lr: -math.log10(lr), 0.1)  # ever better upwards: only CONFIRM_EXTEND more runs
+    assert len(far.rates) == len(CONFIRM_OFFSETS) + CONFIRM_EXTEND
+    assert far.chosen == pytest.approx(0.1 * 10 ** (max(CONFIRM_OFFSETS) + 0.5 * CONFIRM_EXTEND))
+    down = confirm_lr(lambda lr: lr, 0.1, extend=0)  # ever better downwards, no budget: the lowest offset
+    assert len(down.rates) == len(CONFIRM_OFFSETS) and down.chosen_index == 0
+    blown = confirm_lr(lambda lr: math.nan if lr > 0.5 else -lr, 0.1)  # the step past the top diverges
+    assert len(blown.rates) == len(CONFIRM_OFFSETS) + 1 and blown.chosen == pytest.approx(0.1 * 10 ** 0.5)
+    with pytest.raises(ValueError, match="whole number"):
+        confirm_lr(lambda lr: lr, 0.1, extend=-1)
 
 
 @pytest.mark.parametrize("returned, message", [

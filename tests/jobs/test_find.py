@@ -38,7 +38,7 @@ def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, message):
     assert not (tmp_path / "X").exists()
 
 
-def test_confirm_trains_five_runs_around_the_suggestion_and_keeps_the_lowest_validation_loss(cli, tmp_path):
+def test_confirm_trains_five_runs_or_more_around_the_suggestion_and_keeps_the_lowest_validation_loss(cli, tmp_path):
     out = tmp_path / "find"
     proc = cli("find", "--data", "synthetic:n=400", "--model", "mlp", "--num-iter", "30", "--start-lr", "1e-4",
                "--confirm", "--schedule", "onecycle(auto, total=4)", "--epochs", "4", "--out", out)
@@ -47,9 +47,15 @@ def test_confirm_trains_five_runs_around_the_suggestion_and_keeps_the_lowest_val
     confirm = doc["confirm"]
     assert confirm["base"] == pytest.approx(float(f"{doc['range'][1]:.3g}"))  # 1cycle's peak is max_lr
     candidates = confirm["candidates"]
-    assert [round(c["rate"] / confirm["base"], 4) for c in candidates] == [0.0316, 0.1, 0.3162, 1.0, 3.1623]
+    ratios = [round(c["rate"] / confirm["base"], 4) for c in candidates]
+    start = ratios.index(0.0316)  # the five offsets, then at most two half-decades past the end the best is at
+    assert ratios[start:start + 5] == [0.0316, 0.1, 0.3162, 1.0, 3.1623] and len(ratios) <= 7
+    assert ratios == sorted(ratios) and all(b / a == pytest.approx(10 ** 0.5, rel=1e-3)
+                                            for a, b in zip(ratios, ratios[1:], strict=False))
     finite = [c for c in candidates if c["val_loss"] is not None]
     assert confirm["chosen"] == min(finite, key=lambda c: c["val_loss"])["rate"]
+    at = [c["rate"] for c in candidates].index(confirm["chosen"])
+    assert 0 < at < len(candidates) - 1 or len(candidates) == 7  # bracketed, or the extension budget spent
     for c in candidates:  # each candidate is a whole run of the recipe, at its rate
         run = Path(c["run_dir"])
         metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

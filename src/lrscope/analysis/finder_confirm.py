@@ -10,12 +10,15 @@ long as the real one sees that, so :func:`confirm_lr` trains the recipe at
     r_k = r * 10**d_k,  d_k in CONFIRM_OFFSETS = (-1.5, -1.0, -0.5, 0.0, +0.5)
 
 (``r``: the finder's suggestion, or 1cycle's peak) and keeps the candidate with the lowest validation loss.
+When that candidate is the highest or the lowest, the optimum may lie beyond the offsets (a BatchNorm net's
+1cycle peak can sit a decade above the sweep's rate), so up to CONFIRM_EXTEND more runs go half a decade at a
+time past that end until a worse rate brackets the best.
 That candidate's run is the model to keep; the rate between candidates that a parabola through it and its
 neighbours points to scored worse in the bench (it moves constant rates towards the cliff), so it is not
 offered.
 The offsets reach further down than up because the sweep's rate is already at the top of what trains stably
-(the turn, or its third) and the misses that training reveals are all below it.  The cost is five runs of
-the recipe, against a grid search's seven or more rates per seed.
+(the turn, or its third) and the misses that training reveals are all below it.  The cost is five to seven runs
+of the recipe, against a grid search's seven or more rates per seed.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CONFIRM_OFFSETS = (-1.5, -1.0, -0.5, 0.0, 0.5)  # decades around the finder's rate
+CONFIRM_EXTEND = 2  # runs at most beyond an end of the offsets, while the best candidate sits at that end
 CONFIRM_SCHEMA = "lrscope.finder-confirm/1"
 
 
@@ -54,6 +58,26 @@ def choose_confirmed(val_losses: list[float]) -> int:
         raise ValueError("every candidate rate diverged or gave no validation loss: the recipe does not train "
                          "at any of them")
     return min(finite)[1]
+
+
+def beyond_end(rates: list[float], val_losses: list[float]) -> float | None:
+    """The next rate to train when the best candidate is the highest or the lowest (the optimum may lie beyond
+    it): one more step past that end, the step being the ratio of the two end rates; None when the best is
+    bracketed by worse (or diverged) neighbours.
+
+    >>> beyond_end([0.01, 0.1, 1.0], [0.9, 0.8, 0.7])     # best at the top: try 10
+    10.0
+    >>> beyond_end([0.01, 0.1, 1.0], [0.9, 0.7, 0.8]) is None
+    True
+    """
+    if len(rates) < 2:
+        return None
+    best = choose_confirmed(val_losses)
+    if best == len(rates) - 1:
+        return rates[-1] * (rates[-1] / rates[-2])
+    if best == 0:
+        return rates[0] * (rates[0] / rates[1])
+    return None
 
 
 @dataclass
@@ -90,8 +114,10 @@ class ConfirmResult:
 
 
 def confirm_lr(train_at: Callable[[float], Any], rate: float, *,
-               offsets: tuple[float, ...] = CONFIRM_OFFSETS) -> ConfirmResult:
-    """Train at each candidate around ``rate`` (:func:`confirm_rates`) and keep the lowest validation loss.
+               offsets: tuple[float, ...] = CONFIRM_OFFSETS, extend: int = CONFIRM_EXTEND) -> ConfirmResult:
+    """Train at each candidate around ``rate`` (:func:`confirm_rates`) and keep the lowest validation loss;
+    while the best is the highest or lowest candidate, train up to ``extend`` more rates beyond that end
+    (:func:`beyond_end`), so that the rate kept is bracketed by worse ones whenever the budget allows.
 
     ``train_at(lr)`` trains the full recipe from the same initial weights at peak rate ``lr`` and returns its
     final validation loss: a number, or a dict with ``"val_loss"`` and anything else worth keeping (accuracy,
@@ -103,21 +129,38 @@ def confirm_lr(train_at: Callable[[float], Any], rate: float, *,
     >>> f"{result.chosen:.3g}", f"{result.factor:.3g}"
     ('0.01', '0.1')
     """
+    if not (isinstance(extend, int) and extend >= 0):
+        raise ValueError(f"extend must be a whole number >= 0; got {extend!r}")
     rates = confirm_rates(rate, offsets)
     losses, details = [], []
     for lr in rates:
-        got = train_at(lr)
-        if isinstance(got, dict):
-            if "val_loss" not in got:
-                raise ValueError(f"train_at({lr:.3g}) returned a dict without 'val_loss': {sorted(got)}")
-            loss, extra = got["val_loss"], {k: v for k, v in got.items() if k != "val_loss"}
-        else:
-            loss, extra = got, {}
-        try:
-            loss = float(loss)
-        except (TypeError, ValueError):
-            raise ValueError(f"train_at({lr:.3g}) must return the validation loss as a number; got "
-                             f"{type(loss).__name__}") from None
+        loss, extra = _trained(train_at, lr)
         losses.append(loss)
         details.append(extra)
+    for _ in range(extend):
+        lr = beyond_end(rates, losses)
+        if lr is None:
+            break
+        loss, extra = _trained(train_at, lr)
+        at = 0 if lr < rates[0] else len(rates)
+        rates.insert(at, lr)
+        losses.insert(at, loss)
+        details.insert(at, extra)
     return ConfirmResult(float(rate), rates, losses, choose_confirmed(losses), details)
+
+
+def _trained(train_at: Callable[[float], Any], lr: float) -> tuple[float, dict[str, Any]]:
+    """``train_at(lr)``'s validation loss and the rest of what it returned."""
+    got = train_at(lr)
+    if isinstance(got, dict):
+        if "val_loss" not in got:
+            raise ValueError(f"train_at({lr:.3g}) returned a dict without 'val_loss': {sorted(got)}")
+        loss, extra = got["val_loss"], {k: v for k, v in got.items() if k != "val_loss"}
+    else:
+        loss, extra = got, {}
+    try:
+        loss = float(loss)
+    except (TypeError, ValueError):
+        raise ValueError(f"train_at({lr:.3g}) must return the validation loss as a number; got "
+                         f"{type(loss).__name__}") from None
+    return loss, extra

@@ -36,7 +36,8 @@ def find_cmd(
     repeats: Annotated[int, typer.Option("--repeats", help="Sweeps with further data; median + spread.")] = 1,
     confirm: Annotated[bool, typer.Option(
         "--confirm", help="Then train the recipe at the finder's rate x 10^d, d in -1.5..+0.5 (5 runs, into "
-                          "OUT/confirm/) and keep the lowest validation loss.")] = False,
+                          "OUT/confirm/; up to 2 more half-decades past an end while the best is there) and "
+                          "keep the lowest validation loss.")] = False,
     schedule: Annotated[str | None, typer.Option(
         "--schedule", help='With --confirm: the recipe\'s schedule, auto where the finder\'s rate goes '
                            '(default "constant(auto)"; e.g. "onecycle(auto, total=10)").')] = None,

@@ -2,8 +2,9 @@
 OUT/finder.png, then OUT/finder.json (last, so a finder.json is only ever there for a finished sweep).
 
 With ``confirm``, the recipe itself (``schedule`` with ``auto`` where the finder's rate goes, ``epochs``) is
-then trained at the finder's rate x 10^d, d in (-1.5, -1, -0.5, 0, +0.5), each into OUT/confirm/x<factor>/,
-and the lowest final validation loss is kept (:mod:`lrscope.analysis.finder_confirm`); finder.json gains a
+then trained at the finder's rate x 10^d, d in (-1.5, -1, -0.5, 0, +0.5) (and up to two half-decades past
+an end while the best run is there), each into OUT/confirm/x<factor>/, and the lowest final validation loss
+is kept (:mod:`lrscope.analysis.finder_confirm`); finder.json gains a
 ``confirm`` block."""
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def confirm_for_config(config: TrainConfig, result: FinderResult, out: Path, *, 
         factor = lr / base
         run_dir = root / f"x{factor:.3g}"
         candidate = dataclasses.replace(config, schedule=filled, lr_scale=config.lr_scale * factor, keep=1)
-        tick(len(done), len(offsets), f"lr {lr:.3g}")
+        tick(len(done), max(len(offsets), len(done) + 1), f"lr {lr:.3g}")  # a run past an end adds one
         done.append(lr)
         try:
             train(candidate, run_dir)
@@ -118,8 +119,8 @@ def find_job(options: dict, out: str | Path, *, start_lr: float = 1e-7, end_lr: 
              num_iter: int = 100, repeats: int = 1, confirm: bool = False, schedule: str | None = None,
              epochs: int | None = None) -> FinderResult:
     """The finder for the TrainConfig fields in ``options`` (None = not given); writes OUT/finder.json/.png.
-    With ``confirm``: then the recipe (``schedule``, default constant(auto); ``epochs``) at five rates around
-    the finder's (module docstring); the result's ``confirmed`` holds what they gave."""
+    With ``confirm``: then the recipe (``schedule``, default constant(auto); ``epochs``) at five to seven
+    rates around the finder's (module docstring); the result's ``confirmed`` holds what they gave."""
     out = check_output_dir(out)
     given = {k: v for k, v in options.items() if v is not None}
     for name in ("data", "model"):
