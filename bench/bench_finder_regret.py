@@ -401,8 +401,8 @@ def ninety_percent_crossing(lrs, fit):
 
 
 GRID_REFERENCE = "grid, other seeds"  # not a rule: what a grid search picking on the other seeds loses
-CONFIRMED = "lrscope, confirmed"  # lrscope's rate confirmed by five trainings (lrscope.confirm_lr)
-REFINED = "confirmed, vertex"  # tried, not adopted: the loss parabola's vertex around the confirmed candidate
+CONFIRMED = "lrscope, confirmed"  # lrscope's rate confirmed by 5-7 trainings (lrscope.confirm_lr): the best run
+REFINED = "confirmed, refined"  # ConfirmResult.refined: the loss parabola's vertex, at most 0.15 decade away
 RULE_NAMES = ("lrscope", "lrscope before", "torch-lr-finder", "lightning", "fastai valley", "fastai steep",
               "fastai minimum", "fastai slide")
 
@@ -578,10 +578,16 @@ def confirmed_rates(values, trainings, workers, cached) -> dict:
     """{CONFIRMED: rates, REFINED: rates}, each per (task, optimizer, schedule, seed): the rate
     :func:`lrscope.confirm_lr` keeps when it trains the recipe at lrscope's rate x 10^d (d in CONFIRM_OFFSETS,
     then up to CONFIRM_EXTEND more half-decades past an end while the best sits there) on the *previous* seed
-    and picks the lowest validation loss, and the vertex of the parabola through it and its neighbours.
-    Judging each on a seed that did not choose it keeps the choice honest: the same runs would otherwise both
-    select and score it."""
-    from lrscope.analysis.finder_confirm import CONFIRM_EXTEND, beyond_end, choose_confirmed, confirm_rates
+    and picks the lowest validation loss, and the refined rate (ConfirmResult.refined: the loss parabola's
+    vertex, at most 0.15 decade from it).  Judging each on a seed that did not choose it keeps the choice
+    honest: the same runs would otherwise both select and score it."""
+    from lrscope.analysis.finder_confirm import (
+        CONFIRM_EXTEND,
+        beyond_end,
+        choose_confirmed,
+        confirm_rates,
+        refine_rate,
+    )
 
     def losses_of(case, rates):
         return [trainings[key(*case, lr)]["loss"] if trainings[key(*case, lr)]["finite"] else math.nan
@@ -602,9 +608,7 @@ def confirmed_rates(values, trainings, workers, cached) -> dict:
     for case, rates in candidates.items():
         losses = losses_of(case, rates)
         chosen[CONFIRMED][case] = rates[choose_confirmed(losses)]
-        finite = np.array(losses)
-        finite[~np.isfinite(finite)] = 10 * np.nanmax(finite)  # a diverged neighbour: far worse, not unknown
-        chosen[REFINED][case] = rounded(optimum(rates, -finite))
+        chosen[REFINED][case] = rounded(refine_rate(rates, losses))
     scored = {name: {(t, o, s, seed): picks[(t, o, s, SEEDS[i - 1])]
                      for t in TASKS for o, s in RECIPES for i, seed in enumerate(SEEDS)}
               for name, picks in chosen.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import math
 
+import numpy as np
 import pytest
 
 from lrscope.analysis import finder_confirm
@@ -15,6 +16,7 @@ from lrscope.analysis.finder_confirm import (
     choose_confirmed,
     confirm_lr,
     confirm_rates,
+    refine_rate,
 )
 
 
@@ -94,6 +96,28 @@ def test_extension_stops_at_its_budget_and_when_it_diverges():
     assert len(blown.rates) == len(CONFIRM_OFFSETS) + 1 and blown.chosen == pytest.approx(0.1 * 10 ** 0.5)
     with pytest.raises(ValueError, match="whole number"):
         confirm_lr(lambda lr: lr, 0.1, extend=-1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_refined_rate_is_the_parabola_vertex_clipped_to_the_limit(seed):
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-3, 0, 3))
+    y = np.array([1.0, 0.2, 0.6]) + rng.uniform(0, 0.1, 3)  # the middle is the lowest: a minimum between
+    a, b, _ = np.polyfit(x, y, 2)
+    vertex = -b / (2 * a)
+    got = math.log10(refine_rate(list(10 ** x), list(y), limit=10.0))
+    assert got == pytest.approx(vertex, abs=1e-9)
+    clipped = math.log10(refine_rate(list(10 ** x), list(y), limit=0.05))
+    assert clipped == pytest.approx(x[1] + float(np.clip(vertex - x[1], -0.05, 0.05)), abs=1e-9)
+
+
+def test_the_refined_rate_stays_at_the_best_run_without_a_bracket():
+    assert refine_rate([0.01, 0.1, 1.0], [0.9, 0.8, 0.7]) == 1.0  # best at the top: no vertex beyond it
+    assert refine_rate([0.01, 0.1, 1.0], [math.inf, 0.5, 0.6]) == 0.1
+    assert refine_rate([0.1], [0.5]) == 0.1
+    result = confirm_lr(lambda lr: (math.log10(lr) + 1.9) ** 2, 0.1)  # best at 10^-2 (an offset), vertex -1.9
+    assert result.chosen == pytest.approx(0.01)
+    assert math.log10(result.refined) == pytest.approx(-1.9) and result.to_json()["refined"] == result.refined
 
 
 @pytest.mark.parametrize("returned, message", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from lrscope.analysis.finder_curve import debiased_ema, suggest, sweep_lrs
 from lrscope.analysis.finder_result import Sweep, combine_sweeps
@@ -90,3 +91,32 @@ def test_confirm_runs_are_drawn_at_their_rates_with_the_chosen_one_filled():
     assert np.allclose(chosen.get_xdata(), [result.confirmed.chosen])
     assert "confirmed by training" in ax.get_title()
     assert ax.get_ylim()[0] <= min(v for v in result.confirmed.val_losses if np.isfinite(v))
+
+
+def test_the_refined_rate_is_a_dotted_line_and_named_in_the_title_and_summary(tmp_path):
+    from lrscope.analysis.finder_confirm import confirm_lr
+
+    result = two_sweeps()
+    base = result.suggestion  # the recipe's best rate lies 0.1 decade above the best candidate, base/10
+    result.confirmed = confirm_lr(lambda lr: 0.2 + (np.log10(lr / base) + 0.9) ** 2, base)
+    refined = result.confirmed.refined
+    assert np.log10(refined / result.confirmed.chosen) == pytest.approx(0.1)
+    doc = json.loads(json.dumps(result.to_json(), allow_nan=False))
+    ax = plot_finder(doc)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    line = next(line for label, line in lines.items() if label.startswith("train at"))
+    assert np.allclose(line.get_xdata(), [refined, refined])
+    assert f"(train at {refined:.3g})" in ax.get_title()
+    assert f"train the recipe at lr {refined:.3g}" in result.summary()
+    save_finder_plot(doc, tmp_path / "refined.png")
+
+
+def test_no_refined_line_when_the_best_run_is_the_vertex():
+    from lrscope.analysis.finder_confirm import confirm_lr
+
+    result = two_sweeps()
+    base = result.suggestion
+    result.confirmed = confirm_lr(lambda lr: 0.2 + np.log10(lr / base) ** 2, base)  # symmetric about base
+    ax = plot_finder(json.loads(json.dumps(result.to_json(), allow_nan=False)))
+    assert not any(line.get_label().startswith("train at") for line in ax.get_lines())
+    assert "train the recipe" not in result.summary()

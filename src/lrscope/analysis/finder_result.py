@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .finder_confirm import ConfirmResult
+from .finder_confirm import REFINE_LIMIT, ConfirmResult
 from .finder_curve import BAND, PEAK_BAND, PRIMARY, RULES, band_around
 
 SCHEMA = "lrscope.finder/1"
@@ -151,6 +151,9 @@ class FinderResult:
             run = c.details[c.chosen_index].get("run_dir")
             if run:
                 text += f"; its run: {run}"
+            if not math.isclose(c.refined, c.chosen, rel_tol=1e-9):
+                text += (f"\ntrain the recipe at lr {c.refined:.3g}: the loss parabola through that run and its "
+                         f"neighbours has its minimum towards it (moved at most {10 ** REFINE_LIMIT:.2g}x)")
         return text
 
 

@@ -65,6 +65,9 @@ def plot_finder(result: Any, ax=None):
         chosen = int(np.argmin(np.abs(np.log(rates / confirm["chosen"]))))
         ax.plot([rates[chosen]], [losses[chosen]], ls="none", marker="D", ms=8, color=VALIDATION,
                 label=f"confirmed {_two(confirm['chosen'])}")
+        if confirm.get("refined") and not np.isclose(confirm["refined"], confirm["chosen"], rtol=1e-9):
+            ax.axvline(confirm["refined"], color=VALIDATION, ls=":", lw=1.2,
+                       label=f"train at {_two(confirm['refined'])} (refined)")
         finite = losses[np.isfinite(losses)]
         if finite.size:
             ymin, ymax = min(ymin, finite.min()), max(ymax, finite.max())
@@ -99,12 +102,14 @@ def plot_finder(result: Any, ax=None):
     ax2.set_ylabel("slope", color=SLOPE)
     place_legend(ax.figure)
     title = f"LR range test: suggestion {doc['suggestion']:.3g}"
-    if confirm:
-        title += f", confirmed by training {confirm['chosen']:.3g}"
     if doc.get("spread_decades") is not None:
         title += f", spread {doc['spread_decades']:.2f} decades over {doc['repeats']} repeats"
     if doc.get("reliable") is False:
         title += " (unreliable: the loss hardly fell; see the notes)"
+    if confirm:  # a line of its own: with the spread it outgrows the figure's width
+        title += f"\nconfirmed by training {confirm['chosen']:.3g}"
+        if confirm.get("refined") and not np.isclose(confirm["refined"], confirm["chosen"], rtol=1e-9):
+            title += f" (train at {confirm['refined']:.3g})"
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     readable_log_ticks(ax.figure)
