@@ -515,15 +515,11 @@ def grid_pick(trainings, task, opt, sched, rates, seed) -> float:
 
 
 def optimum(rates, acc) -> float:
-    """The vertex of the parabola through the best point and its neighbours (log lr), clipped to them."""
-    i = int(np.argmax(acc))
-    if i == 0 or i == len(rates) - 1:
-        return float(rates[i])
-    x = np.log10(rates[i - 1:i + 2])
-    a, b, _ = np.polyfit(x, acc[i - 1:i + 2], 2)
-    if a >= 0:
-        return float(rates[i])
-    return float(10 ** np.clip(-b / (2 * a), x[0], x[2]))
+    """The vertex of the parabola through the best point and its neighbours (log lr): confirm's refine_rate
+    on -accuracy, unclipped (a vertex through three points whose middle is best lies between them)."""
+    from lrscope.analysis.finder_confirm import refine_rate
+
+    return float(refine_rate(list(rates), [-float(a) for a in acc], limit=math.inf))
 
 
 def loss_band(rates, loss, rel=0.01):

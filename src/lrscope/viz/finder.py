@@ -65,9 +65,8 @@ def plot_finder(result: Any, ax=None):
         chosen = int(np.argmin(np.abs(np.log(rates / confirm["chosen"]))))
         ax.plot([rates[chosen]], [losses[chosen]], ls="none", marker="D", ms=8, color=VALIDATION,
                 label=f"confirmed {_two(confirm['chosen'])}")
-        if confirm.get("refined") and not np.isclose(confirm["refined"], confirm["chosen"], rtol=1e-9):
-            ax.axvline(confirm["refined"], color=VALIDATION, ls=":", lw=1.2,
-                       label=f"train at {_two(confirm['refined'])} (refined)")
+        if refined := _refined(confirm):
+            ax.axvline(refined, color=VALIDATION, ls=":", lw=1.2, label=f"train at {_two(refined)} (refined)")
         finite = losses[np.isfinite(losses)]
         if finite.size:
             ymin, ymax = min(ymin, finite.min()), max(ymax, finite.max())
@@ -108,8 +107,8 @@ def plot_finder(result: Any, ax=None):
         title += " (unreliable: the loss hardly fell; see the notes)"
     if confirm:  # a line of its own: with the spread it outgrows the figure's width
         title += f"\nconfirmed by training {confirm['chosen']:.3g}"
-        if confirm.get("refined") and not np.isclose(confirm["refined"], confirm["chosen"], rtol=1e-9):
-            title += f" (train at {confirm['refined']:.3g})"
+        if refined := _refined(confirm):
+            title += f" (train at {refined:.3g})"
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     readable_log_ticks(ax.figure)
@@ -122,3 +121,11 @@ def save_finder_plot(result: Any, out: str | Path) -> Path:
     fig = ax.figure
     out = Path(out)
     return save_figure(fig, out, dpi=fig.dpi)
+
+
+def _refined(confirm: dict) -> float | None:
+    """The confirm block's refined rate where it differs from the best run's (documents before it have none)."""
+    refined = confirm.get("refined")
+    if refined is None or np.isclose(refined, confirm["chosen"], rtol=1e-9):
+        return None
+    return float(refined)
