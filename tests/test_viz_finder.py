@@ -120,3 +120,12 @@ def test_no_refined_line_when_the_best_run_is_the_vertex():
     ax = plot_finder(json.loads(json.dumps(result.to_json(), allow_nan=False)))
     assert not any(line.get_label().startswith("train at") for line in ax.get_lines())
     assert "train the recipe" not in result.summary()
+
+
+def test_a_result_fills_auto_with_its_own_numbers():
+    result = two_sweeps()
+    low, high = result.range
+    assert result.fill_auto("onecycle(auto, total=10)") == f"onecycle({float(f'{high:.3g}')!r}, total=10)"
+    assert result.fill_auto("triangular(auto, auto, 8)") == \
+        f"triangular({float(f'{low:.3g}')!r}, {float(f'{high:.3g}')!r}, 8)"
+    assert result.fill_auto("constant(auto)") == f"constant({float(f'{result.suggestion:.3g}')!r})"

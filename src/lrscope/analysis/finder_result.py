@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..schedules import fill_auto
 from .finder_confirm import REFINE_LIMIT, ConfirmResult
 from .finder_curve import BAND, PEAK_BAND, PRIMARY, RULES, band_around
 
@@ -100,6 +101,12 @@ class FinderResult:
             "sweeps": [s.to_json() for s in self.sweeps],
             **({"confirm": self.confirmed.to_json()} if self.confirmed is not None else {}),
         }
+
+    def fill_auto(self, spec: str) -> str:
+        """``spec`` with each ``auto`` replaced by this result's number for it (:func:`lrscope.schedules.fill_auto`:
+        ``max_lr`` the range's top, ``base_lr``/``min_lr`` its bottom, any other rate the suggestion)."""
+        low, high = self.range
+        return fill_auto(spec, self.suggestion, low, high)
 
     def apply(self, optimizer) -> list[float]:
         """Set the suggested rate on ``optimizer`` (any object with torch's ``param_groups``), keeping the

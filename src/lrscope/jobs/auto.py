@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..console import note
-from ..schedules import fill_auto, has_auto
+from ..schedules import has_auto
 from ..train import distributed
 from .find import as_train_config, find_for_config
 
@@ -31,8 +31,8 @@ def resolve_auto(spec: str, config, *, result=None) -> str:
     config = as_train_config(config)
     if result is None:
         result = find_for_config(dataclasses.replace(config, schedule="constant(0.1)"))
+    filled = result.fill_auto(spec)  # read as parse_schedule reads it: same refusals
     low, high = result.range
-    filled = fill_auto(spec, result.suggestion, low, high)  # read as parse_schedule reads it: same refusals
     if distributed.is_main():
         note(f"auto: range test suggests {result.suggestion:.3g}, range {low:.3g} .. {high:.3g}; "
              f"schedule {filled}")

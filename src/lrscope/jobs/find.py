@@ -84,8 +84,7 @@ def confirm_for_config(config: TrainConfig, result: FinderResult, out: Path, *, 
     run into OUT/confirm/x<factor>/; the candidate with the lowest final validation loss is chosen.  The rate
     confirmed is the filled schedule's peak (1cycle's max_lr, a constant's rate); a run that diverges counts
     as a non-finite loss, so it is never chosen."""
-    low, high = result.range
-    filled = fill_auto(schedule, result.suggestion, low, high)
+    filled = result.fill_auto(schedule)
     base = peak_rate(parse_schedule(filled))
     if not (math.isfinite(base) and base > 0):
         raise UserError(f"--confirm: the schedule {filled!r} never rises above 0; nothing to confirm")
