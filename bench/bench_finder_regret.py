@@ -59,7 +59,8 @@ leaves out the upward bias of taking the best of the grid's noisy means, which t
 against the turn; the gradient noise scale at initialisation; the training-set and validation loss at the
 optimum and at lrscope's suggestion, before and after a settle at a tenth of the rate (``fit_gap``: overfitting
 against the noise floor); and two rules built on short one-epoch trials at six rates around the turn
-(``trial_picks``, cached in trials.jsonl), scored from the grid.
+(``trial_picks``, cached in trials.jsonl), scored from the grid; and the ways of choosing among confirm's runs
+screened before ConfirmResult.refined was adopted (``confirm_choices``), each trained on the next seed.
 
 The 1 %-band: on the seed-mean validation loss against log lr (linearly interpolated), the rates whose loss
 is within 1 % (relative) of the best; its edges are printed in decades around the loss optimum.
@@ -71,6 +72,7 @@ missing, so a changed rule costs only the trainings at its new suggestions.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -578,58 +580,104 @@ def main(argv=None):
                 for rule in RULE_NAMES:
                     jobs.append((t, o, s, seed, rate_of(values, t, o, s, seed, rule)))
     ensure_trainings(jobs, trainings, args.jobs, args.cached, "suggestions")
-    confirmed = confirmed_rates(values, trainings, args.jobs, args.cached)
+    candidates = confirm_candidates(values, trainings, args.jobs, args.cached)
+    confirmed = confirmed_rates(candidates, trainings, args.jobs, args.cached)
 
     summary = report(trainings, bounds, values, confirmed, TASKS)
     print(f"\n\n# Held-out tasks ({', '.join(HELD_OUT)}): added after the confirm rules were chosen")
     summary["held_out"] = report(trainings, bounds, values, confirmed, HELD_OUT)
     if args.variants:
         variants(sweeps, trainings, bounds, args.jobs, args.cached)
+        confirm_choices(candidates, trainings, bounds, args.jobs, args.cached)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))
 
 
-def confirmed_rates(values, trainings, workers, cached) -> dict:
-    """{CONFIRMED: rates, REFINED: rates}, each per (task, optimizer, schedule, seed): the rate
-    :func:`lrscope.confirm_lr` keeps when it trains the recipe at lrscope's rate x 10^d (d in CONFIRM_OFFSETS,
-    then up to CONFIRM_EXTEND more half-decades past an end while the best sits there) on the *previous* seed
-    and picks the lowest validation loss, and the refined rate (ConfirmResult.refined: the loss parabola's
-    vertex, at most 0.15 decade from it).  Judging each on a seed that did not choose it keeps the choice
-    honest: the same runs would otherwise both select and score it."""
-    from lrscope.analysis.finder_confirm import (
-        CONFIRM_EXTEND,
-        beyond_end,
-        choose_confirmed,
-        confirm_rates,
-        refine_rate,
-    )
-
-    def losses_of(case, rates):
-        return [trainings[key(*case, lr)]["loss"] if trainings[key(*case, lr)]["finite"] else math.nan
-                for lr in rates]
+def confirm_candidates(values, trainings, workers, cached) -> dict:
+    """Per (task, optimizer, schedule, seed): the rates :func:`lrscope.confirm_lr` trains around lrscope's
+    rate on that seed (CONFIRM_OFFSETS, then up to CONFIRM_EXTEND more half-decades past an end while the best
+    sits there), each trained, in rounds of every case's next rate as confirm_lr would ask for it."""
+    from lrscope.analysis.finder_confirm import CONFIRM_EXTEND, beyond_end, confirm_rates
 
     candidates = {(t, o, s, seed): [rounded(r) for r in confirm_rates(rate_of(values, t, o, s, seed, "lrscope"))]
                   for t in EVERY_TASK for o, s in RECIPES for seed in SEEDS}
     ensure_trainings([(*case, lr) for case, rates in candidates.items() for lr in rates], trainings, workers,
                      cached, "confirm candidates")
-    for _ in range(CONFIRM_EXTEND):  # as confirm_lr does, one round of every case's next rate at a time
-        more = {case: beyond_end(rates, losses_of(case, rates)) for case, rates in candidates.items()}
+    for _ in range(CONFIRM_EXTEND):
+        more = {case: beyond_end(rates, candidate_losses(trainings, case, rates))
+                for case, rates in candidates.items()}
         more = {case: rounded(lr) for case, lr in more.items() if lr is not None}
         ensure_trainings([(*case, lr) for case, lr in more.items()], trainings, workers, cached,
                          "confirm candidates past an end")
         for case, lr in more.items():
             candidates[case] = sorted([*candidates[case], lr])
-    chosen = {CONFIRMED: {}, REFINED: {}}
-    for case, rates in candidates.items():
-        losses = losses_of(case, rates)
-        chosen[CONFIRMED][case] = rates[choose_confirmed(losses)]
-        chosen[REFINED][case] = rounded(refine_rate(rates, losses))
+    for label, tasks in (("tasks", TASKS), ("held-out tasks", HELD_OUT)):
+        sizes = [len(rates) for case, rates in candidates.items() if case[0] in tasks]
+        print(f"\nconfirm runs per (case, seed), {label}: mean {np.mean(sizes):.2f}; "
+              + ", ".join(f"{n} runs: {c}" for n, c in enumerate(np.bincount(sizes)) if c)
+              + f"; {sum(sizes)} in all over {len(sizes)}")
+    return candidates
+
+
+def candidate_losses(trainings, case, rates) -> list[float]:
+    """The validation loss of each candidate's training (nan where it diverged), as confirm_lr sees them."""
+    return [trainings[key(*case, lr)]["loss"] if trainings[key(*case, lr)]["finite"] else math.nan
+            for lr in rates]
+
+
+def on_next_seed(chosen: dict, trainings, workers, cached, what) -> dict:
+    """{name: {case: rate}} chosen on each seed's runs -> the same, each seed now holding the rate its
+    *previous* seed chose, trained on it: judging a choice on a seed that did not make it keeps it honest (the
+    same runs would otherwise both select and score it)."""
     scored = {name: {(t, o, s, seed): picks[(t, o, s, SEEDS[i - 1])]
-                     for t in EVERY_TASK for o, s in RECIPES for i, seed in enumerate(SEEDS)}
+                     for (t, o, s, seed) in picks for i in [SEEDS.index(seed)]}
               for name, picks in chosen.items()}
     ensure_trainings([(*case, lr) for picks in scored.values() for case, lr in picks.items()], trainings,
-                     workers, cached, "confirmed rates, each trained on the next seed")
+                     workers, cached, what)
     return scored
+
+
+def confirmed_rates(candidates, trainings, workers, cached) -> dict:
+    """{CONFIRMED: rates, REFINED: rates} per (task, optimizer, schedule, seed), judged on the next seed: the
+    best run's rate (the lowest validation loss) and ConfirmResult.refined (the loss parabola's vertex, at
+    most 0.15 decade from it)."""
+    from lrscope.analysis.finder_confirm import choose_confirmed, refine_rate
+
+    chosen = {CONFIRMED: {}, REFINED: {}}
+    for case, rates in candidates.items():
+        losses = candidate_losses(trainings, case, rates)
+        chosen[CONFIRMED][case] = rates[choose_confirmed(losses)]
+        chosen[REFINED][case] = rounded(refine_rate(rates, losses))
+    return on_next_seed(chosen, trainings, workers, cached, "confirmed rates, each trained on the next seed")
+
+
+def rule_rate(rule, trainings, values, confirmed, rates, t, o, s, seed) -> float:
+    """The rate a column of the regret table trains at on ``seed``."""
+    if rule == GRID_REFERENCE:
+        return grid_pick(trainings, t, o, s, rates, seed)
+    if rule in confirmed:
+        return confirmed[rule][(t, o, s, seed)]
+    return rate_of(values, t, o, s, seed, rule)
+
+
+def score(trainings, bounds, t, o, s, pick) -> dict:
+    """One rule on one (task, recipe): ``pick(seed)`` is the rate it trains at on that seed.  Regret against
+    the grid's best seed-mean accuracy (points) and its standard error (the paired per-seed differences
+    against the grid-best rate's trainings), loss regret (%), and which seeds lie within 2x of the optimum."""
+    lo, hi = bounds[(t, o, s)]
+    rates = grid_rates(EVERY_TASK[t].centre[o], lo, hi)
+    acc = np.array([seed_mean(trainings, t, o, s, lr, "acc") for lr in rates])
+    best_loss = min(seed_mean(trainings, t, o, s, lr, "loss") for lr in rates)
+    opt_rate, best_rate = optimum(rates, acc), rates[int(np.argmax(acc))]
+    at_best = np.array([trainings[key(t, o, s, seed, best_rate)]["acc"] for seed in SEEDS])
+    lrs = [pick(seed) for seed in SEEDS]
+    accs = np.array([trainings[key(t, o, s, seed, lr)]["acc"] for seed, lr in zip(SEEDS, lrs, strict=True)])
+    losses = [trainings[key(t, o, s, seed, lr)]["loss"] for seed, lr in zip(SEEDS, lrs, strict=True)]
+    within = [abs(math.log10(lr / opt_rate)) <= math.log10(2) for lr in lrs]
+    return dict(regret=float(acc.max()) - float(accs.mean()),
+                se=float(np.std(at_best - accs, ddof=1) / math.sqrt(len(SEEDS))),
+                loss_regret=100 * (float(np.mean(losses)) / best_loss - 1), within=int(sum(within)),
+                each_within=within)
 
 
 def report(trainings, bounds, values, confirmed, tasks):
@@ -655,28 +703,11 @@ def report(trainings, bounds, values, confirmed, tasks):
             for seed in SEEDS:
                 rate = rate_of(values, t, o, s, seed, "lrscope")
                 edges[s].append((math.log10(blo / rate), math.log10(bhi / rate)))
-            best_rate = rates[int(np.argmax(acc))]
-            at_best = np.array([trainings[key(t, o, s, seed, best_rate)]["acc"] for seed in SEEDS])
             for rule in columns:
-                accs, losses, within = [], [], []
-                for seed in SEEDS:
-                    if rule == GRID_REFERENCE:
-                        lr = grid_pick(trainings, t, o, s, rates, seed)
-                    elif rule in confirmed:
-                        lr = confirmed[rule][(t, o, s, seed)]
-                    else:
-                        lr = rate_of(values, t, o, s, seed, rule)
-                    row = trainings[key(t, o, s, seed, lr)]
-                    accs.append(row["acc"])
-                    losses.append(row["loss"])
-                    ok = abs(math.log10(lr / opt_rate)) <= math.log10(2)
-                    within.append(ok)
-                    cases[rule].append(ok)
-                rows[(t, o, s, rule)] = dict(regret=best_acc - float(np.mean(accs)),
-                                             se=float(np.std(at_best - np.array(accs), ddof=1)
-                                                      / math.sqrt(len(SEEDS))),
-                                             loss_regret=100 * (float(np.mean(losses)) / best_loss - 1),
-                                             within=int(sum(within)))
+                pick = functools.partial(rule_rate, rule, trainings, values, confirmed, rates, t, o, s)
+                row = score(trainings, bounds, t, o, s, pick)
+                cases[rule].extend(row.pop("each_within"))
+                rows[(t, o, s, rule)] = row
     print("\n## Regret: grid-best seed-mean accuracy minus the accuracy at the rule's suggestion (points), and its"
           " standard error over the seeds (paired with the grid-best rate's trainings); in brackets, how many of"
           f" {len(SEEDS)} seeds lie within 2x of the grid optimum\n")
@@ -997,6 +1028,72 @@ def variants(sweeps, trainings, bounds, workers, cached):
                         regrets.append(best[(t, o, s)] - float(np.mean(at)))
                     cells.append(f"{np.mean(regrets):.2f}")
                 print(f"| {s} | {kind} | {o} | " + " | ".join(cells) + " |")
+
+# ---------------------------------------------------------------- how confirm's choice among its runs was made
+
+
+def least_squares_vertex(rates, losses, half=2) -> float:
+    """Tried, not adopted: the vertex of a least-squares parabola through the best run and up to ``half``
+    finite runs each side (log rate), clipped to them; the best run's rate if it does not curve upwards."""
+    x, y = np.log10(rates), np.array(losses, float)
+    i = int(np.nanargmin(y))
+    part = slice(max(0, i - half), i + half + 1)
+    xs, ys = x[part][np.isfinite(y[part])], y[part][np.isfinite(y[part])]
+    if len(xs) < 3:
+        return float(rates[i])
+    a, b, _ = np.polyfit(xs, ys, 2)
+    return float(10 ** np.clip(-b / (2 * a), xs[0], xs[-1])) if a > 0 else float(rates[i])
+
+
+def confirm_choices(candidates, trainings, bounds, workers, cached):
+    """The ways of choosing among the confirm runs that were screened on TASKS before ConfirmResult.refined
+    (the vertex clipped to 0.15 decade) was adopted, each judged on the next seed; then, over every task, the
+    case where the refinement gains most over the best run, seed by seed."""
+    from lrscope.analysis.finder_confirm import choose_confirmed, refine_rate
+
+    def accs(case, rates):
+        return [trainings[key(*case, lr)]["acc"] if trainings[key(*case, lr)]["finite"] else math.nan
+                for lr in rates]
+
+    ways = {
+        "best run": lambda r, loss, acc: r[choose_confirmed(loss)],
+        "vertex, unclipped": lambda r, loss, acc: refine_rate(r, loss, limit=math.inf),
+        "vertex, clip 0.10": lambda r, loss, acc: refine_rate(r, loss, limit=0.10),
+        "vertex, clip 0.15 (adopted)": lambda r, loss, acc: refine_rate(r, loss, limit=0.15),
+        "vertex, clip 0.20": lambda r, loss, acc: refine_rate(r, loss, limit=0.20),
+        "log-loss vertex": lambda r, loss, acc: refine_rate(r, list(np.log(loss)), limit=math.inf),
+        "accuracy vertex": lambda r, loss, acc: refine_rate(r, [-a for a in acc], limit=math.inf),
+        "least squares, 5 runs": lambda r, loss, acc: least_squares_vertex(r, loss),
+    }
+    both = ("best run", "vertex, clip 0.15 (adopted)")  # the only two also on the held-out tasks
+
+    chosen = {name: {case: rounded(way(rates, candidate_losses(trainings, case, rates), accs(case, rates)))
+                     for case, rates in candidates.items() if case[0] in TASKS or name in both}
+              for name, way in ways.items()}
+    scored = on_next_seed(chosen, trainings, workers, cached, "confirm choices screened")
+    rows = {(t, o, s, name): score(trainings, bounds, t, o, s, lambda seed, p=picks, c=(t, o, s): p[(*c, seed)])
+            for t in EVERY_TASK for o, s in RECIPES for name, picks in scored.items() if t in TASKS or name in both}
+    print("\n## Choosing among the confirm runs: regret (points) of each way, judged on the next seed "
+          "(screened on these tasks; the held-out ones came after)\n")
+    print("| task | optimizer | schedule | " + " | ".join(ways) + " |")
+    print("|" + "---|" * (3 + len(ways)))
+    for t in TASKS:
+        for o, s in RECIPES:
+            print(f"| {t} | {o} | {s} | " + " | ".join(f"{rows[(t, o, s, n)]['regret']:.2f}" for n in ways) + " |")
+    for label, field, fmt in (("mean regret", "regret", "{:.2f}"), ("within 2x", "within", "{:.0%}")):
+        cells = [np.mean([rows[(t, o, s, n)][field] for t in TASKS for o, s in RECIPES])
+                 / (len(SEEDS) if field == "within" else 1) for n in ways]
+        print(f"| {label} | | | " + " | ".join(fmt.format(c) for c in cells) + " |")
+    gain = {(t, o, s): rows[(t, o, s, both[0])]["regret"] - rows[(t, o, s, both[1])]["regret"]
+            for t in EVERY_TASK for o, s in RECIPES}
+    t, o, s = max(gain, key=gain.get)
+    print(f"\nwhere the refinement gains most over the best run: {t} {o} {s} ({gain[(t, o, s)]:.2f} points); "
+          "per seed, the rate the previous seed's runs chose and the accuracy it trains to:")
+    for seed in SEEDS:
+        best, refined = (scored[n][(t, o, s, seed)] for n in both)
+        print(f"- seed {seed}: best run {best:.3g} -> {trainings[key(t, o, s, seed, best)]['acc']:.1f} %; "
+              f"refined {refined:.3g} -> {trainings[key(t, o, s, seed, refined)]['acc']:.1f} %")
+
 
 
 if __name__ == "__main__":
