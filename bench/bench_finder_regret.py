@@ -49,18 +49,23 @@ Regret (per task and recipe): the grid's best seed-mean validation accuracy minu
 trainings at the rule's per-seed suggestions (points); loss regret likewise, relative to the best seed-mean
 validation loss.  "Within 2x": the suggestion lies within a factor 2 of the grid optimum (the vertex of a
 parabola through the best seed-mean accuracy and its two neighbours, in log lr).  A training whose loss is not
-finite counts at chance accuracy and at ln(classes) loss.  The last column, "grid, other seeds", is no rule: for
-each seed, the grid rate that is best on the other nine, judged on that seed: what a grid search itself loses,
-the floor of what this many seeds can resolve.  Each regret carries its standard error: the standard deviation
-of the paired per-seed differences (the grid-best rate's training minus the suggestion's) over sqrt(seeds); it
-leaves out the upward bias of taking the best of the grid's noisy means, which the last column shows.
+finite counts at chance accuracy and at ln(classes) loss.  The last two columns are no rules but grid searches,
+to measure the rules against.  "grid, one seed": the grid rate with the lowest validation loss on the previous
+seed alone, judged on the next, as the confirmed rates are: a search with confirm's data (one seed, chosen by
+validation loss) and about twice its runs.  "grid, other seeds": for each seed, the grid rate that is best on
+the other nine, judged on that seed: the floor of what this many seeds can resolve.  Each regret carries its
+standard error: the standard deviation of the paired per-seed differences (the grid-best rate's training
+minus the suggestion's) over sqrt(seeds).  It leaves out the upward bias of taking the best of the grid's
+noisy means; the one-seed grid search shows how large picking on noisy runs can make that bias.
 
 ``--variants`` adds: the rule variants tried, trained at their own suggestions; where each grid optimum lies
 against the turn; the gradient noise scale at initialisation; the training-set and validation loss at the
 optimum and at lrscope's suggestion, before and after a settle at a tenth of the rate (``fit_gap``: overfitting
 against the noise floor); and two rules built on short one-epoch trials at six rates around the turn
 (``trial_picks``, cached in trials.jsonl), scored from the grid; and the ways of choosing among confirm's runs
-screened before ConfirmResult.refined was adopted (``confirm_choices``), each trained on the next seed.
+screened before ConfirmResult.refined was adopted (``confirm_choices``), each trained on the next seed; and
+ways that train more runs on the choosing seed (``second_stage_choices``: the refined rate trained and kept only
+if it beats the best run, or two runs a quarter decade either side of the best), tried and not adopted.
 
 The 1 %-band: on the seed-mean validation loss against log lr (linearly interpolated), the rates whose loss
 is within 1 % (relative) of the best; its edges are printed in decades around the loss optimum.
@@ -73,6 +78,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 import math
 import os
@@ -420,6 +426,7 @@ def ninety_percent_crossing(lrs, fit):
 
 
 GRID_REFERENCE = "grid, other seeds"  # not a rule: what a grid search picking on the other seeds loses
+GRID_ONE_SEED = "grid, one seed"  # not a rule: the whole grid trained on one seed, as confirm trains its runs
 CONFIRMED = "lrscope, confirmed"  # lrscope's rate confirmed by 5-7 trainings (lrscope.confirm_lr): the best run
 REFINED = "confirmed, refined"  # ConfirmResult.refined: the loss parabola's vertex, at most 0.15 decade away
 RULE_NAMES = ("lrscope", "lrscope before", "torch-lr-finder", "lightning", "fastai valley", "fastai steep",
@@ -533,6 +540,27 @@ def grid_pick(trainings, task, opt, sched, rates, seed) -> float:
     return rates[int(np.argmax(acc))]
 
 
+def grid_pick_one_seed(trainings, task, opt, sched, rates, seed) -> float:
+    """The grid rate with the lowest validation loss on the *previous* seed alone: a grid search with the data
+    confirm has (one seed's trainings, chosen by validation loss) but about twice its runs, judged on the next
+    seed as the confirmed rates are."""
+    previous = SEEDS[SEEDS.index(seed) - 1]
+    rows = [trainings[key(task, opt, sched, previous, lr)] for lr in rates]
+    return rates[int(np.argmin([r["loss"] if r["finite"] else math.inf for r in rows]))]
+
+
+def split_half_regret(trainings, task, opt, sched, rates) -> float:
+    """Regret of a grid search on half the seeds: over every split of the seeds into two halves, the rate with
+    the best mean accuracy on one half, scored by its mean accuracy on the other; the grid's best seed-mean
+    minus the average over the splits (points).  What picking on five seeds' noisy means costs."""
+    acc = np.array([[trainings[key(task, opt, sched, seed, lr)]["acc"] for lr in rates] for seed in SEEDS])
+    scored = []
+    for half in itertools.combinations(range(len(SEEDS)), len(SEEDS) // 2):
+        rest = [i for i in range(len(SEEDS)) if i not in half]
+        scored.append(acc[rest, int(np.argmax(acc[list(half)].mean(axis=0)))].mean())
+    return float(acc.mean(axis=0).max() - np.mean(scored))
+
+
 def optimum(rates, acc) -> float:
     """The vertex of the parabola through the best point and its neighbours (log lr): confirm's refine_rate
     on -accuracy, unclipped (a vertex through three points whose middle is best lies between them)."""
@@ -589,6 +617,7 @@ def main(argv=None):
     if args.variants:
         variants(sweeps, trainings, bounds, args.jobs, args.cached)
         confirm_choices(candidates, trainings, bounds, args.jobs, args.cached)
+        second_stage_choices(candidates, trainings, bounds, args.jobs, args.cached)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))
 
@@ -655,6 +684,8 @@ def rule_rate(rule, trainings, values, confirmed, rates, t, o, s, seed) -> float
     """The rate a column of the regret table trains at on ``seed``."""
     if rule == GRID_REFERENCE:
         return grid_pick(trainings, t, o, s, rates, seed)
+    if rule == GRID_ONE_SEED:
+        return grid_pick_one_seed(trainings, t, o, s, rates, seed)
     if rule in confirmed:
         return confirmed[rule][(t, o, s, seed)]
     return rate_of(values, t, o, s, seed, rule)
@@ -681,7 +712,7 @@ def score(trainings, bounds, t, o, s, pick) -> dict:
 
 
 def report(trainings, bounds, values, confirmed, tasks):
-    columns = (*RULE_NAMES, CONFIRMED, REFINED, GRID_REFERENCE)
+    columns = (*RULE_NAMES, CONFIRMED, REFINED, GRID_ONE_SEED, GRID_REFERENCE)
     rows, cases, bands = {}, {r: [] for r in columns}, []
     edges = {s: [] for s in SCHEDULES}  # log10(1 %-band edge / lrscope's rate), per seed
     size = sum(len(grid_rates(EVERY_TASK[t].centre[o], *bounds[(t, o, s)])) for t in tasks for o, s in RECIPES)
@@ -756,7 +787,7 @@ def report(trainings, bounds, values, confirmed, tasks):
               f"1% band in {inside:.0%} of {len(lo)} cases")
         print(f"  edges holding 80 % of the cases whole: P{q} {pair[0]:+.2f}, P{100 - q} {pair[1]:+.2f}")
 
-    for rule in ("lrscope", CONFIRMED, REFINED, GRID_REFERENCE):
+    for rule in ("lrscope", CONFIRMED, REFINED, GRID_ONE_SEED, GRID_REFERENCE):
         over = [f"{t} {o} {s}" for t in tasks for o, s in RECIPES
                 if rows[(t, o, s, rule)]["regret"] - 2 * rows[(t, o, s, rule)]["se"] > 0.5]
         print(f"\n{rule}: regret above 0.5 by more than two standard errors in {len(over)} of "
@@ -1094,6 +1125,90 @@ def confirm_choices(candidates, trainings, bounds, workers, cached):
         print(f"- seed {seed}: best run {best:.3g} -> {trainings[key(t, o, s, seed, best)]['acc']:.1f} %; "
               f"refined {refined:.3g} -> {trainings[key(t, o, s, seed, refined)]['acc']:.1f} %")
 
+
+FINE_STEP = 0.25  # decades: the second stage's runs either side of the best run
+
+
+def second_stage_choices(candidates, trainings, bounds, workers, cached):
+    """Tried, not adopted: ways that spend more runs on the choosing seed after confirm's 5-7, each judged on
+    the next seed against the adopted refined rate and a one-seed grid search.
+
+    - refined, checked: train the refined rate too and keep it only if its validation loss beats the best
+      run's (one more run wherever the two differ);
+    - fine, lowest: train the best run's rate x 10^(+-FINE_STEP) and keep the lowest of the three;
+    - fine, vertex clip 0.10: refine_rate over all the runs, fine ones included, clipped to 0.10 decade.
+    """
+    from lrscope.analysis.finder_confirm import choose_confirmed, refine_rate
+
+    cases = {case: rates for case, rates in candidates.items() if case[0] in TASKS}
+
+    def loss(case, lr):
+        row = trainings[key(*case, lr)]
+        return row["loss"] if row["finite"] else math.nan
+
+    def lowest(case, rates):
+        return rates[choose_confirmed([loss(case, lr) for lr in rates])]
+
+    best = {case: lowest(case, rates) for case, rates in cases.items()}
+    refined = {case: rounded(refine_rate(rates, candidate_losses(trainings, case, rates)))
+               for case, rates in cases.items()}
+    fine = {case: [rounded(b * 10 ** -FINE_STEP), b, rounded(b * 10 ** FINE_STEP)] for case, b in best.items()}
+    ensure_trainings([(*case, lr) for case in cases for lr in {refined[case], *fine[case]}], trainings, workers,
+                     cached, "second-stage runs on the choosing seed")
+
+    def with_fine(case):
+        rates = sorted({*cases[case], *fine[case]})
+        return rates, [loss(case, lr) for lr in rates]
+
+    ways = {
+        "confirmed, refined (adopted)": lambda case: refined[case],
+        "refined, checked": lambda case: lowest(case, sorted({best[case], refined[case]})),
+        "fine, lowest": lambda case: lowest(case, fine[case]),
+        "fine, vertex clip 0.10": lambda case: refine_rate(*with_fine(case), limit=0.10),
+    }
+    chosen = {name: {case: rounded(way(case)) for case in cases} for name, way in ways.items()}
+    scored = on_next_seed(chosen, trainings, workers, cached, "second-stage choices on the next seed")
+    rows = {}
+    for t in TASKS:
+        for o, s in RECIPES:
+            for name, picks in scored.items():
+                rows[(t, o, s, name)] = score(trainings, bounds, t, o, s,
+                                              lambda seed, p=picks, c=(t, o, s): p[(*c, seed)])
+            rates = grid_rates(EVERY_TASK[t].centre[o], *bounds[(t, o, s)])
+            rows[(t, o, s, GRID_ONE_SEED)] = score(
+                trainings, bounds, t, o, s, functools.partial(grid_pick_one_seed, trainings, t, o, s, rates))
+    names = (*ways, GRID_ONE_SEED)
+    halves = {(t, o, s): split_half_regret(trainings, t, o, s, grid_rates(EVERY_TASK[t].centre[o], *bounds[(t, o, s)]))
+              for t in TASKS for o, s in RECIPES}
+    runs = {"confirmed, refined (adopted)": np.mean([len(r) for r in cases.values()]),
+            "refined, checked": np.mean([len(r) + (refined[c] not in r) for c, r in cases.items()]),
+            "fine, lowest": np.mean([len({*r, *fine[c]}) for c, r in cases.items()]),
+            GRID_ONE_SEED: np.mean([len(grid_rates(EVERY_TASK[t].centre[o], *bounds[(t, o, s)]))
+                                    for t, o, s, _ in cases])}
+    runs["fine, vertex clip 0.10"] = runs["fine, lowest"]
+    print("\n## Training more on the choosing seed (tried, not adopted): regret (points), judged on the next seed\n")
+    print("| task | optimizer | schedule | " + " | ".join(names) + " | grid, half the seeds |")
+    print("|" + "---|" * (4 + len(names)))
+    for t in TASKS:
+        for o, s in RECIPES:
+            print(f"| {t} | {o} | {s} | " + " | ".join(
+                f"{rows[(t, o, s, n)]['regret']:.2f} ± {rows[(t, o, s, n)]['se']:.2f}" for n in names)
+                + f" | {halves[(t, o, s)]:.2f} |")
+    every = [(t, o, s) for t in TASKS for o, s in RECIPES]
+    summary = {
+        "mean regret": lambda n: f"{np.mean([rows[(*c, n)]['regret'] for c in every]):.2f}",
+        "worst regret": lambda n: f"{max(rows[(*c, n)]['regret'] for c in every):.2f}",
+        "cases above 0.5": lambda n: str(sum(rows[(*c, n)]["regret"] > 0.5 for c in every)),
+        "within 2x": lambda n: f"{np.mean([rows[(*c, n)]['within'] for c in every]) / len(SEEDS):.0%}",
+        "runs per choice": lambda n: f"{runs[n]:.1f}",
+    }
+    half_cells = {"mean regret": f"{np.mean(list(halves.values())):.2f}", "worst regret": f"{max(halves.values()):.2f}",
+                  "cases above 0.5": str(sum(v > 0.5 for v in halves.values())), "within 2x": "",
+                  "runs per choice": f"{runs[GRID_ONE_SEED] * len(SEEDS) // 2:.0f}"}
+    for label, cell in summary.items():
+        print(f"| {label} | | | " + " | ".join(cell(n) for n in names) + f" | {half_cells[label]} |")
+    print("\ngrid, half the seeds: the grid's best mean accuracy over five seeds, scored on the other five, averaged"
+          f" over all {math.comb(len(SEEDS), len(SEEDS) // 2)} splits (no standard error: the splits share seeds)")
 
 
 if __name__ == "__main__":

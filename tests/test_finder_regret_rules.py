@@ -97,3 +97,31 @@ def test_the_extrapolated_rule_trades_the_longer_runs_progress_against_the_noise
     # one epoch: no extrapolation, so the pick follows the settled loss to the turn
     short = bench.trial_picks(trials_of(bench, progress, progress), "task", "sgd", "constant", 0, epochs=1)
     assert short["short trials, extrapolated"] == pytest.approx(0.0, abs=0.05)
+
+
+def grid_of_trainings(bench, accs, losses=None):
+    """{key: row} for task 'task', sgd constant, rates 1, 2, 3, ... and one row per (seed, rate)."""
+    rows = {}
+    for seed, (acc_row, loss_row) in enumerate(zip(accs, losses or accs, strict=True)):
+        for i, (acc, loss) in enumerate(zip(acc_row, loss_row, strict=True)):
+            rows[bench.key("task", "sgd", "constant", seed, float(i + 1))] = dict(
+                acc=acc, loss=loss, finite=math.isfinite(loss))
+    return rows
+
+
+def test_the_one_seed_grid_search_picks_the_previous_seeds_lowest_loss_and_never_a_diverged_rate(bench, monkeypatch):
+    monkeypatch.setattr(bench, "SEEDS", (0, 1, 2))
+    losses = [[0.5, 0.3, math.nan], [0.2, 0.4, 0.9], [0.6, 0.7, 0.1]]
+    rows = grid_of_trainings(bench, [[0.0] * 3] * 3, losses)
+    pick = [bench.grid_pick_one_seed(rows, "task", "sgd", "constant", [1.0, 2.0, 3.0], seed) for seed in (0, 1, 2)]
+    assert pick == [3.0, 2.0, 1.0]  # seed 0 is judged at seed 2's choice; seed 1 at seed 0's, not the nan
+
+
+def test_the_half_the_seeds_grid_search_loses_nothing_on_a_clear_optimum_and_pays_for_noise(bench, monkeypatch):
+    monkeypatch.setattr(bench, "SEEDS", (0, 1, 2, 3))
+    clear = grid_of_trainings(bench, [[80, 90, 70]] * 4)
+    assert bench.split_half_regret(clear, "task", "sgd", "constant", [1.0, 2.0, 3.0]) == pytest.approx(0.0)
+    # two rates that are equal on average but swap with the seed: any half's best is the other half's worst
+    noisy = grid_of_trainings(bench, [[90, 80], [90, 80], [80, 90], [80, 90]])
+    regret = bench.split_half_regret(noisy, "task", "sgd", "constant", [1.0, 2.0])
+    assert 0.0 < regret <= 5.0
