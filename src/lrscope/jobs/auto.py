@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..console import note
-from ..schedules import has_auto
+from ..schedules import check_spec, has_auto
 from ..train import distributed
 from .find import as_train_config, find_for_config
 
@@ -28,6 +28,7 @@ def resolve_auto(spec: str, config, *, result=None) -> str:
     range test already run on it).  Returns the spec text unchanged when there is no ``auto``."""
     if not has_auto(spec):
         return spec
+    check_spec(spec)  # a spec that will not read is refused before the range test, not after it
     config = as_train_config(config)
     if result is None:
         result = find_for_config(dataclasses.replace(config, schedule="constant(0.1)"))

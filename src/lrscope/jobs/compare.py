@@ -17,7 +17,7 @@ from ..console import track
 from ..errors import UserError
 from ..outputs import check_output_dir
 from ..probes.hooks import hooks_for
-from ..schedules import has_auto
+from ..schedules import check_spec, has_auto
 from ..train.config import TrainConfig
 from ..train.loop import train
 from ..viz.compare import save_comparison_plot
@@ -42,6 +42,8 @@ def compare_job(specs: list[str], *, data: str, model: str, epochs: int, out: st
         while name in names:
             name += "-2"
         names.append(name)
+    for spec in specs:  # every spec read before the range test and the first training, not one by one
+        check_spec(spec)
     configs = []
     found = None  # one range test serves every ``auto`` spec: they share data, model, optimizer and seed
     for spec in specs:

@@ -22,7 +22,7 @@ from ..console import track
 from ..errors import UserError
 from ..outputs import check_output_dir
 from ..probes.finder import FinderResult, check_sweep_settings, find_lr
-from ..schedules import fill_auto, has_auto, parse_schedule
+from ..schedules import check_spec, has_auto, parse_schedule
 from ..schedules.torch import peak_rate
 from ..train import distributed
 from ..train.config import TrainConfig, data_and_model, make_optimizer, seed_everything
@@ -75,7 +75,7 @@ def check_confirm_recipe(confirm: bool, schedule: str | None, epochs: int | None
         if not has_auto(schedule):
             raise UserError(f"--confirm trains the schedule at rates around the finder's: write auto where the "
                             f"finder's rate goes, e.g. 'onecycle(auto, total=10)'; got {schedule!r}")
-        fill_auto(schedule, 0.1, 0.01, 0.1)  # a spec that does not read is refused before the sweep, not after
+        check_spec(schedule)  # a spec that does not read is refused before the sweep, not after
 
 
 def confirm_for_config(config: TrainConfig, result: FinderResult, out: Path, *, schedule: str,

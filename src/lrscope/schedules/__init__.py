@@ -34,7 +34,7 @@ from .decays import (
     step,
 )
 from .events import Event, Events
-from .spec import SCHEDULES, fill_auto, has_auto, parse_schedule, schedule_from_json
+from .spec import SCHEDULES, check_spec, fill_auto, has_auto, parse_schedule, schedule_from_json
 from .wsd import WSD, wsd
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "Triangular",
     "WSD",
     "Warmup",
+    "check_spec",
     "constant",
     "cosine",
     "exponential",

@@ -161,6 +161,26 @@ def fill_auto(spec: str, suggestion: float, low: float, high: float) -> str:
     return ast.unparse(tree)
 
 
+STAND_IN = (0.1, 0.01, 0.1)  # (suggestion, low, high) that check_spec reads an ``auto`` spec with
+
+
+def check_spec(spec: str) -> None:
+    """Refuse (UserError, as :func:`parse_schedule` does) a spec that will not read, before anything costly
+    runs: a spec with ``auto`` is read with the stand-in numbers STAND_IN in its place, so a mistyped
+    ``onecycle(auto, totl=10)`` is refused before the range test that would fill it, not after.
+
+    >>> check_spec("onecycle(auto, total=10)")
+    >>> check_spec("onecycle(auto, totl=10)")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lrscope.errors.UserError: schedule spec: position 16: onecycle() has no parameter 'totl' (did you mean total?)...
+    """
+    if has_auto(spec):
+        fill_auto(spec, *STAND_IN)
+    else:
+        parse_schedule(spec)
+
+
 @dataclass(frozen=True)
 class _Auto:
     """The LR finder's numbers that ``auto`` stands for: its suggestion and its range (low, high)."""
