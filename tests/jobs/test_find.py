@@ -71,6 +71,8 @@ def test_confirm_trains_five_runs_or_more_around_the_suggestion_and_keeps_the_lo
     (["--schedule", "constant(auto)"], "--schedule set the recipe that --confirm trains"),
     (["--confirm", "--schedule", "onecycle(0.1, total=2)"], "write auto where the finder's rate goes"),
     (["--confirm", "--schedule", "onecycle(auto, totl=2)"], "no parameter 'totl'"),
+    (["--step-unit", "step"], "--step-unit set the recipe that --confirm trains"),
+    (["--confirm", "--step-unit", "minute"], "--step-unit"),
 ])
 def test_confirm_recipe_mistakes_are_refused_before_the_sweep(cli, tmp_path, extra, message):
     proc = cli("find", "--data", "digits", "--model", "mlp", "--out", "X", *extra, cwd=tmp_path)
@@ -86,3 +88,21 @@ def test_confirm_never_trains_into_a_confirm_folder_already_there(cli, tmp_path)
     proc = cli("find", "--data", "digits", "--model", "mlp", "--confirm", "--out", "X", cwd=tmp_path)
     assert proc.returncode == 2 and "already there" in proc.stderr
     assert (kept / "notes.txt").read_text() == "mine" and not (tmp_path / "X" / "finder.json").exists()
+
+
+def test_confirm_trains_its_recipe_in_the_step_unit_given(monkeypatch, tmp_path):
+    import lrscope.jobs.find as find
+    from lrscope.errors import UserError
+
+    trained = []
+
+    def diverge(config, run_dir, **kwargs):  # record the recipe each candidate trains, then stop it cheaply
+        trained.append(config)
+        raise find.TrainingDiverged("stopped by the test")
+
+    monkeypatch.setattr(find, "train", diverge)
+    with pytest.raises(UserError, match="every candidate rate diverged"):
+        find.find_job(dict(data="digits", model="mlp"), tmp_path / "f", num_iter=30, start_lr=1e-4, confirm=True,
+                      schedule="onecycle(auto, total=40)", epochs=2, step_unit="step")
+    assert len(trained) == 5
+    assert all(c.step_unit == "step" and c.epochs == 2 and c.schedule.startswith("onecycle(") for c in trained)

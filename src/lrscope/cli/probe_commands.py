@@ -43,6 +43,8 @@ def find_cmd(
                            '(default "constant(auto)"; e.g. "onecycle(auto, total=10)").')] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="With --confirm: epochs per run (default 10).")]
     = None,
+    step_unit: Annotated[str | None, typer.Option(
+        "--step-unit", help="With --confirm: what the schedule's t counts, epoch (default) or step.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the finder.json document.")] = False,
 ) -> None:
     """LR range test: sweep the rate up, suggest a rate and a range for cyclical/1cycle schedules."""
@@ -52,7 +54,7 @@ def find_cmd(
     options = dict(data=data, model=model, batch_size=batch_size, optimizer=optimizer, momentum=momentum,
                    weight_decay=weight_decay, seed=seed)
     result = find_job(options, out, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, repeats=repeats,
-                      confirm=confirm, schedule=schedule, epochs=epochs)
+                      confirm=confirm, schedule=schedule, epochs=epochs, step_unit=step_unit)
     if json_out:
         print_json(result.to_json())
         return

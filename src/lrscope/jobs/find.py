@@ -62,11 +62,13 @@ def find_for_config(config, *, start_lr: float = 1e-7, end_lr: float = 10.0, num
 CONFIRM_SCHEDULE = "constant(auto)"
 
 
-def check_confirm_recipe(confirm: bool, schedule: str | None, epochs: int | None) -> None:
-    """--schedule and --epochs describe the recipe --confirm trains: refused without it, and the schedule must
-    say where the finder's rate goes (``auto``)."""
+def check_confirm_recipe(confirm: bool, schedule: str | None, epochs: int | None,
+                         step_unit: str | None = None) -> None:
+    """--schedule, --epochs and --step-unit describe the recipe --confirm trains: refused without it, and the
+    schedule must say where the finder's rate goes (``auto``)."""
     if not confirm:
-        given = [flag for flag, value in (("--schedule", schedule), ("--epochs", epochs)) if value is not None]
+        given = [flag for flag, value in (("--schedule", schedule), ("--epochs", epochs), ("--step-unit", step_unit))
+                 if value is not None]
         if given:
             raise UserError(f"{' and '.join(given)} set the recipe that --confirm trains; add --confirm, or drop "
                             f"{'them' if len(given) > 1 else 'it'}")
@@ -116,22 +118,24 @@ def confirm_for_config(config: TrainConfig, result: FinderResult, out: Path, *, 
 
 def find_job(options: dict, out: str | Path, *, start_lr: float = 1e-7, end_lr: float = 10.0,
              num_iter: int = 100, repeats: int = 1, confirm: bool = False, schedule: str | None = None,
-             epochs: int | None = None) -> FinderResult:
+             epochs: int | None = None, step_unit: str | None = None) -> FinderResult:
     """The finder for the TrainConfig fields in ``options`` (None = not given); writes OUT/finder.json/.png.
-    With ``confirm``: then the recipe (``schedule``, default constant(auto); ``epochs``) at five to seven
-    rates around the finder's (module docstring); the result's ``confirmed`` holds what they gave."""
+    With ``confirm``: then the recipe (``schedule``, default constant(auto); ``epochs``; ``step_unit``, what
+    the schedule's t counts) at five to seven rates around the finder's (module docstring); the result's
+    ``confirmed`` holds what they gave."""
     out = check_output_dir(out)
     given = {k: v for k, v in options.items() if v is not None}
     for name in ("data", "model"):
         if name not in given:
             raise UserError(f"lrscope find needs --{name}")
     check_sweep_settings(start_lr, end_lr, num_iter, repeats=repeats)
-    check_confirm_recipe(confirm, schedule, epochs)
+    check_confirm_recipe(confirm, schedule, epochs, step_unit)
     if confirm and (out / "confirm").exists():  # its runs would be refused one by one after the sweep
         raise UserError(f"--confirm trains into {out / 'confirm'}, which is already there; lrscope does not "
                         "overwrite runs: give another --out or move it away")
-    if epochs is not None:
-        given["epochs"] = epochs
+    for name, value in (("epochs", epochs), ("step_unit", step_unit)):
+        if value is not None:
+            given[name] = value
     config = as_train_config(given)
     config.validate()
     result = find_for_config(config, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, repeats=repeats)
