@@ -70,7 +70,7 @@ if it beats the best run, or two runs a quarter decade either side of the best),
 The 1 %-band: on the seed-mean validation loss against log lr (linearly interpolated), the rates whose loss
 is within 1 % (relative) of the best; its edges are printed in decades around the loss optimum.
 
-Results are cached in bench/results/finder-regret/ (sweeps.json, trainings.jsonl): a rerun trains only what is
+Results are cached in bench/results/finder-regret/ (sweeps.json, trainings.jsonl.gz): a rerun trains only what is
 missing, so a changed rule costs only the trainings at its new suggestions.
 """
 
@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gzip
 import itertools
 import json
 import math
@@ -97,6 +98,7 @@ sys.path.insert(0, str(HERE))
 from bench_finder import FASTAI, fastai_curve  # noqa: E402  (fastai's rules, as bench_finder reimplements them)
 
 CACHE = HERE / "results" / "finder-regret"
+TRAININGS = CACHE / "trainings.jsonl.gz"  # compressed: thousands of rows, kept small in git
 SEEDS = tuple(range(10))  # 5 seeds left standard errors of 1-5 points on the constant recipes
 SQRT3 = math.sqrt(3.0)
 SWEEP = dict(start_lr=1e-7, end_lr=10.0, num_iter=100)
@@ -438,7 +440,7 @@ RULE_NAMES = ("lrscope", "lrscope before", "torch-lr-finder", "lightning", "fast
 
 def load_cache():
     sweeps = json.loads((CACHE / "sweeps.json").read_text()) if (CACHE / "sweeps.json").exists() else {}
-    return sweeps, load_rows(CACHE / "trainings.jsonl")
+    return sweeps, load_rows(TRAININGS)
 
 
 def run_jobs(fn, jobs, workers, on_result):
@@ -466,11 +468,18 @@ def ensure_sweeps(sweeps, workers, cached):
     run_jobs(sweep_one, jobs, workers, keep)
 
 
+def open_rows(path: Path, mode: str):
+    """A JSON-lines cache file, gzip-compressed where its name ends in .gz (appending adds a gzip member, which
+    reading joins to the others)."""
+    return gzip.open(path, mode + "t", encoding="utf-8") if path.suffix == ".gz" else open(path, mode)
+
+
 def load_rows(path: Path) -> dict:
     """A JSON-lines cache as {row["key"]: row}; empty where the file is not there yet."""
     if not path.exists():
         return {}
-    return {row["key"]: row for row in map(json.loads, path.read_text().splitlines()) if row}
+    with open_rows(path, "r") as f:
+        return {row["key"]: row for row in map(json.loads, f.read().splitlines()) if row}
 
 
 def ensure_rows(fn, jobs, rows: dict, path: Path, workers, cached, what):
@@ -483,7 +492,7 @@ def ensure_rows(fn, jobs, rows: dict, path: Path, workers, cached, what):
     print(f"training {len(missing)} runs ({what})", flush=True)
     t0 = time.perf_counter()
     done = [0]
-    with open(path, "a") as f:
+    with open_rows(path, "a") as f:
         def keep(row):
             rows[row["key"]] = row
             f.write(json.dumps(row) + "\n")
@@ -496,7 +505,7 @@ def ensure_rows(fn, jobs, rows: dict, path: Path, workers, cached, what):
 
 
 def ensure_trainings(jobs, trainings, workers, cached, what):
-    ensure_rows(train_one, jobs, trainings, CACHE / "trainings.jsonl", workers, cached, what)
+    ensure_rows(train_one, jobs, trainings, TRAININGS, workers, cached, what)
 
 
 # ---------------------------------------------------------------- the grid
@@ -861,7 +870,7 @@ def noise_scale_at_init(task: str, seed: int, batches: int = 40) -> float:
 def fit_gaps(sweeps, grids, workers, cached, seeds=(0, 1)):
     """Training-set and validation loss at the grid's optimum and at lrscope's suggestion, constant recipes:
     a suggestion that trains the training set further yet loses on validation is lost to overfitting, which no
-    sweep of the training loss can see.  Cached in fit-gaps.jsonl (trainings.jsonl keeps no training loss)."""
+    sweep of the training loss can see.  Cached in fit-gaps.jsonl (trainings.jsonl.gz keeps no training loss)."""
     jobs = []
     for (t, o, s), (rates, acc) in grids.items():
         if s != "constant":

@@ -125,3 +125,13 @@ def test_the_half_the_seeds_grid_search_loses_nothing_on_a_clear_optimum_and_pay
     noisy = grid_of_trainings(bench, [[90, 80], [90, 80], [80, 90], [80, 90]])
     regret = bench.split_half_regret(noisy, "task", "sgd", "constant", [1.0, 2.0])
     assert 0.0 < regret <= 5.0
+
+
+def test_the_compressed_cache_keeps_every_row_appended_across_runs(bench, tmp_path):
+    path = tmp_path / "rows.jsonl.gz"
+    for rows in ([{"key": "a", "acc": 1.0}], [{"key": "b", "acc": 2.0}, {"key": "a", "acc": 3.0}]):
+        with bench.open_rows(path, "a") as f:  # one gzip member per run of the bench
+            for row in rows:
+                f.write(bench.json.dumps(row) + "\n")
+    assert bench.load_rows(path) == {"a": {"key": "a", "acc": 3.0}, "b": {"key": "b", "acc": 2.0}}
+    assert bench.load_rows(tmp_path / "absent.jsonl.gz") == {}
