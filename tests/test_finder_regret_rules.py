@@ -1,8 +1,10 @@
-"""The anchor tools' rules as bench/bench_finder_regret.py reimplements them, on fixed curves (no training)."""
+"""The anchor tools' rules as bench/bench_finder_regret.py reimplements them (bench/finder_regret/), on fixed
+curves (no training)."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import json
 import math
 import sys
 from pathlib import Path
@@ -12,16 +14,19 @@ import pytest
 
 from lrscope.analysis.finder_curve import sweep_lrs
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_finder_regret.py"
+BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_finder_regret", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return sys.modules[spec.name]
+    """The bench's package, its modules loaded (bench/ on sys.path while they import: rules reads bench_finder)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        for part in ("cache", "grid", "rules", "tasks", "trials"):
+            importlib.import_module(f"finder_regret.{part}")
+        return importlib.import_module("finder_regret")
+    finally:
+        sys.path.remove(str(BENCH))
 
 
 def curve(noise=0.0, seed=0):
@@ -33,24 +38,24 @@ def curve(noise=0.0, seed=0):
 
 def test_each_tool_stops_where_its_own_smoothing_passes_its_threshold(bench):
     losses = np.array([1.0] * 20 + [1.0 + 0.5 * k for k in range(1, 40)])
-    n4 = bench.cut_at_divergence(losses, 0.98, 4.0, debias=True)
-    n5 = bench.cut_at_divergence(losses, 0.95, 5.0, debias=False)
-    smooth = bench.ema(losses[:n4], 0.98)
+    n4 = bench.rules.cut_at_divergence(losses, 0.98, 4.0, debias=True)
+    n5 = bench.rules.cut_at_divergence(losses, 0.95, 5.0, debias=False)
+    smooth = bench.rules.ema(losses[:n4], 0.98)
     assert smooth[-1] > 4.0 * smooth.min() and np.all(smooth[:-1] <= 4.0 * smooth.min())
-    assert bench.ema(losses[:n5], 0.95, debias=False)[-1] > 5.0
-    assert bench.cut_at_divergence(np.array([1.0, 1.0, math.nan, 1.0]), 0.98, 4.0, debias=True) == 3
+    assert bench.rules.ema(losses[:n5], 0.95, debias=False)[-1] > 5.0
+    assert bench.rules.cut_at_divergence(np.array([1.0, 1.0, math.nan, 1.0]), 0.98, 4.0, debias=True) == 3
 
 
 def test_torch_lr_finder_and_fastai_steep_pick_the_steepest_descent_of_a_clean_curve(bench):
     lrs, losses = curve()
-    tlf = bench.tlf_rule(lrs, losses)
-    fastai = bench.fastai_rules(lrs, losses)
+    tlf = bench.rules.tlf_rule(lrs, losses)
+    fastai = bench.rules.fastai_rules(lrs, losses)
     # the clean descent is steepest at 10**-2 in log lr; EMA lag pushes both rules to the right of it
     assert -2.2 < np.log10(tlf) < -0.5
     assert -2.2 < np.log10(fastai["fastai steep"]) < -0.5
     # minimum / 10 is read on the lagging EMA, whose minimum lies past the clean curve's (10**-0.5)
-    n = bench.cut_at_divergence(losses, 0.98, 4.0, debias=True)
-    smooth = bench.ema(losses[:n], 0.98)[10:n - 5]
+    n = bench.rules.cut_at_divergence(losses, 0.98, 4.0, debias=True)
+    smooth = bench.rules.ema(losses[:n], 0.98)[10:n - 5]
     assert fastai["fastai minimum"] == pytest.approx(lrs[10:n - 5][int(np.argmin(smooth))] / 10)
     assert np.log10(fastai["fastai minimum"] * 10) > -0.5
 
@@ -59,7 +64,7 @@ def test_lightnings_gradient_against_linear_lr_lands_at_the_start_on_a_noisy_cur
     """Lightning >= 2.5.3 differentiates against linear lr: on the flat noisy start the lr steps are tiny, so
     noise divided by them dominates (Lightning#21141)."""
     lrs, losses = curve(noise=0.01)
-    assert bench.lightning_rule(lrs, losses) < 1e-5
+    assert bench.rules.lightning_rule(lrs, losses) < 1e-5
 
 
 def test_lrscope_in_the_bench_is_the_packages_rule(bench):
@@ -67,7 +72,7 @@ def test_lrscope_in_the_bench_is_the_packages_rule(bench):
 
     lrs, losses = curve(noise=0.01)
     for batchnorm, rule in ((False, "turn_over_3"), (True, "turn")):
-        values = bench.rule_values({"lrs": list(lrs), "losses": list(losses)}, batchnorm)
+        values = bench.rules.rule_values({"lrs": list(lrs), "losses": list(losses)}, batchnorm)
         found = suggest(lrs, losses, batchnorm=batchnorm)
         assert found["rule"] == rule
         assert values["lrscope"] == pytest.approx((found["suggestions"][rule], found["range"][1]))
@@ -81,21 +86,21 @@ def trials_of(bench, noisy, settled, offsets=(-1.5, -1.0, -0.5, 0.0, 0.5, 1.0)):
 
 def test_short_trials_pick_the_lowest_validation_loss_between_its_neighbours(bench):
     trials = trials_of(bench, [2.0, 1.5, 1.2, 1.2, 1.6, math.inf], [2.0, 1.5, 1.2, 1.2, 1.6, math.inf])
-    pick = bench.trial_picks(trials, "task", "sgd", "constant", 0, epochs=1)["short trials"]
+    pick = bench.trials.trial_picks(trials, "task", "sgd", "constant", 0, epochs=1)["short trials"]
     assert -0.75 < pick < 0.0  # between the two equal best trials, on the side of the steeper neighbour's rise
 
 
 def test_the_extrapolated_rule_trades_the_longer_runs_progress_against_the_noise_floor(bench):
     progress = [2.0, 1.4, 1.1, 1.0, 1.0, 1.0]  # settled loss: saturates from the turn on
     # no noise floor: progress at r x 10 epochs is already saturated from d = -1 on; the lowest such rate wins
-    quiet = bench.trial_picks(trials_of(bench, progress, progress), "task", "sgd", "constant", 0, epochs=10)
+    quiet = bench.trials.trial_picks(trials_of(bench, progress, progress), "task", "sgd", "constant", 0, epochs=10)
     assert quiet["short trials, extrapolated"] == pytest.approx(-1.0, abs=0.05)
     # a noise floor growing with the rate keeps it at the lowest rate whose extrapolated progress saturates
     noisy = [p + 0.05 * 10 ** d for p, d in zip(progress, (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0), strict=True)]
-    assert bench.trial_picks(trials_of(bench, noisy, progress), "task", "sgd", "constant", 0,
+    assert bench.trials.trial_picks(trials_of(bench, noisy, progress), "task", "sgd", "constant", 0,
                              epochs=10)["short trials, extrapolated"] <= -0.95
     # one epoch: no extrapolation, so the pick follows the settled loss to the turn
-    short = bench.trial_picks(trials_of(bench, progress, progress), "task", "sgd", "constant", 0, epochs=1)
+    short = bench.trials.trial_picks(trials_of(bench, progress, progress), "task", "sgd", "constant", 0, epochs=1)
     assert short["short trials, extrapolated"] == pytest.approx(0.0, abs=0.05)
 
 
@@ -104,34 +109,34 @@ def grid_of_trainings(bench, accs, losses=None):
     rows = {}
     for seed, (acc_row, loss_row) in enumerate(zip(accs, losses or accs, strict=True)):
         for i, (acc, loss) in enumerate(zip(acc_row, loss_row, strict=True)):
-            rows[bench.key("task", "sgd", "constant", seed, float(i + 1))] = dict(
+            rows[bench.tasks.key("task", "sgd", "constant", seed, float(i + 1))] = dict(
                 acc=acc, loss=loss, finite=math.isfinite(loss))
     return rows
 
 
 def test_the_one_seed_grid_search_picks_the_previous_seeds_lowest_loss_and_never_a_diverged_rate(bench, monkeypatch):
-    monkeypatch.setattr(bench, "SEEDS", (0, 1, 2))
+    monkeypatch.setattr(bench.grid, "SEEDS", (0, 1, 2))
     losses = [[0.5, 0.3, math.nan], [0.2, 0.4, 0.9], [0.6, 0.7, 0.1]]
     rows = grid_of_trainings(bench, [[0.0] * 3] * 3, losses)
-    pick = [bench.grid_pick_one_seed(rows, "task", "sgd", "constant", [1.0, 2.0, 3.0], seed) for seed in (0, 1, 2)]
+    pick = [bench.grid.grid_pick_one_seed(rows, "task", "sgd", "constant", [1.0, 2.0, 3.0], seed) for seed in (0, 1, 2)]
     assert pick == [3.0, 2.0, 1.0]  # seed 0 is judged at seed 2's choice; seed 1 at seed 0's, not the nan
 
 
 def test_the_half_the_seeds_grid_search_loses_nothing_on_a_clear_optimum_and_pays_for_noise(bench, monkeypatch):
-    monkeypatch.setattr(bench, "SEEDS", (0, 1, 2, 3))
+    monkeypatch.setattr(bench.grid, "SEEDS", (0, 1, 2, 3))
     clear = grid_of_trainings(bench, [[80, 90, 70]] * 4)
-    assert bench.split_half_regret(clear, "task", "sgd", "constant", [1.0, 2.0, 3.0]) == pytest.approx(0.0)
+    assert bench.grid.split_half_regret(clear, "task", "sgd", "constant", [1.0, 2.0, 3.0]) == pytest.approx(0.0)
     # two rates that are equal on average but swap with the seed: any half's best is the other half's worst
     noisy = grid_of_trainings(bench, [[90, 80], [90, 80], [80, 90], [80, 90]])
-    regret = bench.split_half_regret(noisy, "task", "sgd", "constant", [1.0, 2.0])
+    regret = bench.grid.split_half_regret(noisy, "task", "sgd", "constant", [1.0, 2.0])
     assert 0.0 < regret <= 5.0
 
 
 def test_the_compressed_cache_keeps_every_row_appended_across_runs(bench, tmp_path):
     path = tmp_path / "rows.jsonl.gz"
     for rows in ([{"key": "a", "acc": 1.0}], [{"key": "b", "acc": 2.0}, {"key": "a", "acc": 3.0}]):
-        with bench.open_rows(path, "a") as f:  # one gzip member per run of the bench
+        with bench.cache.open_rows(path, "a") as f:  # one gzip member per run of the bench
             for row in rows:
-                f.write(bench.json.dumps(row) + "\n")
-    assert bench.load_rows(path) == {"a": {"key": "a", "acc": 3.0}, "b": {"key": "b", "acc": 2.0}}
-    assert bench.load_rows(tmp_path / "absent.jsonl.gz") == {}
+                f.write(json.dumps(row) + "\n")
+    assert bench.cache.load_rows(path) == {"a": {"key": "a", "acc": 3.0}, "b": {"key": "b", "acc": 2.0}}
+    assert bench.cache.load_rows(tmp_path / "absent.jsonl.gz") == {}

@@ -1,0 +1,131 @@
+"""The regret table: each column's rate per seed, scored against the grid's best seed-mean accuracy."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from .grid import case_rates, grid_pick, grid_pick_one_seed, loss_band, optimum, seed_mean
+from .rules import CONFIRMED, GRID_ONE_SEED, GRID_REFERENCE, REFINED, RULE_NAMES, rate_of
+from .tasks import RECIPES, SCHEDULES, SEEDS, key
+
+
+def rule_rate(rule, trainings, values, confirmed, rates, t, o, s, seed) -> float:
+    """The rate a column of the regret table trains at on ``seed``."""
+    if rule == GRID_REFERENCE:
+        return grid_pick(trainings, t, o, s, rates, seed)
+    if rule == GRID_ONE_SEED:
+        return grid_pick_one_seed(trainings, t, o, s, rates, seed)
+    if rule in confirmed:
+        return confirmed[rule][(t, o, s, seed)]
+    return rate_of(values, t, o, s, seed, rule)
+
+
+def score(trainings, bounds, t, o, s, pick) -> dict:
+    """One rule on one (task, recipe): ``pick(seed)`` is the rate it trains at on that seed.  Regret against
+    the grid's best seed-mean accuracy (points) and its standard error (the paired per-seed differences
+    against the grid-best rate's trainings), loss regret (%), and which seeds lie within 2x of the optimum."""
+    rates = case_rates(bounds, t, o, s)
+    acc = np.array([seed_mean(trainings, t, o, s, lr, "acc") for lr in rates])
+    best_loss = min(seed_mean(trainings, t, o, s, lr, "loss") for lr in rates)
+    opt_rate, best_rate = optimum(rates, acc), rates[int(np.argmax(acc))]
+    at_best = np.array([trainings[key(t, o, s, seed, best_rate)]["acc"] for seed in SEEDS])
+    lrs = [pick(seed) for seed in SEEDS]
+    accs = np.array([trainings[key(t, o, s, seed, lr)]["acc"] for seed, lr in zip(SEEDS, lrs, strict=True)])
+    losses = [trainings[key(t, o, s, seed, lr)]["loss"] for seed, lr in zip(SEEDS, lrs, strict=True)]
+    within = [abs(math.log10(lr / opt_rate)) <= math.log10(2) for lr in lrs]
+    return dict(regret=float(acc.max()) - float(accs.mean()),
+                se=float(np.std(at_best - accs, ddof=1) / math.sqrt(len(SEEDS))),
+                loss_regret=100 * (float(np.mean(losses)) / best_loss - 1), within=int(sum(within)),
+                each_within=within)
+
+
+def report(trainings, bounds, values, confirmed, tasks):
+    columns = (*RULE_NAMES, CONFIRMED, REFINED, GRID_ONE_SEED, GRID_REFERENCE)
+    rows, cases, bands = {}, {r: [] for r in columns}, []
+    edges = {s: [] for s in SCHEDULES}  # log10(1 %-band edge / lrscope's rate), per seed
+    size = sum(len(case_rates(bounds, t, o, s)) for t in tasks for o, s in RECIPES)
+    print(f"\n## Grids (seed-mean validation accuracy, %): {size} rates, {size * len(SEEDS)} trainings\n")
+    for t in tasks:
+        for o, s in RECIPES:
+            rates = case_rates(bounds, t, o, s)
+            acc = np.array([seed_mean(trainings, t, o, s, lr, "acc") for lr in rates])
+            loss = np.array([seed_mean(trainings, t, o, s, lr, "loss") for lr in rates])
+            best_acc, best_loss = float(acc.max()), float(loss.min())
+            opt_rate = optimum(rates, acc)
+            blo, bmid, bhi = loss_band(rates, loss)
+            bands.append(dict(task=t, opt=o, sched=s, low=blo, at=bmid, high=bhi, acc_optimum=opt_rate))
+            print(f"{t} {o} {s}: " + " ".join(f"{lr:.3g}:{a:.1f}" for lr, a in zip(rates, acc, strict=True)))
+            print(f"    best acc {best_acc:.2f} at ~{opt_rate:.3g}; best loss {best_loss:.4f}; 1% loss band "
+                  f"{blo:.3g} .. {bhi:.3g} (-{np.log10(bmid / blo):.2f} / +{np.log10(bhi / bmid):.2f} decades "
+                  f"around {bmid:.3g})")
+            for seed in SEEDS:
+                rate = rate_of(values, t, o, s, seed, "lrscope")
+                edges[s].append((math.log10(blo / rate), math.log10(bhi / rate)))
+            for rule in columns:
+                pick = functools.partial(rule_rate, rule, trainings, values, confirmed, rates, t, o, s)
+                row = score(trainings, bounds, t, o, s, pick)
+                cases[rule].extend(row.pop("each_within"))
+                rows[(t, o, s, rule)] = row
+    print("\n## Regret: grid-best seed-mean accuracy minus the accuracy at the rule's suggestion (points), and its"
+          " standard error over the seeds (paired with the grid-best rate's trainings); in brackets, how many of"
+          f" {len(SEEDS)} seeds lie within 2x of the grid optimum\n")
+    header = "| task | optimizer | schedule | " + " | ".join(columns) + " |"
+    print(header)
+    print("|" + "---|" * (3 + len(columns)))
+    for t in tasks:
+        for o, s in RECIPES:
+            cells = [f"{v['regret']:.2f} ± {v['se']:.2f} ({v['within']})"
+                     for v in (rows[(t, o, s, r)] for r in columns)]
+            print(f"| {t} | {o} | {s} | " + " | ".join(cells) + " |")
+    mean = {r: float(np.mean([v["regret"] for (_, _, _, rr), v in rows.items() if rr == r])) for r in columns}
+    worst = {r: float(np.max([v["regret"] for (_, _, _, rr), v in rows.items() if rr == r])) for r in columns}
+    lmean = {r: float(np.mean([v["loss_regret"] for (_, _, _, rr), v in rows.items() if rr == r]))
+             for r in columns}
+    share = {r: float(np.mean(cases[r])) for r in columns}
+    print("| **mean regret (points)** | | | " + " | ".join(f"**{mean[r]:.2f}**" for r in columns) + " |")
+    for field, value in (("schedule", "constant"), ("schedule", "1cycle"), ("optimizer", "sgd"),
+                         ("optimizer", "adamw")):
+        index = 2 if field == "schedule" else 1
+        part = {r: np.mean([v["regret"] for k, v in rows.items() if k[3] == r and k[index] == value])
+                for r in columns}
+        print(f"| mean regret, {value} only | | | " + " | ".join(f"{part[r]:.2f}" for r in columns) + " |")
+    print("| worst regret (points) | | | " + " | ".join(f"{worst[r]:.2f}" for r in columns) + " |")
+    print("| mean loss regret (%) | | | " + " | ".join(f"{lmean[r]:.1f}" for r in columns) + " |")
+    print("| within 2x of optimum | | | " + " | ".join(f"{share[r]:.0%}" for r in columns) + " |")
+    print("| mean standard error (points) | | | " + " | ".join(
+        f"{np.mean([v['se'] for k, v in rows.items() if k[3] == r]):.2f}" for r in columns) + " |")
+    widths_lo = [np.log10(b["at"] / b["low"]) for b in bands]
+    widths_hi = [np.log10(b["high"] / b["at"]) for b in bands]
+    print(f"\n1% loss band around the loss optimum, decades: below median {np.median(widths_lo):.2f} "
+          f"(min {min(widths_lo):.2f}), above median {np.median(widths_hi):.2f} (min {min(widths_hi):.2f})")
+    from lrscope.analysis.finder_curve import BAND, PEAK_BAND
+
+    for sched, now in (("constant", BAND), ("1cycle", PEAK_BAND)):
+        lo = np.array([e[0] for e in edges[sched]])
+        hi = np.array([e[1] for e in edges[sched]])
+        inside = np.mean((lo >= now[0]) & (hi <= now[1]))
+        for q in range(10, -1, -1):  # the narrowest (P_q, P_100-q) pair that holds 80 % of the bands whole
+            pair = (np.percentile(lo, q), np.percentile(hi, 100 - q))
+            if np.mean((lo >= pair[0]) & (hi <= pair[1])) >= 0.8:
+                break
+        print(f"1% band around lrscope's {'suggestion' if sched == 'constant' else '1cycle peak'}, log10(edge/rate): "
+              f"lower edge 10th percentile {np.percentile(lo, 10):+.2f}, upper edge 90th percentile "
+              f"{np.percentile(hi, 90):+.2f}; the finder's band {now[0]:+.2f} .. {now[1]:+.2f} holds the whole "
+              f"1% band in {inside:.0%} of {len(lo)} cases")
+        print(f"  edges holding 80 % of the cases whole: P{q} {pair[0]:+.2f}, P{100 - q} {pair[1]:+.2f}")
+
+    for rule in ("lrscope", CONFIRMED, REFINED, GRID_ONE_SEED, GRID_REFERENCE):
+        over = [f"{t} {o} {s}" for t in tasks for o, s in RECIPES
+                if rows[(t, o, s, rule)]["regret"] - 2 * rows[(t, o, s, rule)]["se"] > 0.5]
+        print(f"\n{rule}: regret above 0.5 by more than two standard errors in {len(over)} of "
+              f"{len(tasks) * len(RECIPES)} cases" + (": " + "; ".join(over) if over else ""))
+    for ours in ("lrscope", CONFIRMED, REFINED):
+        smallest = mean[ours] <= min(mean[r] for r in RULE_NAMES) + 1e-12
+        ok = worst[ours] <= 0.5 and smallest and share[ours] >= 0.8
+        print(f"\ngoal for {ours} (worst regret <= 0.5, smallest mean, within 2x >= 80 %): "
+              f"{'met' if ok else 'NOT met'}")
+    return dict(rows={"|".join(k): v for k, v in rows.items()}, mean=mean, worst=worst, loss_mean=lmean,
+                within=share, bands=bands)
