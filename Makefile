@@ -23,10 +23,13 @@ test: setup
 	.venv/bin/lint-imports
 	$(PY) -m pytest
 
+# The static half of `make test`: ruff's rules and the layer contracts (the code is not ruff-formatted; the
+# rules in pyproject.toml are the style that is enforced).
 lint: setup
 	.venv/bin/ruff check src tests bench
-	.venv/bin/ruff format --check src tests bench
+	.venv/bin/lint-imports
 
+# Every benchmark in bench/ (long: minutes each); `$(PY) bench/run_all.py --list` shows them.
 bench: setup
 	$(PY) bench/run_all.py
 
