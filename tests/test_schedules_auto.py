@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lrscope.errors import UserError
-from lrscope.schedules import fill_auto, has_auto, parse_schedule
+from lrscope.schedules import check_spec, fill_auto, has_auto, parse_schedule
 
 
 def test_fill_auto_picks_the_number_by_parameter():
@@ -67,3 +67,33 @@ def test_has_auto_looks_for_the_whole_word():
     assert has_auto("auto") and has_auto("triangular(auto, auto, 8)")
     assert not has_auto("") and not has_auto(None)  # type: ignore[arg-type]
     assert not has_auto("autos(1)") and not has_auto("cosine(0.1, total=5)")
+
+
+AUTO_IN_EVERY_RATE = [
+    "constant(auto)",
+    "step(auto, 10)",
+    "multistep(auto, [10, 20])",
+    "piecewise([auto, auto], [10])",
+    "exponential(auto, 0.9)",
+    "linear(auto, auto, total=20)",
+    "poly(auto, 20)",
+    "cosine(auto, total=20, min_lr=auto)",
+    "wsd(auto, 20, warmup=2, min_lr=auto)",
+    "sgdr(auto, period=5, min_lr=auto)",
+    "triangular(auto, auto, 8)",
+    "onecycle(auto, total=20)",
+    "warmup(3, cosine(auto, total=20, min_lr=auto))",
+    "join([constant(auto), onecycle(auto, total=9)], [3])",
+]
+FINDER_NUMBERS = [(0.1, 0.01, 0.1), (3e-4, 1e-5, 1e-2), (2.0, 0.5, 8.0), (1e-6, 1e-8, 1e-6)]
+
+
+@pytest.mark.parametrize("spec", AUTO_IN_EVERY_RATE)
+def test_check_spec_reads_auto_as_every_finder_result_would(spec):
+    # check_spec reads auto with stand-in numbers; it must accept exactly what the real numbers would give, so
+    # a schedule that came to check relations between its rates (min_lr < lr ...) would show here first.
+    check_spec(spec)
+    for numbers in FINDER_NUMBERS:
+        parse_schedule(fill_auto(spec, *numbers))
+    with pytest.raises(UserError, match="only numbers"):  # and a word that is not auto is still refused
+        check_spec(spec.replace("auto", "autoo", 1))
