@@ -22,7 +22,12 @@ chosen on the five above, and reported in their own tables, so the figures the r
 apart from the test of them:
 
 - ``digits-mlp``: the digits with lrscope's ``mlp``, batch 64, 8 epochs;
-- ``shapes-cnn``: the shapes task with the three-layer conv net without BatchNorm, batch 128, 6 epochs.
+- ``shapes-cnn``: the shapes task with the three-layer conv net without BatchNorm, batch 128, 6 epochs;
+- ``digits-vit`` (added later, with the next one, for normalisations no other task has): the digits with a
+  small vision transformer (2x2 patches, width 32, 2 pre-norm encoder layers of 2 heads, LayerNorm, mean pool),
+  batch 64, 8 epochs;
+- ``synthetic-lnmlp``: the Gaussian clusters with the ``mlp`` plus LayerNorm after each hidden layer, batch 128,
+  6 epochs.
 
 Recipes: {SGD momentum 0.9 + weight decay 5e-4, AdamW weight decay 0.05} x {constant rate, 1cycle}
 (lrscope's ``onecycle(max_lr, total)``: 30 % cosine rise from max_lr/25, cosine fall to max_lr/2.5e5, momentum
