@@ -140,3 +140,17 @@ def test_the_compressed_cache_keeps_every_row_appended_across_runs(bench, tmp_pa
                 f.write(json.dumps(row) + "\n")
     assert bench.cache.load_rows(path) == {"a": {"key": "a", "acc": 3.0}, "b": {"key": "b", "acc": 2.0}}
     assert bench.cache.load_rows(tmp_path / "absent.jsonl.gz") == {}
+
+
+def test_every_bench_task_builds_a_model_for_its_data_and_reports_its_normalisation(bench):
+    import torch
+
+    for task in bench.tasks.EVERY_TASK:
+        x, y, xv, yv, classes, shape = bench.tasks.task_data(task)
+        torch.manual_seed(0)
+        model = bench.tasks.make_model(task, shape, classes)
+        assert model(x[:3]).shape == (3, classes), task
+        assert len(xv) == len(yv) > 0 and int(y.max()) < classes, task
+        has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+        assert bench.tasks.task_batchnorm(task) == has_bn, task
+    assert not bench.tasks.task_batchnorm("digits-vit") and not bench.tasks.task_batchnorm("synthetic-lnmlp")
