@@ -15,6 +15,7 @@ def test_find_cli_writes_json_and_png(cli, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "suggested lr" in proc.stdout and "range" in proc.stdout and "1cycle max_lr" in proc.stdout
     assert "within 1% of the best validation loss expected at" in proc.stdout
+    assert "add --confirm" in proc.stdout  # the sweep alone is the weaker answer, and the output says so
     doc = json.loads((out / "finder.json").read_text())
     assert doc["schema"] == "lrscope.finder/1"
     low, high = doc["range"]
@@ -43,6 +44,7 @@ def test_confirm_trains_five_runs_or_more_around_the_suggestion_and_keeps_the_lo
     proc = cli("find", "--data", "synthetic:n=400", "--model", "mlp", "--num-iter", "30", "--start-lr", "1e-4",
                "--confirm", "--schedule", "onecycle(auto, total=4)", "--epochs", "4", "--out", out)
     assert proc.returncode == 0, proc.stderr
+    assert "add --confirm" not in proc.stdout
     doc = json.loads((out / "finder.json").read_text())
     confirm = doc["confirm"]
     assert confirm["base"] == pytest.approx(float(f"{doc['range'][1]:.3g}"))  # 1cycle's peak is max_lr
