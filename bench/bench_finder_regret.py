@@ -72,6 +72,10 @@ screened before ConfirmResult.refined was adopted (``confirm_choices``), each tr
 ways that train more runs on the choosing seed (``second_stage_choices``: the refined rate trained and kept only
 if it beats the best run, or two runs a quarter decade either side of the best), tried and not adopted.
 
+After the held-out tables, two summaries: every case (development and held-out) together, and the tasks
+added last (``ADDED_LAST``) on their own: per column the mean and worst regret, the share within 2x and the
+cases above 0.5 by two standard errors.
+
 The 1 %-band: on the seed-mean validation loss against log lr (linearly interpolated), the rates whose loss
 is within 1 % (relative) of the best; its edges are printed in decades around the loss optimum.
 
@@ -97,9 +101,9 @@ from finder_regret.cache import CACHE, ensure_sweeps, ensure_trainings, load_cac
 from finder_regret.confirm import confirm_candidates, confirmed_rates  # noqa: E402
 from finder_regret.confirm_variants import confirm_choices, second_stage_choices  # noqa: E402
 from finder_regret.grid import settle_grid  # noqa: E402
-from finder_regret.report import report  # noqa: E402
+from finder_regret.report import overall, report  # noqa: E402
 from finder_regret.rules import RULE_NAMES, rate_of, rule_values  # noqa: E402
-from finder_regret.tasks import EVERY_TASK, HELD_OUT, RECIPES, SEEDS, TASKS, task_batchnorm  # noqa: E402
+from finder_regret.tasks import ADDED_LAST, EVERY_TASK, HELD_OUT, RECIPES, SEEDS, TASKS, task_batchnorm  # noqa: E402
 from finder_regret.variants import variants  # noqa: E402
 
 
@@ -130,6 +134,9 @@ def main(argv=None):
     summary = report(trainings, bounds, values, confirmed, TASKS)
     print(f"\n\n# Held-out tasks ({', '.join(HELD_OUT)}): added after the confirm rules were chosen")
     summary["held_out"] = report(trainings, bounds, values, confirmed, HELD_OUT)
+    summary["all"] = overall(summary, summary["held_out"])
+    summary["added_last"] = overall(summary["held_out"], tasks=ADDED_LAST, title=f"the held-out tasks added last: "
+                                    f"{', '.join(ADDED_LAST)}")
     if args.variants:
         variants(sweeps, trainings, bounds, args.jobs, args.cached)
         confirm_choices(candidates, trainings, bounds, args.jobs, args.cached)

@@ -129,3 +129,28 @@ def report(trainings, bounds, values, confirmed, tasks):
               f"{'met' if ok else 'NOT met'}")
     return dict(rows={"|".join(k): v for k, v in rows.items()}, mean=mean, worst=worst, loss_mean=lmean,
                 within=share, bands=bands)
+
+
+def overall(*summaries, tasks=None, title="development and held-out tasks together") -> dict:
+    """Every case of the given report() summaries together (or those of ``tasks`` only): per column the mean
+    and worst regret, the share of seeds within 2x of the optimum and the cases above 0.5 by two standard
+    errors; printed as one table."""
+    rows = {k: v for summary in summaries for k, v in summary["rows"].items()
+            if tasks is None or k.split("|", 1)[0] in tasks}
+    columns = list(dict.fromkeys(k.rsplit("|", 1)[1] for k in rows))
+    table = {}
+    for rule in columns:
+        mine = [v for k, v in rows.items() if k.rsplit("|", 1)[1] == rule]
+        table[rule] = dict(mean=float(np.mean([v["regret"] for v in mine])),
+                           worst=float(np.max([v["regret"] for v in mine])),
+                           within=sum(v["within"] for v in mine) / (len(SEEDS) * len(mine)),
+                           above=sum(v["regret"] - 2 * v["se"] > 0.5 for v in mine), cases=len(mine))
+    print(f"\n\n# {table[columns[0]]['cases']} cases ({title})\n")
+    print("| | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for label, cell in (("mean regret (points)", lambda v: f"{v['mean']:.2f}"),
+                        ("worst regret (points)", lambda v: f"{v['worst']:.2f}"),
+                        ("within 2x of optimum", lambda v: f"{v['within']:.0%}"),
+                        ("cases above 0.5 by two standard errors", lambda v: f"{v['above']}")):
+        print(f"| {label} | " + " | ".join(cell(table[r]) for r in columns) + " |")
+    return table
