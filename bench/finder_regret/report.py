@@ -42,6 +42,15 @@ def score(trainings, bounds, t, o, s, pick) -> dict:
                 each_within=within)
 
 
+def print_seed_spread(trainings, bounds, t, o, s):
+    """How far one grid rate's final accuracy moves from seed to seed in a case: lowest .. highest, per rate."""
+    cells = []
+    for lr in case_rates(bounds, t, o, s):
+        accs = [trainings[key(t, o, s, seed, lr)]["acc"] for seed in SEEDS]
+        cells.append(f"{lr:.3g}: {min(accs):.0f}..{max(accs):.0f}")
+    print(f"  {t} {o} {s}, accuracy over the {len(SEEDS)} seeds at each grid rate (%): " + ", ".join(cells))
+
+
 def report(trainings, bounds, values, confirmed, tasks):
     columns = (*RULE_NAMES, CONFIRMED, REFINED, GRID_ONE_SEED, GRID_REFERENCE)
     rows, cases, bands = {}, {r: [] for r in columns}, []
@@ -122,6 +131,9 @@ def report(trainings, bounds, values, confirmed, tasks):
                 if rows[(t, o, s, rule)]["regret"] - 2 * rows[(t, o, s, rule)]["se"] > 0.5]
         print(f"\n{rule}: regret above 0.5 by more than two standard errors in {len(over)} of "
               f"{len(tasks) * len(RECIPES)} cases" + (": " + "; ".join(over) if over else ""))
+        if rule == REFINED:
+            for case in over:
+                print_seed_spread(trainings, bounds, *case.split())
     for ours in ("lrscope", CONFIRMED, REFINED):
         smallest = mean[ours] <= min(mean[r] for r in RULE_NAMES) + 1e-12
         ok = worst[ours] <= 0.5 and smallest and share[ours] >= 0.8
