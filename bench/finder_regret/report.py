@@ -12,6 +12,11 @@ from .rules import CONFIRMED, GRID_ONE_SEED, GRID_REFERENCE, REFINED, RULE_NAMES
 from .tasks import RECIPES, SCHEDULES, SEEDS, key
 
 
+def misses(row: dict, budget: float = 0.5) -> bool:
+    """Whether a scored case's regret lies above the goal's budget by more than two standard errors."""
+    return row["regret"] - 2 * row["se"] > budget
+
+
 def rule_rate(rule, trainings, values, confirmed, rates, t, o, s, seed) -> float:
     """The rate a column of the regret table trains at on ``seed``."""
     if rule == GRID_REFERENCE:
@@ -127,13 +132,12 @@ def report(trainings, bounds, values, confirmed, tasks):
         print(f"  edges holding 80 % of the cases whole: P{q} {pair[0]:+.2f}, P{100 - q} {pair[1]:+.2f}")
 
     for rule in ("lrscope", CONFIRMED, REFINED, GRID_ONE_SEED, GRID_REFERENCE):
-        over = [f"{t} {o} {s}" for t in tasks for o, s in RECIPES
-                if rows[(t, o, s, rule)]["regret"] - 2 * rows[(t, o, s, rule)]["se"] > 0.5]
+        over = [(t, o, s) for t in tasks for o, s in RECIPES if misses(rows[(t, o, s, rule)])]
         print(f"\n{rule}: regret above 0.5 by more than two standard errors in {len(over)} of "
-              f"{len(tasks) * len(RECIPES)} cases" + (": " + "; ".join(over) if over else ""))
+              f"{len(tasks) * len(RECIPES)} cases" + (": " + "; ".join(" ".join(c) for c in over) if over else ""))
         if rule == REFINED:
             for case in over:
-                print_seed_spread(trainings, bounds, *case.split())
+                print_seed_spread(trainings, bounds, *case)
     for ours in ("lrscope", CONFIRMED, REFINED):
         smallest = mean[ours] <= min(mean[r] for r in RULE_NAMES) + 1e-12
         ok = worst[ours] <= 0.5 and smallest and share[ours] >= 0.8
@@ -156,7 +160,7 @@ def overall(*summaries, tasks=None, title="development and held-out tasks togeth
         table[rule] = dict(mean=float(np.mean([v["regret"] for v in mine])),
                            worst=float(np.max([v["regret"] for v in mine])),
                            within=sum(v["within"] for v in mine) / (len(SEEDS) * len(mine)),
-                           above=sum(v["regret"] - 2 * v["se"] > 0.5 for v in mine), cases=len(mine))
+                           above=sum(misses(v) for v in mine), cases=len(mine))
     print(f"\n\n# {table[columns[0]]['cases']} cases ({title})\n")
     print("| | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))

@@ -102,6 +102,15 @@ def tiny_vit(shape, classes: int, patch: int = 2, dim: int = 32, depth: int = 2,
     return TinyViT()
 
 
+def normed_mlp(shape, classes: int, norm, width: int = 128):
+    """lrscope's mlp (two hidden layers of ``width``, ReLU) with ``norm(width)`` after each hidden linear layer,
+    whose bias the norm makes redundant."""
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shape), width, bias=False), norm(width), nn.ReLU(),
+                         nn.Linear(width, width, bias=False), norm(width), nn.ReLU(), nn.Linear(width, classes))
+
+
 def make_model(name: str, shape, classes: int):
     import torch.nn as nn
 
@@ -113,16 +122,10 @@ def make_model(name: str, shape, classes: int):
         return build_model("mlp", shape, classes)
     if name == "digits-resnet20":
         return build_model("resnet20", shape, classes)
-    if name == "synthetic-bnmlp":  # lrscope's mlp with BatchNorm after each hidden layer
-        width = 128
-        return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shape), width, bias=False), nn.BatchNorm1d(width),
-                             nn.ReLU(), nn.Linear(width, width, bias=False), nn.BatchNorm1d(width), nn.ReLU(),
-                             nn.Linear(width, classes))
-    if name == "synthetic-lnmlp":  # the same mlp with LayerNorm in place of BatchNorm
-        width = 128
-        return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shape), width, bias=False), nn.LayerNorm(width),
-                             nn.ReLU(), nn.Linear(width, width, bias=False), nn.LayerNorm(width), nn.ReLU(),
-                             nn.Linear(width, classes))
+    if name == "synthetic-bnmlp":
+        return normed_mlp(shape, classes, nn.BatchNorm1d)
+    if name == "synthetic-lnmlp":
+        return normed_mlp(shape, classes, nn.LayerNorm)
     if name == "digits-vit":
         return tiny_vit(shape, classes)
     if name == "shapes-cnn":  # the shapes net without BatchNorm
