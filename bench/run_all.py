@@ -5,23 +5,25 @@
     .venv/bin/python bench/run_all.py --list      # what would run, and with which interpreter
 
 Benchmarks that compare with an anchor tool (torch-lr-finder, PyHessian, loss-landscapes, pandas) run in the
-anchors environment at ~/.cache/lrscope-anchors, which ../shared/checks builds on first use; where it is absent
-they are skipped with a line saying so.  The finder-regret bench prints from its cache (``--cached``): training
-its grid takes hours, and ``bench/bench_finder_regret.py`` without ``--cached`` does that on purpose.  Each
-benchmark prints its own figures; bench/RESULTS.md keeps the latest with their commands.  The exit status is 1
+anchors environment at ~/.cache/lrscope-anchors (or $LRSCOPE_ANCHORS, as ../shared/checks reads it), which the
+anchor checks build on first use; where it is absent they are skipped with a line saying so.  The
+finder-regret bench prints from its cache (``--cached``): training its grid takes hours, and
+``bench/bench_finder_regret.py`` without ``--cached`` does that on purpose.  Each benchmark prints its own
+figures; bench/RESULTS.md keeps the latest with their commands.  The exit status is 1
 when any benchmark failed, 0 otherwise (skips are not failures).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-ANCHORS = Path.home() / ".cache" / "lrscope-anchors" / "bin" / "python"
+ANCHORS = Path(os.environ.get("LRSCOPE_ANCHORS", Path.home() / ".cache" / "lrscope-anchors")) / "bin" / "python"
 
 # (script, extra arguments, needs the anchors environment)
 BENCHMARKS = [
