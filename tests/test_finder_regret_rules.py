@@ -154,3 +154,11 @@ def test_every_bench_task_builds_a_model_for_its_data_and_reports_its_normalisat
         has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
         assert bench.tasks.task_batchnorm(task) == has_bn, task
     assert not bench.tasks.task_batchnorm("digits-vit") and not bench.tasks.task_batchnorm("synthetic-lnmlp")
+
+
+def test_the_figures_lrscope_find_quotes_are_the_benchs_latest():
+    from lrscope.cli.probe_commands import REGRET_CONFIRMED, REGRET_SWEEP_ALONE
+
+    every_case = json.loads((BENCH / "results" / "finder-regret" / "summary.json").read_text())["all"]
+    assert round(every_case["lrscope"]["mean"], 1) == REGRET_SWEEP_ALONE
+    assert round(every_case["confirmed, refined"]["mean"], 1) == REGRET_CONFIRMED
