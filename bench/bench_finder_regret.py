@@ -70,7 +70,10 @@ against the noise floor); and two rules built on short one-epoch trials at six r
 (``trial_picks``, cached in trials.jsonl), scored from the grid; and the ways of choosing among confirm's runs
 screened before ConfirmResult.refined was adopted (``confirm_choices``), each trained on the next seed; and
 ways that train more runs on the choosing seed (``second_stage_choices``: the refined rate trained and kept only
-if it beats the best run, or two runs a quarter decade either side of the best), tried and not adopted.
+if it beats the best run, or two runs a quarter decade either side of the best), tried and not adopted;
+and confirm's runs repeated on two choosing seeds, the refined rate taken from their mean validation loss
+(``seeded_confirm``, the seed before the choosing one, never the next, which scores the choice), beside a
+grid searched on as many seeds, with the paired gain over one seed and a signed-rank test: tried, not adopted.
 
 After the held-out tables, two summaries: every case (development and held-out) together, and the tasks
 added last (``ADDED_LAST``) on their own: per column the mean and worst regret, the share within 2x and the
@@ -82,7 +85,7 @@ is within 1 % (relative) of the best; its edges are printed in decades around th
 The code is in bench/finder_regret/, a module per part: ``tasks`` (data, models, recipes, seeds),
 ``training`` (one training, one sweep), ``cache``, ``rules`` (every tool's rule), ``grid`` (the grid and the
 grid searches measured against), ``confirm`` (confirm_lr's runs), ``report`` (the regret table), and for
-``--variants`` ``variants``, ``trials`` and ``confirm_variants``.
+``--variants`` ``variants``, ``trials``, ``confirm_variants`` and ``confirm_seeds``.
 
 Results are cached in bench/results/finder-regret/ (sweeps.json, trainings.jsonl.gz): a rerun trains only what is
 missing, so a changed rule costs only the trainings at its new suggestions.
@@ -99,6 +102,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_finder (fastai's rules) and finder_regret/
 from finder_regret.cache import CACHE, ensure_sweeps, ensure_trainings, load_cache  # noqa: E402
 from finder_regret.confirm import confirm_candidates, confirmed_rates  # noqa: E402
+from finder_regret.confirm_seeds import seeded_confirm  # noqa: E402
 from finder_regret.confirm_variants import confirm_choices, second_stage_choices  # noqa: E402
 from finder_regret.grid import settle_grid  # noqa: E402
 from finder_regret.report import overall, report  # noqa: E402
@@ -141,6 +145,7 @@ def main(argv=None):
         variants(sweeps, trainings, bounds, args.jobs, args.cached)
         confirm_choices(candidates, trainings, bounds, args.jobs, args.cached)
         second_stage_choices(candidates, trainings, bounds, args.jobs, args.cached)
+        seeded_confirm(values, candidates, confirmed, trainings, bounds, args.jobs, args.cached)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))
 

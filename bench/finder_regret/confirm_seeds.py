@@ -1,0 +1,133 @@
+"""``--variants``: confirm_lr's runs repeated on more than one seed, the choice made on the seeds' mean validation
+loss.  Where one run's accuracy moves by tens of points from seed to seed (the ViT under SGD, the BatchNorm
+conv net at a constant rate), the rate a single seed's runs choose is partly that seed's luck; a mean over
+seeds is what the grid search on the other nine seeds picks from, and it loses almost nothing there."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .cache import ensure_trainings
+from .confirm import on_next_seed
+from .grid import case_rates
+from .report import misses, score
+from .rules import REFINED, rate_of
+from .tasks import EVERY_TASK, RECIPES, SEEDS, key, rounded
+
+
+def choosing_seeds(seed: int, count: int) -> list[int]:
+    """The seeds whose runs choose for ``seed``: it and the ``count - 1`` before it, never the next one
+    (on_next_seed trains the choice there)."""
+    i = SEEDS.index(seed)
+    return [SEEDS[i - k] for k in range(count)]
+
+
+def mean_losses(trainings, case, rates, seeds) -> list[float]:
+    """Per rate, the mean validation loss over ``seeds`` (nan where any of them diverged)."""
+    t, o, s, _ = case
+    out = []
+    for lr in rates:
+        rows = [trainings[key(t, o, s, seed, lr)] for seed in seeds]
+        out.append(float(np.mean([r["loss"] for r in rows])) if all(r["finite"] for r in rows) else math.nan)
+    return out
+
+
+def seeded_candidates(values, trainings, workers, cached, count) -> dict:
+    """Per (task, optimizer, schedule, seed): the rates confirm_lr trains around lrscope's rate on that seed,
+    each trained on ``count`` choosing seeds, the steps past an end decided on their mean loss."""
+    from lrscope.analysis.finder_confirm import CONFIRM_EXTEND, beyond_end, confirm_rates
+
+    candidates = {(t, o, s, seed): [rounded(r) for r in confirm_rates(rate_of(values, t, o, s, seed, "lrscope"))]
+                  for t in EVERY_TASK for o, s in RECIPES for seed in SEEDS}
+
+    def train(pairs, what):
+        ensure_trainings([(t, o, s, other, lr) for (t, o, s, seed), lr in pairs
+                          for other in choosing_seeds(seed, count)], trainings, workers, cached, what)
+
+    train([(case, lr) for case, rates in candidates.items() for lr in rates], f"confirm runs on {count} seeds")
+    for _ in range(CONFIRM_EXTEND):
+        more = {case: beyond_end(rates, mean_losses(trainings, case, rates, choosing_seeds(case[3], count)))
+                for case, rates in candidates.items()}
+        more = {case: rounded(lr) for case, lr in more.items() if lr is not None}
+        train(list(more.items()), f"confirm runs on {count} seeds past an end")
+        for case, lr in more.items():
+            candidates[case] = sorted([*candidates[case], lr])
+    return candidates
+
+
+def seeded_confirm(values, candidates, confirmed, trainings, bounds, workers, cached, counts=(2,)):
+    """Regret of ConfirmResult.refined chosen on the mean over 1 and ``counts`` seeds, judged on the next
+    seed, on every task; beside it the grid searched on as many seeds (lowest mean validation loss)."""
+    from lrscope.analysis.finder_confirm import refine_rate
+
+    chosen = {"refined, 1 seed": confirmed[REFINED]}
+    runs = {"refined, 1 seed": np.mean([len(r) for r in candidates.values()])}
+    for count in counts:
+        seeded = seeded_candidates(values, trainings, workers, cached, count)
+        name = f"refined, {count} seeds"
+        chosen[name] = {case: rounded(refine_rate(rates, mean_losses(trainings, case, rates,
+                                                                     choosing_seeds(case[3], count))))
+                        for case, rates in seeded.items()}
+        runs[name] = count * np.mean([len(r) for r in seeded.values()])
+    scored = {name: picks for name, picks in chosen.items() if name == "refined, 1 seed"}
+    scored.update(on_next_seed({n: p for n, p in chosen.items() if n != "refined, 1 seed"}, trainings, workers,
+                               cached, "refined rates chosen on several seeds, each trained on the next seed"))
+    for count in (1, *counts):
+        name = f"grid, {count} seed{'s' if count > 1 else ''}"
+        scored[name] = {}
+        for t in EVERY_TASK:
+            for o, s in RECIPES:
+                rates = case_rates(bounds, t, o, s)
+                for seed in SEEDS:
+                    previous = choosing_seeds(SEEDS[SEEDS.index(seed) - 1], count)
+                    losses = mean_losses(trainings, (t, o, s, None), rates, previous)
+                    scored[name][(t, o, s, seed)] = rates[int(np.nanargmin(losses))]
+        runs[name] = count * np.mean([len(case_rates(bounds, t, o, s)) for t in EVERY_TASK for o, s in RECIPES])
+    names = list(scored)
+    rows = {(t, o, s, n): score(trainings, bounds, t, o, s, lambda seed, p=scored[n], c=(t, o, s): p[(*c, seed)])
+            for t in EVERY_TASK for o, s in RECIPES for n in names}
+    print("\n## Confirm on more than one seed (tried): the refined rate chosen on the choosing seeds' mean "
+          "validation loss, judged on the next seed; beside it the grid searched on as many seeds\n")
+    print("| task | optimizer | schedule | " + " | ".join(names) + " |")
+    print("|" + "---|" * (3 + len(names)))
+    every = [(t, o, s) for t in EVERY_TASK for o, s in RECIPES]
+    for c in every:
+        print(f"| {' | '.join(c)} | " + " | ".join(
+            f"{rows[(*c, n)]['regret']:.2f} ± {rows[(*c, n)]['se']:.2f}" for n in names) + " |")
+    summary = {
+        "mean regret": lambda n: f"{np.mean([rows[(*c, n)]['regret'] for c in every]):.2f}",
+        "worst regret": lambda n: f"{max(rows[(*c, n)]['regret'] for c in every):.2f}",
+        "cases above 0.5": lambda n: str(sum(rows[(*c, n)]["regret"] > 0.5 for c in every)),
+        "cases above 0.5 by two standard errors": lambda n: str(sum(misses(rows[(*c, n)]) for c in every)),
+        "within 2x": lambda n: f"{np.mean([rows[(*c, n)]['within'] for c in every]) / len(SEEDS):.0%}",
+    }
+    for label, cell in summary.items():
+        print(f"| {label} | | | " + " | ".join(cell(n) for n in names) + " |")
+    print("| runs per choice | | | " + " | ".join(f"{runs[n]:.1f}" for n in names) + " |")
+    for count in counts:
+        print_paired_gain(trainings, scored["refined, 1 seed"], scored[f"refined, {count} seeds"], count)
+    return rows
+
+
+def print_paired_gain(trainings, one, more, count):
+    """The accuracy ``count`` choosing seeds gain over one, paired (both picks trained on the same next seed):
+    over every (case, seed), per case, and with the case that gains most left out; a Wilcoxon signed-rank test
+    on the per-case means says whether the gain is more than the luck of which cases moved."""
+    from scipy.stats import wilcoxon
+
+    gain = {}
+    for case in one:
+        gain.setdefault(case[:3], []).append(trainings[key(*case, more[case])]["acc"]
+                                             - trainings[key(*case, one[case])]["acc"])
+    each = np.array([g for gains in gain.values() for g in gains])
+    per_case = {c: float(np.mean(g)) for c, g in gain.items()}
+    top = max(per_case, key=per_case.get)
+    rest = [v for c, v in per_case.items() if c != top]
+    means = np.array(list(per_case.values()))
+    print(f"\n{count} choosing seeds against 1, paired on the next seed: {each.mean():+.2f} ± "
+          f"{each.std(ddof=1) / math.sqrt(len(each)):.2f} points over {len(each)} (case, seed); per case median "
+          f"{np.median(means):+.2f}, better in {int((means > 0).sum())} of {len(means)} cases, worse in "
+          f"{int((means < 0).sum())}; without {' '.join(top)} ({per_case[top]:+.2f}) {np.mean(rest):+.2f}; "
+          f"Wilcoxon signed-rank over the cases p = {wilcoxon(means).pvalue:.2f}")
