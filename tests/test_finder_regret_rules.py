@@ -134,15 +134,17 @@ def test_the_half_the_seeds_grid_search_loses_nothing_on_a_clear_optimum_and_pay
 
 def test_confirm_on_several_seeds_chooses_on_earlier_seeds_and_a_divergence_on_any_rules_a_rate_out(bench,
                                                                                                   monkeypatch):
-    monkeypatch.setattr(bench.confirm_seeds, "SEEDS", (0, 1, 2, 3))
-    assert bench.confirm_seeds.choosing_seeds(2, 2) == [2, 1]
-    assert bench.confirm_seeds.choosing_seeds(0, 3) == [0, 3, 2]  # wraps, and never reaches 1, which scores it
+    monkeypatch.setattr(bench.grid, "SEEDS", (0, 1, 2, 3))
+    assert bench.grid.choosing_seeds(2, 2) == [2, 1]
+    assert bench.grid.choosing_seeds(0, 3) == [0, 3, 2]  # wraps, and never reaches 1, which scores it
     rows = grid_of_trainings(bench, [[0.0] * 3] * 4, [[0.4, 0.2, 0.3], [0.6, math.nan, 0.1], [0.5, 0.3, 0.2],
                                                       [0.2, 0.2, 0.2]])
-    means = bench.confirm_seeds.mean_losses(rows, ("task", "sgd", "constant", 0), [1.0, 2.0, 3.0], [0, 2])
+    means = bench.grid.mean_losses(rows, "task", "sgd", "constant", [1.0, 2.0, 3.0], [0, 2])
     assert means == pytest.approx([0.45, 0.25, 0.25])
-    means = bench.confirm_seeds.mean_losses(rows, ("task", "sgd", "constant", 1), [1.0, 2.0, 3.0], [1, 0])
+    means = bench.grid.mean_losses(rows, "task", "sgd", "constant", [1.0, 2.0, 3.0], [1, 0])
     assert means[0] == pytest.approx(0.5) and math.isnan(means[1]) and means[2] == pytest.approx(0.2)
+    # a grid search on seeds 1 and 0 (scored on seed 2): rate 2 diverged on seed 1, so rate 3 wins on the mean
+    assert bench.grid.grid_pick_on_seeds(rows, "task", "sgd", "constant", [1.0, 2.0, 3.0], 2, 2) == 3.0
 
 
 def test_the_compressed_cache_keeps_every_row_appended_across_runs(bench, tmp_path):

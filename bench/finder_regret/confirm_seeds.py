@@ -1,7 +1,8 @@
 """``--variants``: confirm_lr's runs repeated on more than one seed, the choice made on the seeds' mean validation
-loss.  Where one run's accuracy moves by tens of points from seed to seed (the ViT under SGD, the BatchNorm
-conv net at a constant rate), the rate a single seed's runs choose is partly that seed's luck; a mean over
-seeds is what the grid search on the other nine seeds picks from, and it loses almost nothing there."""
+loss (tried, not adopted).  Where one run's accuracy moves by tens of points from seed to seed (the ViT under
+SGD, the BatchNorm conv net at a constant rate), the rate one seed's runs choose is partly that seed's luck,
+and the grid search on the other nine seeds loses almost nothing there; the question was whether a second
+choosing seed buys most of that.  Measured: it does not (bench/RESULTS.md)."""
 
 from __future__ import annotations
 
@@ -11,27 +12,10 @@ import numpy as np
 
 from .cache import ensure_trainings
 from .confirm import on_next_seed
-from .grid import case_rates
+from .grid import case_rates, choosing_seeds, grid_pick_on_seeds, mean_losses
 from .report import misses, score
 from .rules import REFINED, rate_of
 from .tasks import EVERY_TASK, RECIPES, SEEDS, key, rounded
-
-
-def choosing_seeds(seed: int, count: int) -> list[int]:
-    """The seeds whose runs choose for ``seed``: it and the ``count - 1`` before it, never the next one
-    (on_next_seed trains the choice there)."""
-    i = SEEDS.index(seed)
-    return [SEEDS[i - k] for k in range(count)]
-
-
-def mean_losses(trainings, case, rates, seeds) -> list[float]:
-    """Per rate, the mean validation loss over ``seeds`` (nan where any of them diverged)."""
-    t, o, s, _ = case
-    out = []
-    for lr in rates:
-        rows = [trainings[key(t, o, s, seed, lr)] for seed in seeds]
-        out.append(float(np.mean([r["loss"] for r in rows])) if all(r["finite"] for r in rows) else math.nan)
-    return out
 
 
 def seeded_candidates(values, trainings, workers, cached, count) -> dict:
@@ -48,7 +32,7 @@ def seeded_candidates(values, trainings, workers, cached, count) -> dict:
 
     train([(case, lr) for case, rates in candidates.items() for lr in rates], f"confirm runs on {count} seeds")
     for _ in range(CONFIRM_EXTEND):
-        more = {case: beyond_end(rates, mean_losses(trainings, case, rates, choosing_seeds(case[3], count)))
+        more = {case: beyond_end(rates, mean_losses(trainings, *case[:3], rates, choosing_seeds(case[3], count)))
                 for case, rates in candidates.items()}
         more = {case: rounded(lr) for case, lr in more.items() if lr is not None}
         train(list(more.items()), f"confirm runs on {count} seeds past an end")
@@ -67,23 +51,18 @@ def seeded_confirm(values, candidates, confirmed, trainings, bounds, workers, ca
     for count in counts:
         seeded = seeded_candidates(values, trainings, workers, cached, count)
         name = f"refined, {count} seeds"
-        chosen[name] = {case: rounded(refine_rate(rates, mean_losses(trainings, case, rates,
+        chosen[name] = {case: rounded(refine_rate(rates, mean_losses(trainings, *case[:3], rates,
                                                                      choosing_seeds(case[3], count))))
                         for case, rates in seeded.items()}
         runs[name] = count * np.mean([len(r) for r in seeded.values()])
-    scored = {name: picks for name, picks in chosen.items() if name == "refined, 1 seed"}
-    scored.update(on_next_seed({n: p for n, p in chosen.items() if n != "refined, 1 seed"}, trainings, workers,
-                               cached, "refined rates chosen on several seeds, each trained on the next seed"))
+    scored = {"refined, 1 seed": confirmed[REFINED],
+              **on_next_seed({n: p for n, p in chosen.items() if n != "refined, 1 seed"}, trainings, workers,
+                             cached, "refined rates chosen on several seeds, each trained on the next seed")}
     for count in (1, *counts):
         name = f"grid, {count} seed{'s' if count > 1 else ''}"
-        scored[name] = {}
-        for t in EVERY_TASK:
-            for o, s in RECIPES:
-                rates = case_rates(bounds, t, o, s)
-                for seed in SEEDS:
-                    previous = choosing_seeds(SEEDS[SEEDS.index(seed) - 1], count)
-                    losses = mean_losses(trainings, (t, o, s, None), rates, previous)
-                    scored[name][(t, o, s, seed)] = rates[int(np.nanargmin(losses))]
+        scored[name] = {(t, o, s, seed): grid_pick_on_seeds(trainings, t, o, s, case_rates(bounds, t, o, s), seed,
+                                                            count)
+                        for t in EVERY_TASK for o, s in RECIPES for seed in SEEDS}
         runs[name] = count * np.mean([len(case_rates(bounds, t, o, s)) for t in EVERY_TASK for o, s in RECIPES])
     names = list(scored)
     rows = {(t, o, s, n): score(trainings, bounds, t, o, s, lambda seed, p=scored[n], c=(t, o, s): p[(*c, seed)])

@@ -57,13 +57,34 @@ def grid_pick(trainings, task, opt, sched, rates, seed) -> float:
     return rates[int(np.argmax(acc))]
 
 
+def choosing_seeds(seed: int, count: int) -> list[int]:
+    """The seeds whose runs choose a rate for ``seed``'s successor: ``seed`` and the ``count - 1`` before it
+    (cyclically), never the next one, which scores the choice."""
+    i = SEEDS.index(seed)
+    return [SEEDS[i - k] for k in range(count)]
+
+
+def mean_losses(trainings, task, opt, sched, rates, seeds) -> list[float]:
+    """Per rate, the mean validation loss over ``seeds`` (nan where any of them diverged)."""
+    out = []
+    for lr in rates:
+        rows = [trainings[key(task, opt, sched, seed, lr)] for seed in seeds]
+        out.append(float(np.mean([r["loss"] for r in rows])) if all(r["finite"] for r in rows) else math.nan)
+    return out
+
+
+def grid_pick_on_seeds(trainings, task, opt, sched, rates, seed, count=1) -> float:
+    """The grid rate with the lowest mean validation loss on the ``count`` seeds up to the *previous* one,
+    judged on ``seed`` as the confirmed rates are; never a rate where one of them diverged."""
+    losses = mean_losses(trainings, task, opt, sched, rates, choosing_seeds(SEEDS[SEEDS.index(seed) - 1], count))
+    return rates[int(np.argmin([v if math.isfinite(v) else math.inf for v in losses]))]
+
+
 def grid_pick_one_seed(trainings, task, opt, sched, rates, seed) -> float:
     """The grid rate with the lowest validation loss on the *previous* seed alone: a grid search with the data
     confirm has (one seed's trainings, chosen by validation loss) but about twice its runs, judged on the next
     seed as the confirmed rates are."""
-    previous = SEEDS[SEEDS.index(seed) - 1]
-    rows = [trainings[key(task, opt, sched, previous, lr)] for lr in rates]
-    return rates[int(np.argmin([r["loss"] if r["finite"] else math.inf for r in rows]))]
+    return grid_pick_on_seeds(trainings, task, opt, sched, rates, seed, 1)
 
 
 def split_half_regret(trainings, task, opt, sched, rates) -> float:
