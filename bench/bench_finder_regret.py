@@ -73,7 +73,9 @@ ways that train more runs on the choosing seed (``second_stage_choices``: the re
 if it beats the best run, or two runs a quarter decade either side of the best), tried and not adopted;
 and confirm's runs repeated on two choosing seeds, the refined rate taken from their mean validation loss
 (``seeded_confirm``, the seed before the choosing one, never the next, which scores the choice), beside a
-grid searched on as many seeds, with the paired gain over one seed and a signed-rank test: tried, not adopted.
+grid searched on as many seeds, with the paired gain over one seed and a signed-rank test: tried, not adopted;
+and per case where the grid's optimum lies against lrscope's sweep rate, and the upward bias of scoring against
+the best of the grid's noisy seed means (a seed bootstrap: ``print_optimum_and_bias``).
 
 After the held-out tables, two summaries: every case (development and held-out) together, and the tasks
 added last (``ADDED_LAST``) on their own: per column the mean and worst regret, the share within 2x and the
@@ -105,7 +107,7 @@ from finder_regret.confirm import confirm_candidates, confirmed_rates  # noqa: E
 from finder_regret.confirm_seeds import seeded_confirm  # noqa: E402
 from finder_regret.confirm_variants import confirm_choices, second_stage_choices  # noqa: E402
 from finder_regret.grid import settle_grid  # noqa: E402
-from finder_regret.report import overall, report  # noqa: E402
+from finder_regret.report import overall, print_optimum_and_bias, report  # noqa: E402
 from finder_regret.rules import RULE_NAMES, rate_of, rule_values  # noqa: E402
 from finder_regret.tasks import ADDED_LAST, EVERY_TASK, HELD_OUT, RECIPES, SEEDS, TASKS, task_batchnorm  # noqa: E402
 from finder_regret.variants import variants  # noqa: E402
@@ -146,6 +148,7 @@ def main(argv=None):
         confirm_choices(candidates, trainings, bounds, args.jobs, args.cached)
         second_stage_choices(candidates, trainings, bounds, args.jobs, args.cached)
         seeded_confirm(values, candidates, confirmed, trainings, bounds, args.jobs, args.cached)
+        print_optimum_and_bias(trainings, bounds, values)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))
 

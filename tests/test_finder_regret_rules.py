@@ -22,7 +22,7 @@ def bench():
     """The bench's package, its modules loaded (bench/ on sys.path while they import: rules reads bench_finder)."""
     sys.path.insert(0, str(BENCH))
     try:
-        for part in ("cache", "confirm_seeds", "grid", "rules", "tasks", "trials"):
+        for part in ("cache", "confirm_seeds", "grid", "report", "rules", "tasks", "trials"):
             importlib.import_module(f"finder_regret.{part}")
         return importlib.import_module("finder_regret")
     finally:
@@ -145,6 +145,14 @@ def test_confirm_on_several_seeds_chooses_on_earlier_seeds_and_a_divergence_on_a
     assert means[0] == pytest.approx(0.5) and math.isnan(means[1]) and means[2] == pytest.approx(0.2)
     # a grid search on seeds 1 and 0 (scored on seed 2): rate 2 diverged on seed 1, so rate 3 wins on the mean
     assert bench.grid.grid_pick_on_seeds(rows, "task", "sgd", "constant", [1.0, 2.0, 3.0], 2, 2) == 3.0
+
+
+def test_the_best_seed_mean_is_biased_upwards_only_where_rates_swap_places_from_seed_to_seed(bench):
+    rng = np.random.default_rng(0)
+    clear = [[80.0, 90.0, 70.0]] * 6  # the same best rate on every seed: no bias
+    assert bench.report.best_mean_bias(clear, rng, 200) == pytest.approx(0.0)
+    noisy = [[90.0, 80.0], [80.0, 90.0]] * 3  # equal on average, swapping with the seed
+    assert 0.5 < bench.report.best_mean_bias(noisy, rng, 200) < 5.0
 
 
 def test_the_compressed_cache_keeps_every_row_appended_across_runs(bench, tmp_path):
