@@ -63,6 +63,67 @@ def test_sparse_rows_sharing_a_step_stay_one_run(tmp_path):
     assert len(runs) == 1 and runs[0].rows == 20
 
 
+def openmmlab_log(epochs=12, steps=(8, 11), per_epoch=500, every=50, first_iter=None):
+    """An MMDetection-style ``*.log.json``: a metadata line, then per epoch train lines whose ``iter`` counts
+    within the epoch and one val line at the epoch's end; lr 0.02, cut 10x after each epoch in ``steps``."""
+    lines = [json.dumps({"env_info": "sys.platform: linux", "seed": 0})]
+    start = every if first_iter is None else first_iter
+    for ep in range(1, epochs + 1):
+        lr = 0.02 * 0.1 ** sum(ep > s for s in steps)
+        for it in range(start, per_epoch + (start == every), every):
+            loss = 0.5 + 1.5 * np.exp(-(ep + it / per_epoch) / 3) - 0.2 * (ep > steps[0]) - 0.05 * (ep > steps[1])
+            lines.append(json.dumps({"mode": "train", "epoch": ep, "iter": it, "lr": lr, "loss": round(loss, 5)}))
+        # the val line carries the epoch's last iter
+        lines.append(json.dumps({"mode": "val", "epoch": ep, "iter": it, "lr": lr, "bbox_mAP": 0.3 + ep / 100}))
+    return lines
+
+
+@pytest.mark.parametrize("first_iter", [None, 0])  # iter logged as 50, 100 .. 500, or as 0, 50 .. 450
+def test_an_iter_counted_within_each_epoch_is_one_run_with_its_decays_between_epochs(tmp_path, first_iter):
+    p = tmp_path / "20260101_120000.log.json"
+    p.write_text("\n".join(openmmlab_log(first_iter=first_iter)) + "\n")
+    runs = read_runs(p)
+    assert len(runs) == 1
+    (log,) = runs
+    assert np.all(np.diff(log.x) > 0)
+    assert log.x[0] == (50 if first_iter is None else 0)
+    assert log.x[-1] == (12 * 500 if first_iter is None else 11 * 500 + 450)  # (epoch - 1) x 500 + iter
+    assert any("counts within the epoch" in n and "x 500 + iter" in n for n in log.notes)
+    rates = log.columns[log.roles["lr"]]
+    cuts = np.flatnonzero(np.diff(rates) < 0) + 1
+    assert [int(log.columns["epoch"][i]) for i in cuts] == [9, 12]  # the first iterations of epochs 9 and 12
+
+
+def test_an_appended_openmmlab_log_is_still_two_runs(tmp_path):
+    p = tmp_path / "appended.log.json"
+    p.write_text("\n".join(openmmlab_log() + openmmlab_log(epochs=6)) + "\n")
+    runs = read_runs(p)
+    assert [int(r.columns["epoch"][-1]) for r in runs] == [12, 6]
+    assert all(np.all(np.diff(r.x) > 0) for r in runs)
+
+
+def test_an_openmmlab_work_dir_gives_one_run_per_launch_in_time_order(tmp_path):
+    work = tmp_path / "work_dirs" / "faster_rcnn"
+    work.mkdir(parents=True)
+    for stamp, epochs in (("20260102_090000", 6), ("20260101_120000", 12)):
+        (work / f"{stamp}.log.json").write_text("\n".join(openmmlab_log(epochs=epochs)) + "\n")
+        (work / f"{stamp}.log").write_text("2026-01-01 12:00:00,000 - mmdet - INFO - Epoch [1][50/500]\n")
+    runs = read_runs(work)
+    assert [int(r.columns["epoch"][-1]) for r in runs] == [12, 6]
+    assert runs[0].run.endswith("20260101_120000.log.json")
+
+
+def test_a_step_that_goes_back_inside_an_epoch_is_not_taken_for_nesting(tmp_path):
+    # a global step that is resumed from an earlier checkpoint within the same epoch: a resume, as before
+    lines = [json.dumps({"epoch": e, "step": st, "loss": 1.0 / (st + 1)})
+             for e, st in [(0, 10), (0, 20), (1, 30), (1, 40), (1, 30), (1, 40), (2, 50), (2, 60)]]
+    p = tmp_path / "metrics.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    (log,) = read_runs(p)
+    assert not any("counts within" in n for n in log.notes)
+    assert any("resumed" in n for n in log.notes)
+
+
 def test_a_record_written_twice_at_the_same_x_starts_a_new_run(tmp_path):
     lines = [json.dumps({"iteration": 9, "total_loss": 2.0, "lr": 1e-5})]
     for it in range(9, 200, 10):

@@ -12,7 +12,8 @@ something decides):
    directories named like Keras's ``train``/``validation`` split of one run are that one run (their tags get
    the sub-directory as prefix);
 5. training logs by name (``metrics.csv``, ``log.txt``, ``training.log``, ...): each is a run (PyTorch
-   Lightning writes ``lightning_logs/version_N/metrics.csv``).
+   Lightning writes ``lightning_logs/version_N/metrics.csv``);
+6. OpenMMLab 1.x ``work_dirs``: each ``<timestamp>.log.json`` is a run (one per launch).
 
 Runs come in natural order (``version_2`` before ``version_10``).
 """
@@ -37,6 +38,8 @@ LOG_NAMES = (
     "trainer_state.json",
     "log",
 )
+# OpenMMLab 1.x work_dirs: one <timestamp>.log.json per launch (its <timestamp>.log is the same as text)
+TIMESTAMPED_LOG = re.compile(r".+\.log\.json")
 SPLIT_NAMES = {"train", "training", "validation", "val", "valid", "eval", "evaluation", "test"}
 
 
@@ -76,7 +79,8 @@ def find_runs(directory: Path, files: list[Path]) -> list[RunSource]:
         if found:
             # named by their directories: version_0, version_1 ... (the file names are all the same)
             return [RunSource("file", f, path_label(f.parent if len(found) > 1 else f)) for f in found]
-    return []
+    found = sorted((f for f in files if TIMESTAMPED_LOG.fullmatch(f.name)), key=natural_key)
+    return [RunSource("file", f, path_label(f)) for f in found]
 
 
 def _trainer_state(directory: Path, files: list[Path]) -> Path | None:

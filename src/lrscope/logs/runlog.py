@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
+from .nested import unnest_step
 from .segments import MIN_RUN_RECORDS, records_text, segments_note, split_runs
 
 ROLES = ("lr", "train_loss", "val_loss", "train_acc", "val_acc", "epoch", "step")
@@ -198,6 +199,8 @@ def build_runlogs(
         raise UserError(f"{label}: no numeric data (every cell is text or empty)")
     fixed = {r: c for r, c in (fixed_roles or {}).items() if c in columns}
     x_name = x or fixed.pop("x", None) or choose_x(columns)
+    if x_name in columns:
+        columns = unnest_step(columns, x_name, notes)
     runs_at = split_runs(columns, x_name, notes) if x_name in columns else []
     if len(runs_at) <= 1:
         if runs_at and len(runs_at[0]) < max((len(v) for v in columns.values()), default=0):
