@@ -1,6 +1,6 @@
 """A step counter that counts within the epoch: made one counter over the whole run.
 
-MMDetection, MMSegmentation and the other OpenMMLab 1.x/2.x tools write ``*.log.json`` lines such as
+MMDetection, MMSegmentation and the other OpenMMLab tools built on MMCV 1.x write ``*.log.json`` lines such as
 ``{"mode": "train", "epoch": 9, "iter": 50, "lr": 0.002, "loss": 0.61}``: ``iter`` starts again at every
 epoch.  Read as a global step, every epoch would look like a new run appended to the file, and no decay
 between epochs could be seen.  Where the step counter goes back only as the epoch goes up, the two are one
@@ -8,7 +8,7 @@ position, and the step becomes
 
     step' = (epoch - e_0) * P + step,   P = max(step) - min(step) + d
 
-(e_0: the first epoch in the log; d: the most common increment of the step within an epoch, so that an epoch
+(e_0: the first epoch in the log; d: the median increment of the step within an epoch, so that an epoch
 logged as 50, 100, ..., 500 or as 0, 50, ..., 450 both get P = 500).  A counter that goes back while the
 epoch stays or goes back too is a restart or a resume, not nesting, and is left to :mod:`segments`; the
 composed counter still goes back there, so such runs are still told apart.
