@@ -63,9 +63,10 @@ def test_sparse_rows_sharing_a_step_stay_one_run(tmp_path):
     assert len(runs) == 1 and runs[0].rows == 20
 
 
-def openmmlab_log(epochs=12, steps=(8, 11), per_epoch=500, every=50, first_iter=None):
+def openmmlab_log(epochs=12, steps=(8, 11), per_epoch=500, every=50, first_iter=None, val_iter=132):
     """An MMDetection-style ``*.log.json``: a metadata line, then per epoch train lines whose ``iter`` counts
-    within the epoch and one val line at the epoch's end; lr 0.02, cut 10x after each epoch in ``steps``."""
+    within the epoch and one val line at the epoch's end (its ``iter`` the validation loop's length, as MMCV
+    writes it; None: the epoch's last train iter); lr 0.02, cut 10x after each epoch in ``steps``."""
     lines = [json.dumps({"env_info": "sys.platform: linux", "seed": 0})]
     start = every if first_iter is None else first_iter
     for ep in range(1, epochs + 1):
@@ -73,15 +74,16 @@ def openmmlab_log(epochs=12, steps=(8, 11), per_epoch=500, every=50, first_iter=
         for it in range(start, per_epoch + (start == every), every):
             loss = 0.5 + 1.5 * np.exp(-(ep + it / per_epoch) / 3) - 0.2 * (ep > steps[0]) - 0.05 * (ep > steps[1])
             lines.append(json.dumps({"mode": "train", "epoch": ep, "iter": it, "lr": lr, "loss": round(loss, 5)}))
-        # the val line carries the epoch's last iter
-        lines.append(json.dumps({"mode": "val", "epoch": ep, "iter": it, "lr": lr, "bbox_mAP": 0.3 + ep / 100}))
+        lines.append(json.dumps({"mode": "val", "epoch": ep, "iter": it if val_iter is None else val_iter, "lr": lr,
+                                 "bbox_mAP": 0.3 + ep / 100}))
     return lines
 
 
-@pytest.mark.parametrize("first_iter", [None, 0])  # iter logged as 50, 100 .. 500, or as 0, 50 .. 450
-def test_an_iter_counted_within_each_epoch_is_one_run_with_its_decays_between_epochs(tmp_path, first_iter):
+@pytest.mark.parametrize("first_iter, val_iter", [(None, 132), (0, 132), (None, None), (0, 7)])
+def test_an_iter_counted_within_each_epoch_is_one_run_with_its_decays_between_epochs(tmp_path, first_iter, val_iter):
+    # iter logged as 50, 100 .. 500 or as 0, 50 .. 450; the val line's iter the val loop's length or the last one
     p = tmp_path / "20260101_120000.log.json"
-    p.write_text("\n".join(openmmlab_log(first_iter=first_iter)) + "\n")
+    p.write_text("\n".join(openmmlab_log(first_iter=first_iter, val_iter=val_iter)) + "\n")
     runs = read_runs(p)
     assert len(runs) == 1
     (log,) = runs
@@ -92,6 +94,11 @@ def test_an_iter_counted_within_each_epoch_is_one_run_with_its_decays_between_ep
     rates = log.columns[log.roles["lr"]]
     cuts = np.flatnonzero(np.diff(rates) < 0) + 1
     assert [int(log.columns["epoch"][i]) for i in cuts] == [9, 12]  # the first iterations of epochs 9 and 12
+    # each epoch's mAP lands on its last training row, not inside the next epoch
+    maps = log.columns["bbox_mAP"]
+    at = np.flatnonzero(np.isfinite(maps))
+    assert len(at) == 12 and list(maps[at]) == pytest.approx([0.3 + ep / 100 for ep in range(1, 13)])
+    assert [float(log.x[i]) for i in at] == [float(ep * 500 - (50 if first_iter == 0 else 0)) for ep in range(1, 13)]
 
 
 def test_an_appended_openmmlab_log_is_still_two_runs(tmp_path):

@@ -11,7 +11,9 @@ position, and the step becomes
 (e_0: the first epoch in the log; d: the median increment of the step within an epoch, so that an epoch
 logged as 50, 100, ..., 500 or as 0, 50, ..., 450 both get P = 500).  A counter that goes back while the
 epoch stays or goes back too is a restart or a resume, not nesting, and is left to :mod:`segments`; the
-composed counter still goes back there, so such runs are still told apart.
+composed counter still goes back there, so such runs are still told apart.  A line of another kind that counts
+less within its epoch (MMCV's validation line, whose ``iter`` is the validation loop's length) is placed at the
+training step before it, the end of the epoch it evaluates.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ def unnest_step(columns: dict[str, np.ndarray], x_name: str, notes: list[str]) -
         return columns
     step, epoch = columns[x_name], columns[epoch_name]
     both = np.flatnonzero(np.isfinite(step) & np.isfinite(epoch))
-    if len(both) < 3:
+    if len(both) < 3 or not (step[both][1:] < step[both][:-1]).any():  # the common case: it never goes back
         return columns
-    s, e = step[both], epoch[both]
+    others = [v for k, v in columns.items() if k not in (x_name, epoch_name)]
+    logged = np.column_stack([np.isfinite(v[both]) for v in others]) if others else np.ones((len(both), 1), bool)
+    s, e = at_epoch_end(step[both], epoch[both], logged), epoch[both]
     back = s[1:] < s[:-1]
     if not back.any():
         return columns
@@ -63,4 +67,15 @@ def unnest_step(columns: dict[str, np.ndarray], x_name: str, notes: list[str]) -
         f"the {x_name} counter starts again at each {epoch_name} ({int(nested.sum())} times): it counts within "
         f"the {epoch_name}, so took ({epoch_name} - {first:g}) x {period:g} + {x_name} as the {x_name} over the run"
     )
+    return out
+
+
+def at_epoch_end(step: np.ndarray, epoch: np.ndarray, logged: np.ndarray) -> np.ndarray:
+    """``step`` with each record that logs other fields than the record before it, in the same epoch, and counts
+    less (MMCV's validation line: ``{"mode": "val", "epoch": 9, "iter": 132, "bbox_mAP": ...}``, ``iter`` the
+    validation loop's length) moved to the step before it: it belongs to the end of the training it follows."""
+    out = step.astype(np.float64, copy=True)
+    for i in range(1, len(out)):
+        if epoch[i] == epoch[i - 1] and out[i] < out[i - 1] and not np.array_equal(logged[i], logged[i - 1]):
+            out[i] = out[i - 1]
     return out
