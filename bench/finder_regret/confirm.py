@@ -3,33 +3,19 @@ rates, each judged on the next seed."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .cache import ensure_trainings
+from .grid import choosing_seeds, mean_losses
 from .rules import CONFIRMED, REFINED, rate_of
-from .tasks import EVERY_TASK, HELD_OUT, RECIPES, SEEDS, TASKS, key, rounded
+from .tasks import EVERY_TASK, HELD_OUT, RECIPES, SEEDS, TASKS, rounded
 
 
 def confirm_candidates(values, trainings, workers, cached) -> dict:
     """Per (task, optimizer, schedule, seed): the rates :func:`lrscope.confirm_lr` trains around lrscope's
     rate on that seed (CONFIRM_OFFSETS, then up to CONFIRM_EXTEND more half-decades past an end while the best
     sits there), each trained, in rounds of every case's next rate as confirm_lr would ask for it."""
-    from lrscope.analysis.finder_confirm import CONFIRM_EXTEND, beyond_end, confirm_rates
-
-    candidates = {(t, o, s, seed): [rounded(r) for r in confirm_rates(rate_of(values, t, o, s, seed, "lrscope"))]
-                  for t in EVERY_TASK for o, s in RECIPES for seed in SEEDS}
-    ensure_trainings([(*case, lr) for case, rates in candidates.items() for lr in rates], trainings, workers,
-                     cached, "confirm candidates")
-    for _ in range(CONFIRM_EXTEND):
-        more = {case: beyond_end(rates, candidate_losses(trainings, case, rates))
-                for case, rates in candidates.items()}
-        more = {case: rounded(lr) for case, lr in more.items() if lr is not None}
-        ensure_trainings([(*case, lr) for case, lr in more.items()], trainings, workers, cached,
-                         "confirm candidates past an end")
-        for case, lr in more.items():
-            candidates[case] = sorted([*candidates[case], lr])
+    candidates = candidates_on_seeds(values, trainings, workers, cached, 1)
     for label, tasks in (("tasks", TASKS), ("held-out tasks", HELD_OUT)):
         sizes = [len(rates) for case, rates in candidates.items() if case[0] in tasks]
         print(f"\nconfirm runs per (case, seed), {label}: mean {np.mean(sizes):.2f}; "
@@ -38,10 +24,34 @@ def confirm_candidates(values, trainings, workers, cached) -> dict:
     return candidates
 
 
+def candidates_on_seeds(values, trainings, workers, cached, count) -> dict:
+    """:func:`confirm_candidates`' rates, each trained on ``count`` choosing seeds (the case's seed and the
+    ones before it, :func:`choosing_seeds`), the steps past an end decided on their mean validation loss."""
+    from lrscope.analysis.finder_confirm import CONFIRM_EXTEND, beyond_end, confirm_rates
+
+    candidates = {(t, o, s, seed): [rounded(r) for r in confirm_rates(rate_of(values, t, o, s, seed, "lrscope"))]
+                  for t in EVERY_TASK for o, s in RECIPES for seed in SEEDS}
+    runs = "confirm candidates" if count == 1 else f"confirm runs on {count} seeds"
+
+    def train(pairs, what):
+        ensure_trainings([(t, o, s, other, lr) for (t, o, s, seed), lr in pairs
+                          for other in choosing_seeds(seed, count)], trainings, workers, cached, what)
+
+    train([(case, lr) for case, rates in candidates.items() for lr in rates], runs)
+    for _ in range(CONFIRM_EXTEND):
+        more = {case: beyond_end(rates, mean_losses(trainings, *case[:3], rates, choosing_seeds(case[3], count)))
+                for case, rates in candidates.items()}
+        more = {case: rounded(lr) for case, lr in more.items() if lr is not None}
+        train(list(more.items()), f"{runs} past an end")
+        for case, lr in more.items():
+            candidates[case] = sorted([*candidates[case], lr])
+    return candidates
+
+
 def candidate_losses(trainings, case, rates) -> list[float]:
-    """The validation loss of each candidate's training (nan where it diverged), as confirm_lr sees them."""
-    return [trainings[key(*case, lr)]["loss"] if trainings[key(*case, lr)]["finite"] else math.nan
-            for lr in rates]
+    """The validation loss of each candidate's training on the case's seed (nan where it diverged), as
+    confirm_lr sees them."""
+    return mean_losses(trainings, *case[:3], rates, [case[3]])
 
 
 def on_next_seed(chosen: dict, trainings, workers, cached, what) -> dict:

@@ -10,35 +10,11 @@ import math
 
 import numpy as np
 
-from .cache import ensure_trainings
-from .confirm import on_next_seed
+from .confirm import candidates_on_seeds, on_next_seed
 from .grid import case_rates, choosing_seeds, grid_pick_on_seeds, mean_losses
 from .report import misses, score
-from .rules import REFINED, rate_of
+from .rules import REFINED
 from .tasks import EVERY_TASK, RECIPES, SEEDS, key, rounded
-
-
-def seeded_candidates(values, trainings, workers, cached, count) -> dict:
-    """Per (task, optimizer, schedule, seed): the rates confirm_lr trains around lrscope's rate on that seed,
-    each trained on ``count`` choosing seeds, the steps past an end decided on their mean loss."""
-    from lrscope.analysis.finder_confirm import CONFIRM_EXTEND, beyond_end, confirm_rates
-
-    candidates = {(t, o, s, seed): [rounded(r) for r in confirm_rates(rate_of(values, t, o, s, seed, "lrscope"))]
-                  for t in EVERY_TASK for o, s in RECIPES for seed in SEEDS}
-
-    def train(pairs, what):
-        ensure_trainings([(t, o, s, other, lr) for (t, o, s, seed), lr in pairs
-                          for other in choosing_seeds(seed, count)], trainings, workers, cached, what)
-
-    train([(case, lr) for case, rates in candidates.items() for lr in rates], f"confirm runs on {count} seeds")
-    for _ in range(CONFIRM_EXTEND):
-        more = {case: beyond_end(rates, mean_losses(trainings, *case[:3], rates, choosing_seeds(case[3], count)))
-                for case, rates in candidates.items()}
-        more = {case: rounded(lr) for case, lr in more.items() if lr is not None}
-        train(list(more.items()), f"confirm runs on {count} seeds past an end")
-        for case, lr in more.items():
-            candidates[case] = sorted([*candidates[case], lr])
-    return candidates
 
 
 def seeded_confirm(values, candidates, confirmed, trainings, bounds, workers, cached, counts=(2,)):
@@ -46,18 +22,18 @@ def seeded_confirm(values, candidates, confirmed, trainings, bounds, workers, ca
     seed, on every task; beside it the grid searched on as many seeds (lowest mean validation loss)."""
     from lrscope.analysis.finder_confirm import refine_rate
 
-    chosen = {"refined, 1 seed": confirmed[REFINED]}
+    chosen = {}
     runs = {"refined, 1 seed": np.mean([len(r) for r in candidates.values()])}
     for count in counts:
-        seeded = seeded_candidates(values, trainings, workers, cached, count)
+        seeded = candidates_on_seeds(values, trainings, workers, cached, count)
         name = f"refined, {count} seeds"
         chosen[name] = {case: rounded(refine_rate(rates, mean_losses(trainings, *case[:3], rates,
                                                                      choosing_seeds(case[3], count))))
                         for case, rates in seeded.items()}
         runs[name] = count * np.mean([len(r) for r in seeded.values()])
     scored = {"refined, 1 seed": confirmed[REFINED],
-              **on_next_seed({n: p for n, p in chosen.items() if n != "refined, 1 seed"}, trainings, workers,
-                             cached, "refined rates chosen on several seeds, each trained on the next seed")}
+              **on_next_seed(chosen, trainings, workers, cached,
+                             "refined rates chosen on several seeds, each trained on the next seed")}
     for count in (1, *counts):
         name = f"grid, {count} seed{'s' if count > 1 else ''}"
         scored[name] = {(t, o, s, seed): grid_pick_on_seeds(trainings, t, o, s, case_rates(bounds, t, o, s), seed,
