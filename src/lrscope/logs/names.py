@@ -168,5 +168,26 @@ def joined_words(name: str) -> str:
     return " ".join(normalise(name))
 
 
+def is_step_name(joined: str) -> bool:
+    """Whether a column's joined words name a step counter ("global step" and "globalstep" alike)."""
+    return joined in STEP_WORDS or joined.replace(" ", "") in STEP_WORDS
+
+
 def is_x_name(joined: str) -> bool:
-    return joined in EPOCH_NAMES or joined in STEP_WORDS or joined.replace(" ", "") in STEP_WORDS
+    return joined in EPOCH_NAMES or is_step_name(joined)
+
+
+def epoch_column(columns, skip: str | None = None) -> str | None:
+    """The first column named as an epoch counter ("epoch", "Epoch", "trainer/epoch" ...), other than ``skip``."""
+    for name in columns:
+        if name != skip and not is_summary_column(name) and joined_words(name) in EPOCH_NAMES:
+            return name
+    return None
+
+
+def step_column(columns) -> str | None:
+    """The first column named as a step counter ("step", "iter", "global_step" ...)."""
+    for name in columns:
+        if not is_summary_column(name) and is_step_name(joined_words(name)):
+            return name
+    return None

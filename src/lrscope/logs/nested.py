@@ -20,23 +20,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .names import EPOCH_NAMES, is_summary_column, joined_words
+from .names import EPOCH_NAMES, epoch_column, joined_words
 
 MIN_NESTED_RESETS = 2  # one reset at an epoch boundary could be a restart that happens to coincide
-
-
-def epoch_column(columns: dict[str, np.ndarray], x_name: str) -> str | None:
-    """The log's epoch column (by name), if it has one besides ``x_name``."""
-    for name in columns:
-        if name != x_name and not is_summary_column(name) and joined_words(name) in EPOCH_NAMES:
-            return name
-    return None
 
 
 def unnest_step(columns: dict[str, np.ndarray], x_name: str, notes: list[str]) -> dict[str, np.ndarray]:
     """``columns`` with ``x_name`` made one counter over the run where it counts within each epoch (module
     docstring); unchanged otherwise."""
-    epoch_name = epoch_column(columns, x_name)
+    epoch_name = epoch_column(columns, skip=x_name)
     if epoch_name is None or x_name not in columns or joined_words(x_name) in EPOCH_NAMES:
         return columns
     step, epoch = columns[x_name], columns[epoch_name]

@@ -45,7 +45,6 @@ from .names import (
     AGGREGATE,
     AP_WORDS,
     ENOUGH,
-    EPOCH_NAMES,
     ERR_WORDS,
     EVAL_FAMILY_WORDS,
     HEAD_WORDS,
@@ -57,17 +56,19 @@ from .names import (
     PPL_WORDS,
     PR_WORDS,
     SCORE_WORDS,
-    STEP_WORDS,
     TEST,
     TIER,
     TOP5,
     TRAIN,
     VAL,
     VARIANT,
+    epoch_column,
+    is_step_name,
     is_summary_column,
     is_x_name,
     joined_words,
     normalise,
+    step_column,
 )
 
 # ------------------------------------------------------------------------------------------ learning rate
@@ -359,15 +360,7 @@ def _recognise_metrics(
 
 def choose_x(columns: dict[str, np.ndarray]) -> str:
     """The x axis: an epoch column for epoch-level logs, a step column for step-level ones, else 'row'."""
-    epoch = step = None
-    for name in columns:
-        if is_summary_column(name):
-            continue
-        joined = joined_words(name)
-        if epoch is None and joined in EPOCH_NAMES:
-            epoch = name
-        elif step is None and (joined in STEP_WORDS or joined.replace(" ", "") in STEP_WORDS):
-            step = name
+    epoch, step = epoch_column(columns), step_column(columns)
     if epoch is None and step is None:
         return "row"
     if epoch is None:
@@ -483,8 +476,7 @@ def _x_roles(columns: dict[str, np.ndarray], roles: dict[str, str], x: str) -> N
                 break
     if "step" not in roles:
         for name in columns:
-            joined = joined_words(name)
-            if (joined in STEP_WORDS or joined.replace(" ", "") in STEP_WORDS) and name not in roles.values():
+            if is_step_name(joined_words(name)) and name not in roles.values():
                 roles["step"] = name
                 break
     if x in columns and x not in roles.values():
